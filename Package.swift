@@ -1,0 +1,124 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The folder layout shows the trust boundary (see ARCHITECTURE.md):
+//   Sources/Protocol      — the world-switch protocol both worlds speak (no dependencies)
+//   Sources/SecureWorld   — the TCB: root of trust, sealed storage, runtime, built-in trustlets, daemon
+//   Sources/NormalWorld   — the GP TEE Client API and its transports
+//   Sources/Host          — manufacturer and developer tooling that never runs in the secure world
+//   Sources/Tools         — thin executables
+let package = Package(
+    name: "TrubiZone",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "TrubiZoneProtocol", targets: ["TrubiZoneProtocol"]),
+        .library(name: "TrubiZoneSecureWorld", targets: ["TrubiZoneSecureWorld"]),
+        .library(name: "TrubiZoneClient", targets: ["TrubiZoneClient"]),
+        .executable(name: "trubizone", targets: ["trubizone"]),
+        .executable(name: "trubizoned", targets: ["trubizoned"]),
+        .executable(name: "trubizone-bench", targets: ["trubizone-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // Shared by both worlds. Depends on nothing so either side can embed it.
+        .target(name: "TrubiZoneProtocol", path: "Sources/Protocol"),
+
+        // The trusted computing base. Only the protocol and the crypto point inward.
+        .target(
+            name: "TrubiZoneSecureWorld",
+            dependencies: [
+                "TrubiZoneProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/SecureWorld/Runtime"
+        ),
+        // The emulated world switch: the secure world's end of the Unix socket.
+        .target(
+            name: "TrubiZoneDaemon",
+            dependencies: [
+                "TrubiZoneProtocol",
+                "TrubiZoneSecureWorld",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/SecureWorld/Daemon"
+        ),
+
+        // Normal world: the GP TEE Client API.
+        .target(
+            name: "TrubiZoneClient",
+            dependencies: ["TrubiZoneProtocol"],
+            path: "Sources/NormalWorld/Client"
+        ),
+
+        // The device manufacturer's side: makes the emulated device's secrets and certificates.
+        .target(
+            name: "TrubiZoneManufacturer",
+            dependencies: [
+                "TrubiZoneSecureWorld",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            path: "Sources/Host/Manufacturer"
+        ),
+
+        // The developer tool's commands, as a library so tests drive them like users do.
+        .target(
+            name: "TrubiZoneCLI",
+            dependencies: [
+                "TrubiZoneProtocol",
+                "TrubiZoneClient",
+                "TrubiZoneSecureWorld",
+                "TrubiZoneDaemon",
+                "TrubiZoneManufacturer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Host/CLI"
+        ),
+        .executableTarget(name: "trubizone", dependencies: ["TrubiZoneCLI"], path: "Sources/Tools/trubizone"),
+        .executableTarget(name: "trubizoned", dependencies: ["TrubiZoneCLI"], path: "Sources/Tools/trubizoned"),
+        // A child process the crash test kills at random points of a write loop.
+        .executableTarget(
+            name: "trubizone-storage-stress",
+            dependencies: ["TrubiZoneSecureWorld", "TrubiZoneProtocol"],
+            path: "Sources/Tools/trubizone-storage-stress"
+        ),
+        .executableTarget(
+            name: "trubizone-bench",
+            dependencies: [
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
+                "TrubiZoneManufacturer",
+            ],
+            path: "Sources/Tools/trubizone-bench"
+        ),
+
+        .target(
+            name: "TrubiZoneTesting",
+            dependencies: [
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
+                "TrubiZoneManufacturer",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Host/Testing"
+        ),
+        .testTarget(
+            name: "TrubiZoneTests",
+            dependencies: [
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
+                "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting",
+                "trubizone", "trubizone-storage-stress",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TrubiZoneTests"
+        ),
+    ]
+)

@@ -1,0 +1,288 @@
+import Logging
+import Synchronization
+import TrubiZoneProtocol
+
+/// The secure-world runtime as the world switch reaches it: connections, sessions, and the
+/// dispatch of GP calls to trustlets.
+///
+/// Every call is checked here before a trustlet sees it — the session belongs to the connection,
+/// the parameter types are valid, the limits hold — and every failure is a GP return code, never a
+/// crash. Trustlets run outside the tables' lock, so one slow session does not hold up the others.
+public final class SecureWorld: WorldSwitchEndpoint {
+    public struct Limits: Sendable {
+        /// Normal-world connections at once.
+        public var maxConnections: Int = 256
+        /// Open sessions per connection.
+        public var maxSessionsPerConnection: Int = 32
+
+        public init(maxConnections: Int = 256, maxSessionsPerConnection: Int = 32) {
+            self.maxConnections = maxConnections
+            self.maxSessionsPerConnection = maxSessionsPerConnection
+        }
+    }
+
+    private struct SessionEntry {
+        let trustlet: any NativeTrustlet
+        let session: any TrustletSession
+        var busy = false
+    }
+
+    private struct Connection {
+        let peer: PeerIdentity
+        var sessions: [UInt32: SessionEntry] = [:]
+    }
+
+    private struct Tables {
+        var connections: [ConnectionID: Connection] = [:]
+        var nextConnection: UInt64 = 1
+        var nextSession: UInt32 = 1
+        var inFlight: [CancellationToken: Cancellation] = [:]
+        /// Cancellations that arrived before their operation (GP allows that order); bounded.
+        var earlyCancellations: [CancellationToken] = []
+    }
+
+    public let rootOfTrust: any RootOfTrust
+    public let storage: SealedStorage
+    public let limits: Limits
+    private let trustlets: [TrustletUUID: any NativeTrustlet]
+    private let logger: Logger
+    private let tables = Mutex(Tables())
+
+    /// - Parameters:
+    ///   - rootOfTrust: the device's hardware secrets.
+    ///   - storage: sealed storage over the REE file system.
+    ///   - trustlets: extra native trustlets; the built-in `storage` and `keystore` are always present.
+    ///   - limits: connection and session limits.
+    ///   - logger: the runtime's log. It never receives a secret or stored content.
+    public init(rootOfTrust: any RootOfTrust, storage: SealedStorage, trustlets: [any NativeTrustlet] = [],
+                limits: Limits = Limits(), logger: Logger = Logger(label: "trubizone.secure-world")) {
+        self.rootOfTrust = rootOfTrust
+        self.storage = storage
+        self.limits = limits
+        self.logger = logger
+        var table: [TrustletUUID: any NativeTrustlet] = [:]
+        for trustlet in [StorageTrustlet(storage: storage), KeystoreTrustlet(storage: storage)] as [any NativeTrustlet] + trustlets {
+            table[trustlet.uuid] = trustlet
+        }
+        self.trustlets = table
+    }
+
+    /// Opens the runtime of an emulated device.
+    /// - Parameters:
+    ///   - stateDirectory: the secure state directory (`trubizone device provision`).
+    ///   - reeDirectory: the normal-world directory for sealed objects.
+    public static func emulated(stateDirectory: String, reeDirectory: String, durable: Bool = true,
+                                maxObjectSize: Int = 1 << 20, limits: Limits = Limits(),
+                                logger: Logger = Logger(label: "trubizone.secure-world")) throws -> SecureWorld {
+        let root = try EmulatedRootOfTrust(directory: stateDirectory, durable: durable)
+        let storage = try SealedStorage(
+            configuration: .init(reeDirectory: reeDirectory, maxObjectSize: maxObjectSize, durable: durable), rootOfTrust: root)
+        return SecureWorld(rootOfTrust: root, storage: storage, limits: limits, logger: logger)
+    }
+
+    // MARK: WorldSwitchEndpoint
+
+    public func connect(peer: PeerIdentity) throws(WorldSwitchRefusal) -> ConnectionID {
+        let id: ConnectionID? = tables.withLock { tables in
+            guard tables.connections.count < limits.maxConnections else { return nil }
+            let id = ConnectionID(rawValue: tables.nextConnection)
+            tables.nextConnection += 1
+            tables.connections[id] = Connection(peer: peer)
+            return id
+        }
+        guard let id else {
+            logger.warning("connection refused: limit reached", metadata: ["limit": "\(limits.maxConnections)"])
+            throw WorldSwitchRefusal(code: .busy, message: "the secure world serves \(limits.maxConnections) connections at most; try again later")
+        }
+        logger.debug("connection opened", metadata: ["connection": "\(id)", "uid": "\(peer.uid)"])
+        return id
+    }
+
+    public func disconnect(_ connection: ConnectionID) {
+        let sessions = tables.withLock { $0.connections.removeValue(forKey: connection)?.sessions ?? [:] }
+        for entry in sessions.values { entry.session.close() }
+        logger.debug("connection closed", metadata: ["connection": "\(connection)", "sessions closed": "\(sessions.count)"])
+    }
+
+    public func handle(_ request: Request, on connection: ConnectionID) -> Reply {
+        switch request {
+        case let .openSession(uuid, login, connectionData, parameters, token):
+            return openSession(uuid: uuid, login: login, connectionData: connectionData, parameters: parameters,
+                               token: token, connection: connection)
+        case let .invokeCommand(session, command, parameters, token):
+            return invoke(session: session, command: command, parameters: parameters, token: token, connection: connection)
+        case let .closeSession(session):
+            return closeSession(session, connection: connection)
+        case let .requestCancellation(token):
+            cancel(token)
+            return Reply(code: .success, origin: .tee)
+        }
+    }
+
+    // MARK: Calls
+
+    private func openSession(uuid: TrustletUUID, login: LoginMethod, connectionData: UInt32, parameters: Parameters,
+                             token: CancellationToken, connection: ConnectionID) -> Reply {
+        guard let peer = tables.withLock({ $0.connections[connection]?.peer }) else {
+            return .failure(.badState, .comms, "the connection is closed")
+        }
+        guard let trustlet = trustlets[uuid] else {
+            return .failure(.itemNotFound, .tee, "no trustlet \(uuid) is installed")
+        }
+        let client: ClientIdentity
+        switch Self.identity(of: peer, login: login, connectionData: connectionData) {
+        case let .success(identity): client = identity
+        case let .failure(error): return .failure(error.code, .tee, error.message)
+        }
+        let full = tables.withLock { ($0.connections[connection]?.sessions.count ?? 0) >= limits.maxSessionsPerConnection }
+        if full {
+            return .failure(.busy, .tee, "this connection already has \(limits.maxSessionsPerConnection) sessions open; close one first")
+        }
+        guard let cancellation = begin(token) else {
+            return .failure(.cancel, .tee, "the operation was cancelled before it started")
+        }
+        defer { end(token) }
+        _ = cancellation
+
+        var params = TrustletParameters(parameters)
+        let session: any TrustletSession
+        do throws(TrustletError) {
+            session = try trustlet.openSession(client: client, parameters: &params)
+        } catch {
+            log(error.code, "open session", trustlet: trustlet, connection: connection)
+            return Reply(code: error.code, origin: .trustedApp, parameters: params.reply, message: error.message)
+        }
+        let id: UInt32? = tables.withLock { tables in
+            guard tables.connections[connection] != nil else { return nil }
+            var id = tables.nextSession
+            while id == 0 || tables.connections.values.contains(where: { $0.sessions[id] != nil }) { id &+= 1 }
+            tables.nextSession = id &+ 1
+            tables.connections[connection]!.sessions[id] = SessionEntry(trustlet: trustlet, session: session)
+            return id
+        }
+        guard let id else {
+            session.close()
+            return .failure(.badState, .comms, "the connection closed while the session was opening")
+        }
+        logger.debug("session opened", metadata: ["connection": "\(connection)", "session": "\(id)",
+                                                 "trustlet": "\(trustlet.name)", "client": "\(client.login)"])
+        return Reply(code: .success, origin: .trustedApp, session: id, parameters: params.reply)
+    }
+
+    private func invoke(session id: UInt32, command: UInt32, parameters: Parameters, token: CancellationToken,
+                        connection: ConnectionID) -> Reply {
+        enum Lookup { case ok(SessionEntry), noConnection, noSession, busy }
+        let lookup: Lookup = tables.withLock { tables in
+            guard let conn = tables.connections[connection] else { return .noConnection }
+            guard var entry = conn.sessions[id] else { return .noSession }
+            guard !entry.busy else { return .busy }
+            entry.busy = true
+            tables.connections[connection]!.sessions[id] = entry
+            return .ok(entry)
+        }
+        let entry: SessionEntry
+        switch lookup {
+        case .noConnection: return .failure(.badState, .comms, "the connection is closed")
+        case .noSession: return .failure(.badParameters, .tee, "no session \(id) on this connection")
+        case .busy: return .failure(.busy, .tee, "session \(id) is busy with another operation")
+        case let .ok(found): entry = found
+        }
+        defer {
+            tables.withLock { tables in
+                if tables.connections[connection]?.sessions[id] != nil {
+                    tables.connections[connection]!.sessions[id]!.busy = false
+                }
+            }
+        }
+        guard let cancellation = begin(token) else {
+            return .failure(.cancel, .tee, "the operation was cancelled before it started")
+        }
+        defer { end(token) }
+
+        var params = TrustletParameters(parameters)
+        do throws(TrustletError) {
+            try entry.session.invoke(command: command, parameters: &params, cancellation: cancellation)
+        } catch {
+            log(error.code, "invoke", trustlet: entry.trustlet, connection: connection, command: command)
+            return Reply(code: error.code, origin: .trustedApp, parameters: params.reply, message: error.message)
+        }
+        logger.trace("invoke", metadata: ["session": "\(id)", "command": "\(command)"])
+        return Reply(code: .success, origin: .trustedApp, parameters: params.reply)
+    }
+
+    private func closeSession(_ id: UInt32, connection: ConnectionID) -> Reply {
+        let entry = tables.withLock { $0.connections[connection]?.sessions.removeValue(forKey: id) }
+        guard let entry else { return .failure(.badParameters, .tee, "no session \(id) on this connection") }
+        entry.session.close()
+        logger.debug("session closed", metadata: ["connection": "\(connection)", "session": "\(id)"])
+        return Reply(code: .success, origin: .tee)
+    }
+
+    // MARK: Cancellation
+
+    /// Registers an operation's cancellation flag; `nil` if it was cancelled before it began.
+    private func begin(_ token: CancellationToken) -> Cancellation? {
+        let cancellation = Cancellation()
+        if token.isNone { return cancellation }
+        return tables.withLock { tables in
+            if let early = tables.earlyCancellations.firstIndex(of: token) {
+                tables.earlyCancellations.remove(at: early)
+                return nil
+            }
+            tables.inFlight[token] = cancellation
+            return cancellation
+        }
+    }
+
+    private func end(_ token: CancellationToken) {
+        if token.isNone { return }
+        _ = tables.withLock { $0.inFlight.removeValue(forKey: token) }
+    }
+
+    private func cancel(_ token: CancellationToken) {
+        if token.isNone { return }
+        tables.withLock { tables in
+            if let running = tables.inFlight[token] {
+                running.cancel()
+            } else {
+                tables.earlyCancellations.append(token)
+                if tables.earlyCancellations.count > 64 { tables.earlyCancellations.removeFirst() }
+            }
+        }
+    }
+
+    // MARK: Identity
+
+    /// The identity a login method yields for a peer. The runtime derives it from what the
+    /// transport established about the peer; the only client-supplied input, the group of a group
+    /// login, must be the peer's own group.
+    static func identity(of peer: PeerIdentity, login: LoginMethod, connectionData: UInt32) -> Result<ClientIdentity, TrustletError> {
+        let application = peer.application.map { "application:" + $0 }
+        switch login {
+        case .public:
+            return .success(ClientIdentity(login: login, subject: "public"))
+        case .user:
+            return .success(ClientIdentity(login: login, subject: "user:\(peer.uid)"))
+        case .group, .groupApplication:
+            guard connectionData == peer.gid else {
+                return .failure(TrustletError(.accessDenied, "the client is not a member of group \(connectionData)"))
+            }
+            if login == .group { return .success(ClientIdentity(login: login, subject: "group:\(connectionData)")) }
+            guard let application else { return .failure(TrustletError(.accessDenied, "the client's application is unknown")) }
+            return .success(ClientIdentity(login: login, subject: "group:\(connectionData)/" + application))
+        case .application, .userApplication:
+            guard let application else { return .failure(TrustletError(.accessDenied, "the client's application is unknown")) }
+            return .success(ClientIdentity(login: login, subject: login == .application ? application : "user:\(peer.uid)/" + application))
+        }
+    }
+
+    private func log(_ code: ReturnCode, _ what: String, trustlet: any NativeTrustlet, connection: ConnectionID, command: UInt32? = nil) {
+        var metadata: Logger.Metadata = ["connection": "\(connection)", "trustlet": "\(trustlet.name)", "code": "\(code.name)"]
+        if let command { metadata["command"] = "\(command)" }
+        if code == .security || code == .corruptObject {
+            logger.error("\(what) failed: tampering detected", metadata: metadata)
+        } else {
+            logger.debug("\(what) failed", metadata: metadata)
+        }
+    }
+}

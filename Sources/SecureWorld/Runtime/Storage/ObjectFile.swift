@@ -1,0 +1,81 @@
+import Crypto
+
+/// The format of one sealed object version in the REE file system.
+///
+///     header   "TZOB" | format u8 | 0 0 0 | seq u64                          16 bytes, in clear
+///     id box   AES-GCM( id length u8 | id padded to 64 | data length u32 )   12 + 69 + 16 bytes
+///     data box AES-GCM( data )                                               12 + n + 16 bytes
+///
+/// The id box is authenticated with the header and the namespace ID, so a file cannot be moved to
+/// another namespace or given another sequence number. The data box is additionally bound to the
+/// object ID and sequence number, so contents cannot be swapped between objects or versions. The
+/// ID is padded so the file reveals only the data's length.
+enum ObjectFile {
+    static let magic: [UInt8] = Array("TZOB".utf8)
+    static let format: UInt8 = 1
+    static let headerSize = 16
+    static let maxIDLength = 64
+    static let idPlaintextSize = 1 + maxIDLength + 4
+    static let boxOverhead = 12 + 16
+    static let prefixSize = headerSize + idPlaintextSize + boxOverhead
+    static let overhead = prefixSize + boxOverhead
+
+    struct Prefix {
+        let seq: UInt64
+        let id: [UInt8]
+        let dataLength: Int
+    }
+
+    enum Failure: Error {
+        case truncated(size: Int)
+        case notAnObjectFile
+        case unsupportedFormat(UInt8)
+        case headerForged
+        case lengthMismatch(size: Int, expected: Int)
+        case contentForged
+    }
+
+    static func seal(seq: UInt64, id: [UInt8], data: [UInt8], keys: NamespaceKeys) -> [UInt8] {
+        let header = magic + [format, 0, 0, 0] + be64(seq)
+        var idPlain = [UInt8(id.count)] + id + [UInt8](repeating: 0, count: maxIDLength - id.count)
+        idPlain += [UInt8(data.count >> 24 & 0xFF), UInt8(data.count >> 16 & 0xFF), UInt8(data.count >> 8 & 0xFF), UInt8(data.count & 0xFF)]
+        // AES-GCM with a fresh random nonce per box cannot fail for these sizes.
+        let idBox = try! AES.GCM.seal(idPlain, using: keys.encryption, authenticating: header + keys.namespaceID)
+        let dataBox = try! AES.GCM.seal(data, using: keys.encryption, authenticating: dataAAD(header: header, id: id, keys: keys))
+        return header + Array(idBox.combined!) + Array(dataBox.combined!)
+    }
+
+    /// Authenticates the header and the id box, from the first `prefixSize` bytes of a file.
+    static func openPrefix(_ bytes: [UInt8], fileSize: Int, keys: NamespaceKeys) throws(Failure) -> Prefix {
+        guard fileSize >= 4, Array(bytes.prefix(4)) == magic else {
+            throw fileSize < prefixSize ? .truncated(size: fileSize) : .notAnObjectFile
+        }
+        guard bytes.count >= prefixSize else { throw .truncated(size: fileSize) }
+        guard bytes[4] == format else { throw .unsupportedFormat(bytes[4]) }
+        let header = Array(bytes[0..<headerSize])
+        guard let box = try? AES.GCM.SealedBox(combined: bytes[headerSize..<prefixSize]),
+              let plain = try? AES.GCM.open(box, using: keys.encryption, authenticating: header + keys.namespaceID)
+        else { throw .headerForged }
+        let idLength = Int(plain[0])
+        guard idLength >= 1, idLength <= maxIDLength else { throw .headerForged }
+        let id = Array(plain[1...idLength])
+        let dataLength = plain[1 + maxIDLength..<idPlaintextSize].reduce(0) { $0 << 8 | Int($1) }
+        let expected = prefixSize + boxOverhead + dataLength
+        guard fileSize == expected else { throw .lengthMismatch(size: fileSize, expected: expected) }
+        return Prefix(seq: readBE64(header[8...]), id: id, dataLength: dataLength)
+    }
+
+    /// Authenticates and decrypts the data of a whole file whose prefix was opened.
+    static func openData(_ bytes: [UInt8], prefix: Prefix, keys: NamespaceKeys) throws(Failure) -> [UInt8] {
+        let header = Array(bytes[0..<headerSize])
+        guard let box = try? AES.GCM.SealedBox(combined: bytes[prefixSize...]),
+              let plain = try? AES.GCM.open(box, using: keys.encryption,
+                                            authenticating: dataAAD(header: header, id: prefix.id, keys: keys))
+        else { throw .contentForged }
+        return Array(plain)
+    }
+
+    private static func dataAAD(header: [UInt8], id: [UInt8], keys: NamespaceKeys) -> [UInt8] {
+        Array("data".utf8) + header + keys.namespaceID + [UInt8(id.count)] + id
+    }
+}

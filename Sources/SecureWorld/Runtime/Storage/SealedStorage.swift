@@ -1,0 +1,76 @@
+import Crypto
+import Synchronization
+
+/// Sealed storage over the REE file system: per-namespace objects, encrypted and authenticated
+/// with keys from the hardware unique key, with every change anchored in a replay-protected counter.
+///
+/// The REE directory is the normal world's: the attacker may read, change, delete, add and restore
+/// any file in it. See `SealedNamespace` for why each of those is detected.
+public final class SealedStorage: Sendable {
+    public struct Configuration: Sendable {
+        /// The normal-world directory that holds the sealed objects.
+        public var reeDirectory: String
+        /// The largest object, in bytes (1 MiB by default).
+        public var maxObjectSize: Int
+        /// Whether every acknowledged write is on stable storage (fsync). Turn off only in tests
+        /// that do not need to survive power loss.
+        public var durable: Bool
+
+        public init(reeDirectory: String, maxObjectSize: Int = 1 << 20, durable: Bool = true) {
+            self.reeDirectory = reeDirectory
+            self.maxObjectSize = maxObjectSize
+            self.durable = durable
+        }
+    }
+
+    public static let maxObjectIDLength = ObjectFile.maxIDLength
+    public let configuration: Configuration
+    private let storageRoot: SymmetricKey
+    private let counters: any MonotonicCounterStore
+    private let namespaces = Mutex<[StorageNamespace: SealedNamespace]>([:])
+
+    public init(configuration: Configuration, rootOfTrust: any RootOfTrust) throws(StorageError) {
+        self.configuration = configuration
+        self.storageRoot = rootOfTrust.deriveKey(.storage)
+        self.counters = rootOfTrust.counters
+        do { try POSIXFile.makeDirectory(configuration.reeDirectory) } catch { throw .io(error) }
+    }
+
+    public func put(_ namespace: StorageNamespace, id: [UInt8], data: [UInt8]) throws(StorageError) {
+        try self.namespace(namespace).put(id, data)
+    }
+
+    public func get(_ namespace: StorageNamespace, id: [UInt8]) throws(StorageError) -> [UInt8] {
+        try self.namespace(namespace).get(id)
+    }
+
+    public func size(_ namespace: StorageNamespace, id: [UInt8]) throws(StorageError) -> Int {
+        try self.namespace(namespace).size(id)
+    }
+
+    public func delete(_ namespace: StorageNamespace, id: [UInt8]) throws(StorageError) {
+        try self.namespace(namespace).delete(id)
+    }
+
+    public func list(_ namespace: StorageNamespace) throws(StorageError) -> [[UInt8]] {
+        try self.namespace(namespace).list()
+    }
+
+    /// The REE directory of a namespace (for tests and the attack suite, which tamper with it).
+    public func directory(of namespace: StorageNamespace) -> String {
+        self.namespace(namespace).directory
+    }
+
+    private func namespace(_ namespace: StorageNamespace) -> SealedNamespace {
+        namespaces.withLock { table in
+            if let existing = table[namespace] { return existing }
+            let created = SealedNamespace(
+                directory: configuration.reeDirectory + "/" + NamespaceKeys.directoryName(storageRoot: storageRoot, namespace: namespace),
+                keys: NamespaceKeys(storageRoot: storageRoot, namespace: namespace),
+                counters: counters,
+                configuration: .init(maxObjectSize: configuration.maxObjectSize, durable: configuration.durable))
+            table[namespace] = created
+            return created
+        }
+    }
+}
