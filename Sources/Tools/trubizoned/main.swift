@@ -1,1 +1,4 @@
-print("x")
+import TrubiZoneCLI
+
+// trubizoned is `trubizone serve` under its daemon name.
+ServeCommand.main()

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import TrubiZoneClient
+import TrubiZoneProtocol
+
+/// Opens a session with a built-in trustlet over the daemon's socket, or exits with a clear message.
+func openSession(_ uuid: TrustletUUID, _ options: ConnectionOptions) async throws -> (TEEContext, TEESession) {
+    let login: LoginMethod = switch options.login {
+    case .user: .user
+    case .public: .public
+    case .application: .application
+    }
+    do throws(TEEError) {
+        let context = try TEEContext.socket(path: options.socketPath)
+        return (context, try await context.openSession(uuid, login: login))
+    } catch {
+        throw report(error)
+    }
+}
+
+/// Turns a TEE failure into the CLI's message and exit code.
+func report(_ error: TEEError) -> ExitCode {
+    fail(error.description, code: error.code == .communication && error.origin == .comms ? 69 : 1)
+}
+
+/// Runs a command against a session, mapping TEE failures to exit codes.
+@discardableResult
+func withSession<R>(_ uuid: TrustletUUID, _ options: ConnectionOptions, _ body: (TEESession) async throws(TEEError) -> R) async throws -> R {
+    let (context, session) = try await openSession(uuid, options)
+    defer { context.close() }
+    do throws(TEEError) {
+        return try await body(session)
+    } catch {
+        throw report(error)
+    }
+}
+
+/// Invokes a command whose output memref is in `slot`, growing the buffer on
+/// `TEEC_ERROR_SHORT_BUFFER` as GP clients do.
+func invokeGrowing(_ session: TEESession, _ command: UInt32, _ inputs: [TEEParameter], slot: Int,
+                   initialCapacity: Int = 64 * 1024) async throws(TEEError) -> [UInt8] {
+    var capacity = initialCapacity
+    while true {
+        var parameters = inputs
+        parameters.insert(.output(capacity: capacity), at: slot)
+        do throws(TEEError) {
+            return try await session.invoke(command, parameters).bytes(slot) ?? []
+        } catch {
+            guard let needed = error.requiredSize(slot), needed > capacity else { throw error }
+            capacity = needed
+        }
+    }
+}
+
+struct StorageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "storage",
+        abstract: "Sealed objects for this client, through the built-in storage trustlet.",
+        subcommands: [Put.self, Get.self, Remove.self, List.self])
+    typealias Command = BuiltInTrustlets.Storage.Command
+    static var uuid: TrustletUUID { BuiltInTrustlets.Storage.uuid }
+
+    struct Put: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Store FILE (or standard input) under ALIAS.")
+        @Argument(help: "The object's ID (1 to 64 bytes).") var alias: String
+        @Argument(help: "The file to store; - or nothing for standard input.") var file: String?
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let data = try readInput(file)
+            try await withSession(StorageCommand.uuid, connection) { (session) async throws(TEEError) in
+                try await session.invoke(Command.put.rawValue, [.input(Array(alias.utf8)), .input(data)])
+            }
+            if connection.json { printJSON(["alias": alias, "size": data.count, "stored": true]) }
+            else { print("stored \(alias) (\(data.count) bytes)") }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write the object ALIAS to standard output or a file.")
+        @Argument(help: "The object's ID.") var alias: String
+        @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file (mode 0600) instead.", valueName: "file"))
+        var output: String?
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let bytes = try await withSession(StorageCommand.uuid, connection) { (session) async throws(TEEError) in
+                try await invokeGrowing(session, Command.get.rawValue, [.input(Array(alias.utf8))], slot: 1)
+            }
+            if let output {
+                guard FileManager.default.createFile(atPath: output, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+                    throw fail("cannot write \(output)")
+                }
+            } else if connection.json {
+                printJSON(["alias": alias, "size": bytes.count, "base64": Data(bytes).base64EncodedString()])
+            } else {
+                FileHandle.standardOutput.write(Data(bytes))
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete the object ALIAS.")
+        @Argument(help: "The object's ID.") var alias: String
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            try await withSession(StorageCommand.uuid, connection) { (session) async throws(TEEError) in
+                try await session.invoke(Command.delete.rawValue, [.input(Array(alias.utf8))])
+            }
+            if connection.json { printJSON(["alias": alias, "deleted": true]) } else { print("deleted \(alias)") }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List this client's objects.")
+        @OptionGroup var connection: ConnectionOptions
+
+        func run() async throws {
+            let bytes = try await withSession(StorageCommand.uuid, connection) { (session) async throws(TEEError) in
+                try await invokeGrowing(session, Command.list.rawValue, [], slot: 0)
+            }
+            guard let entries = BuiltInTrustlets.decodeList(bytes) else { throw fail("the secure world sent a malformed list") }
+            let names = entries.map { String(decoding: $0, as: UTF8.self) }
+            if connection.json { printJSON(["objects": names]) } else { names.forEach { print($0) } }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TrubiZoneDaemon
+import TrubiZoneProtocol
+import TrubiZoneSecureWorld
+
+/// `trubizone serve`, which is also `trubizoned`: the secure world of an emulated device.
+public struct ServeCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the secure world of an emulated device on a Unix socket (same as trubizoned).",
+        discussion: "SIGTERM or SIGINT stop it cleanly: requests in progress finish, acknowledged writes are kept.")
+
+    @Option(name: .long, help: ArgumentHelp("The device's secure state directory (mode 0700).", valueName: "dir"))
+    var state: String
+
+    @Option(name: .long, help: ArgumentHelp("The normal-world directory for sealed objects.", valueName: "dir"))
+    var ree: String
+
+    @Option(name: .long, help: ArgumentHelp("The Unix socket to listen on (created 0600).", valueName: "path"))
+    var socket: String = "trubizone.sock"
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    @Option(name: .long, help: "The largest world-switch frame, in bytes.")
+    var maxFrameSize: Int = WorldSwitchCodec.defaultMaxFrameSize
+
+    @Option(name: .long, help: "The largest sealed object, in bytes.")
+    var maxObjectSize: Int = 1 << 20
+
+    @Option(name: .long, help: "Open sessions allowed per connection.")
+    var maxSessions: Int = 32
+
+    @Option(name: .long, help: "Connections allowed at once.")
+    var maxConnections: Int = 256
+
+    @Option(name: .long, help: "Seconds a connection may stay idle before it is closed.")
+    var idleTimeout: Int = 300
+
+    public init() {}
+
+    public func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
+        guard maxFrameSize >= 4096 else { throw ValidationError("--max-frame-size must be at least 4096") }
+        guard maxObjectSize > 0, maxObjectSize < maxFrameSize else {
+            throw ValidationError("--max-object-size must be positive and below --max-frame-size")
+        }
+        guard maxSessions > 0, maxConnections > 0, idleTimeout > 0 else {
+            throw ValidationError("limits must be positive")
+        }
+    }
+
+    public func run() throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        var logger = Logger(label: "trubizoned") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = level
+        let world: SecureWorld
+        do {
+            world = try SecureWorld.emulated(
+                stateDirectory: state, reeDirectory: ree, maxObjectSize: maxObjectSize,
+                limits: .init(maxConnections: maxConnections, maxSessionsPerConnection: maxSessions), logger: logger)
+        } catch {
+            throw fail("\(error)")
+        }
+        let server = WorldSwitchServer(
+            endpoint: world,
+            configuration: .init(socketPath: socket, maxFrameSize: maxFrameSize, idleTimeout: .seconds(idleTimeout)),
+            logger: logger)
+        do {
+            try server.start()
+        } catch {
+            throw fail("\(error)")
+        }
+        logger.info("secure world ready", metadata: ["device": "\(world.rootOfTrust.deviceID.hex.prefix(16))…"])
+
+        signal(SIGPIPE, SIG_IGN)
+        let stop = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stop.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        stop.wait()
+        logger.info("shutting down")
+        server.shutdown()
+        _ = sources
+    }
+}
