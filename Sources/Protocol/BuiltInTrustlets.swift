@@ -17,6 +17,9 @@ public enum BuiltInTrustlets {
             case list = 3
             /// [0] memref input: object ID; [1] value output: a = size in bytes.
             case size = 4
+            /// No parameters. Deletes every object of this client, including a store reported as
+            /// tampered (`TEEC_ERROR_SECURITY`), which otherwise refuses service.
+            case reset = 5
         }
     }
 

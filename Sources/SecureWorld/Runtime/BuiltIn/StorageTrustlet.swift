@@ -48,6 +48,9 @@ struct StorageTrustlet: NativeTrustlet {
             case .list:
                 try p.expect(.memrefOutput)
                 try p.setBytes(0, BuiltInTrustlets.encodeList(try sealed { () throws(StorageError) in try storage.list(namespace) }))
+            case .reset:
+                try p.expect()
+                try sealed { () throws(StorageError) in try storage.reset(namespace) }
             case .size:
                 try p.expect(.memrefInput, .valueOutput)
                 let id = try p.bytes(0)

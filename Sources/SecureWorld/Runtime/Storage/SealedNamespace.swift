@@ -145,6 +145,30 @@ final class SealedNamespace: Sendable {
         }
     }
 
+    /// Deletes every object and every file in the namespace and commits the empty state. This is
+    /// how an owner recovers a namespace reported as tampered: explicitly, losing its contents,
+    /// never by silently accepting what the attacker left.
+    func reset() throws(StorageError) {
+        try state.withLock { (health: inout Health) throws(StorageError) in
+            let lastSeq: UInt64
+            do throws(CounterError) { lastSeq = try counters.read(counterName)?.value ?? 0 } catch {
+                throw StorageError(.storageNotAvailable, error.description)
+            }
+            do throws(POSIXFile.Failure) {
+                for name in (try? POSIXFile.list(directory)) ?? [] { try POSIXFile.remove(directory + "/" + name) }
+                if configuration.durable, POSIXFile.exists(directory) { try POSIXFile.syncDirectory(directory) }
+            } catch {
+                health = .unloaded
+                throw .io(error)
+            }
+            var index = Index()
+            index.lastSeq = lastSeq
+            health = .unloaded
+            try commit(&index, seq: lastSeq + 1, digest: .zero, count: 0, obsolete: nil)
+            health = .healthy(index)
+        }
+    }
+
     // MARK: Index
 
     /// Runs `body` on the loaded index. A tampering finding marks the namespace compromised so it
@@ -212,12 +236,12 @@ final class SealedNamespace: Sendable {
         } catch {
             throw .corrupt(describe(error, file: name))
         }
-        guard prefix.seq == entry.seq else {
-            throw .corrupt("object file \(name) holds version #\(prefix.seq), not #\(entry.seq): "
-                + (prefix.seq < entry.seq ? "an old copy was restored over it" : "it was swapped with another object's file"))
-        }
         guard prefix.id == id else {
             throw .corrupt("object file \(name) holds a different object: files were swapped")
+        }
+        guard prefix.seq == entry.seq else {
+            throw .corrupt("object file \(name) holds version #\(prefix.seq) of the object, not #\(entry.seq): "
+                + (prefix.seq < entry.seq ? "an old copy was restored over it" : "it was replaced"))
         }
         do throws(ObjectFile.Failure) {
             return try ObjectFile.openData(bytes, prefix: prefix, keys: keys)
@@ -251,15 +275,23 @@ final class SealedNamespace: Sendable {
         }
 
         // Files a crash may leave: an uncommitted write, and the file the last commit made obsolete.
-        let leftovers = Set([keys.fileName(seq: committed.lastSeq + 1)] + (obsolete != 0 ? [keys.fileName(seq: obsolete)] : []))
+        // Both are removed — but the obsolete one only after the rest matches the state root, since
+        // an attacker restoring an object's previous version puts back exactly that file.
+        let uncommitted = keys.fileName(seq: committed.lastSeq + 1)
+        let obsoleteName = obsolete != 0 ? keys.fileName(seq: obsolete) : nil
+        var obsoletePresent = false
         var found = Index()
         var findings: [String] = []
         var cleaned = false
         for name in names.sorted() {
             let path = directory + "/" + name
-            if leftovers.contains(name) {
+            if name == uncommitted {
                 try? POSIXFile.remove(path)
                 cleaned = true
+                continue
+            }
+            if name == obsoleteName {
+                obsoletePresent = true
                 continue
             }
             guard name.utf8.count == 32, name.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
@@ -295,10 +327,18 @@ final class SealedNamespace: Sendable {
             found.digest = found.digest + keys.element(seq: prefix.seq, id: prefix.id)
             found.count += 1
         }
+        let matches = found.count == committed.count && found.digest == committed.digest
+        if let obsoleteName, obsoletePresent, matches {
+            try? POSIXFile.remove(directory + "/" + obsoleteName)
+            cleaned = true
+        }
         if cleaned, configuration.durable { try? POSIXFile.syncDirectory(directory) }
 
-        if findings.isEmpty, found.count != committed.count || found.digest != committed.digest {
-            if found.count < committed.count {
+        if findings.isEmpty, !matches {
+            if obsoletePresent {
+                findings.append("the version #\(obsolete) an object had before its last change is back, and the state does "
+                    + "not match the committed one: an old copy of the object, or of the whole directory, was restored")
+            } else if found.count < committed.count {
                 findings.append("\(committed.count - found.count) object(s) of the committed state are missing: deleted "
                     + "behind the runtime's back, or the directory was restored from an older copy")
             } else if found.count > committed.count {

@@ -56,6 +56,11 @@ public final class SealedStorage: Sendable {
         try self.namespace(namespace).list()
     }
 
+    /// Empties a namespace, including one reported as tampered (see `SealedNamespace.reset`).
+    public func reset(_ namespace: StorageNamespace) throws(StorageError) {
+        try self.namespace(namespace).reset()
+    }
+
     /// The REE directory of a namespace (for tests and the attack suite, which tamper with it).
     public func directory(of namespace: StorageNamespace) -> String {
         self.namespace(namespace).directory
