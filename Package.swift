@@ -88,7 +88,7 @@ let package = Package(
         // A child process the crash test kills at random points of a write loop.
         .executableTarget(
             name: "trubizone-storage-stress",
-            dependencies: ["TrubiZoneSecureWorld", "TrubiZoneProtocol"],
+            dependencies: ["TrubiZoneSecureWorld", "TrubiZoneTesting"],
             path: "Sources/Tools/trubizone-storage-stress"
         ),
         .executableTarget(
