@@ -43,10 +43,15 @@ public final class SocketTransport: TEETransport {
             nextID &+= 1
             if nextID == 0 { nextID = 1 }
             let id = nextID
+            let frame = WorldSwitchCodec.encode(request, requestID: id)
+            guard frame.count <= maxFrameSize else {
+                throw TEEError(code: .excessData, origin: .api,
+                               message: "the request is \(frame.count) bytes; frames are limited to \(maxFrameSize) bytes")
+            }
             let header: WorldSwitchCodec.Header
             let body: [UInt8]
             do throws(FrameSocket.Failure) {
-                try socket.write(WorldSwitchCodec.encode(request, requestID: id))
+                try socket.write(frame)
                 (header, body) = try socket.readFrame(maxFrameSize: maxFrameSize)
             } catch {
                 throw TEEError.comms("lost the connection to the secure world at \(path): \(error)")

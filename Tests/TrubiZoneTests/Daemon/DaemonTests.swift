@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+import TrubiZoneClient
+import TrubiZoneDaemon
+import TrubiZoneProtocol
+import TrubiZoneSecureWorld
+import TrubiZoneTesting
+
+@Suite struct DaemonTests {
+    @Test func socketIsCreatedOwnerOnly() throws {
+        let daemon = try DaemonHarness()
+        defer { daemon.stop() }
+        let mode = try FileManager.default.attributesOfItem(atPath: daemon.socketPath)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test func manyClientsWithManySessionsAtOnce() async throws {
+        let daemon = try DaemonHarness()
+        defer { daemon.stop() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for client in 0..<16 {
+                group.addTask {
+                    let context = try daemon.client()
+                    defer { context.close() }
+                    var sessions: [TEESession] = []
+                    for _ in 0..<4 { sessions.append(try await context.openSession(BuiltInTrustlets.Storage.uuid)) }
+                    for round in 0..<25 {
+                        let session = sessions[round % sessions.count]
+                        let value = Array("client \(client) round \(round)".utf8)
+                        try await session.put("c\(client)", value)
+                        let back = try await session.get("c\(client)")
+                        if back != value { throw TEEError(code: .generic, origin: .api, message: "client \(client) read another value") }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let context = try daemon.client()
+        defer { context.close() }
+        let listed = try await context.openSession(BuiltInTrustlets.Storage.uuid)
+            .invoke(StorageCommand.list.rawValue, [.output(capacity: 4096)])
+        #expect(BuiltInTrustlets.decodeList(listed.bytes(0) ?? [])?.count == 16)
+    }
+
+    @Test func oversizedFrameClosesOnlyItsConnection() async throws {
+        let daemon = try DaemonHarness { $0.maxFrameSize = 64 * 1024 }
+        defer { daemon.stop() }
+        let honest = try daemon.client()
+        defer { honest.close() }
+        let session = try await honest.openSession(BuiltInTrustlets.Storage.uuid)
+
+        let attacker = try RawSocket(daemon.socketPath)
+        var header = ByteWriter()
+        header.raw(WorldSwitchCodec.magic); header.u8(1); header.u8(2); header.u16(0); header.u32(9); header.u32(1 << 30)
+        attacker.send(header.bytes)
+        let answer = attacker.reply()
+        #expect(answer?.reply.code == .excessData)
+        #expect(answer?.reply.message.contains("exceeds the limit") == true)
+        #expect(attacker.isClosedByPeer(timeoutMilliseconds: 2_000))
+
+        // A put whose frame is over the daemon's limit: refused, and the honest session is unharmed.
+        let error = await #expect(throws: TEEError.self) { try await session.put("big", [UInt8](repeating: 1, count: 100_000)) }
+        #expect(error?.code == .excessData)
+        let again = try daemon.client()
+        defer { again.close() }
+        try await again.openSession(BuiltInTrustlets.Storage.uuid).put("small", [1])
+    }
+
+    @Test func garbageGetsAnErrorAndAClosedConnection() throws {
+        let daemon = try DaemonHarness()
+        defer { daemon.stop() }
+        let attacker = try RawSocket(daemon.socketPath)
+        attacker.send(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        #expect(attacker.reply()?.reply.code == .badFormat)
+        #expect(attacker.isClosedByPeer(timeoutMilliseconds: 2_000))
+    }
+
+    @Test func malformedButFramableRequestsGetGPErrorsAndTheConnectionStays() throws {
+        let daemon = try DaemonHarness()
+        defer { daemon.stop() }
+        let client = try RawSocket(daemon.socketPath)
+        defer { client.close() }
+        // Unknown message type.
+        client.send([UInt8]("TZWS".utf8) + [1, 0x42, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0])
+        var answer = client.reply()
+        #expect(answer?.requestID == 7)
+        #expect(answer?.reply.code == .notSupported)
+        // A truncated open-session body.
+        client.send([UInt8]("TZWS".utf8) + [1, 1, 0, 0, 0, 0, 0, 8, 0, 0, 0, 3, 1, 2, 3])
+        answer = client.reply()
+        #expect(answer?.requestID == 8)
+        #expect(answer?.reply.code == .badFormat)
+        // An invoke on a session that does not exist.
+        client.send(WorldSwitchCodec.encode(.invokeCommand(session: 77, command: 0, parameters: Parameters(), cancellationToken: .none), requestID: 9))
+        answer = client.reply()
+        #expect(answer?.reply.code == .badParameters)
+        // Still served after all that.
+        client.send(WorldSwitchCodec.encode(.openSession(uuid: BuiltInTrustlets.Storage.uuid, login: .user, connectionData: 0,
+                                                         parameters: Parameters(), cancellationToken: .none), requestID: 10))
+        #expect(client.reply()?.reply.code == .success)
+    }
+
+    @Test func connectionClosedMidFrameHarmsNobody() async throws {
+        let daemon = try DaemonHarness()
+        defer { daemon.stop() }
+        let frame = WorldSwitchCodec.encode(.invokeCommand(session: 1, command: 0, parameters: Parameters([.memrefInput([UInt8](repeating: 1, count: 1000))]),
+                                                           cancellationToken: .none), requestID: 1)
+        for cut in [3, 16, 40, 500] {
+            let attacker = try RawSocket(daemon.socketPath)
+            attacker.send(Array(frame.prefix(cut)))
+            attacker.close()
+        }
+        let honest = try daemon.client()
+        defer { honest.close() }
+        try await honest.openSession(BuiltInTrustlets.Storage.uuid).put("ok", [1])
+    }
+
+    @Test func idleAndStalledConnectionsAreClosed() throws {
+        let daemon = try DaemonHarness {
+            $0.idleTimeout = .seconds(1)
+            $0.frameTimeout = .seconds(1)
+        }
+        defer { daemon.stop() }
+        let idle = try RawSocket(daemon.socketPath)
+        #expect(idle.isClosedByPeer(timeoutMilliseconds: 4_000))
+        // A frame that begins and never ends (slowloris).
+        let stalled = try RawSocket(daemon.socketPath)
+        stalled.send(Array(WorldSwitchCodec.encode(.closeSession(session: 1), requestID: 1).prefix(10)))
+        #expect(stalled.isClosedByPeer(timeoutMilliseconds: 4_000))
+    }
+
+    @Test func connectionsBeyondTheLimitAreRefusedWithBusy() async throws {
+        let daemon = try DaemonHarness(limits: .init(maxConnections: 2))
+        defer { daemon.stop() }
+        let first = try daemon.client(), second = try daemon.client()
+        _ = try await first.openSession(BuiltInTrustlets.Storage.uuid)
+        _ = try await second.openSession(BuiltInTrustlets.Storage.uuid)
+        let third = try daemon.client()
+        let error = await #expect(throws: TEEError.self) { try await third.openSession(BuiltInTrustlets.Storage.uuid) }
+        #expect(error?.code == .busy)
+        first.close()
+        second.close()
+    }
+
+    @Test func anInsecureStateDirectoryIsRefusedWithTheFix() throws {
+        let device = try EmulatedDevice()
+        chmod(device.stateDirectory, 0o755)
+        let error = #expect(throws: SecureStateError.self) {
+            _ = try SecureWorld.emulated(stateDirectory: device.stateDirectory, reeDirectory: device.reeDirectory)
+        }
+        #expect(error?.description.contains("chmod 700") == true)
+        chmod(device.stateDirectory, 0o700)
+        chmod(device.stateDirectory + "/huk", 0o644)
+        let fileError = #expect(throws: SecureStateError.self) {
+            _ = try SecureWorld.emulated(stateDirectory: device.stateDirectory, reeDirectory: device.reeDirectory)
+        }
+        #expect(fileError?.description.contains("chmod 600") == true)
+    }
+
+    @Test func aSecondDaemonOnTheSameSocketIsRefused() throws {
+        let daemon = try DaemonHarness()
+        defer { daemon.stop() }
+        let second = WorldSwitchServer(endpoint: daemon.world, configuration: .init(socketPath: daemon.socketPath))
+        #expect(throws: WorldSwitchServer.StartError.self) { try second.start() }
+    }
+}
+
+extension DaemonTests {
+    @Test func theClientRefusesARequestOverItsFrameLimitBeforeSending() async throws {
+        let daemon = try DaemonHarness()
+        defer { daemon.stop() }
+        let context = TEEContext(transport: try SocketTransport(path: daemon.socketPath, maxFrameSize: 4096))
+        defer { context.close() }
+        let session = try await context.openSession(BuiltInTrustlets.Storage.uuid)
+        let error = await #expect(throws: TEEError.self) { try await session.put("big", [UInt8](repeating: 1, count: 5000)) }
+        #expect(error?.code == .excessData)
+        #expect(error?.origin == .api)
+        try await session.put("fits", [UInt8](repeating: 1, count: 1000))
+    }
+}
