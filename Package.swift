@@ -95,7 +95,7 @@ let package = Package(
             name: "trubizone-bench",
             dependencies: [
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
-                "TrubiZoneManufacturer",
+                "TrubiZoneManufacturer", .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Tools/trubizone-bench"
         ),
@@ -114,7 +114,7 @@ let package = Package(
             dependencies: [
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
                 "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting",
-                "trubizone", "trubizone-storage-stress",
+                "trubizone", "trubizoned", "trubizone-storage-stress",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

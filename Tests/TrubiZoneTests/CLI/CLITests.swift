@@ -1,0 +1,147 @@
+import Crypto
+import Foundation
+import Testing
+import TrubiZoneProtocol
+import TrubiZoneTesting
+
+/// The tools as a user runs them: the built `trubizone` and `trubizoned` executables.
+@Suite(.serialized) struct CLITests {
+    let tool = BuiltProducts.path("trubizone")
+    let daemonTool = BuiltProducts.path("trubizoned")
+
+    /// A running `trubizoned` process on a fresh device.
+    final class DaemonProcess {
+        let directory = TemporaryDirectory("tz-cli")
+        let process = Process()
+        let stderr = Pipe()
+        var state: String { directory.appending("state") }
+        var ree: String { directory.appending("ree") }
+        var socket: String { directory.appending("d.sock") }
+
+        init(tool: String, daemon: String, logLevel: String = "info") throws {
+            let provision = try runProcess(tool, ["device", "provision", "--state", directory.appending("state"), "--json"])
+            guard provision.status == 0 else { throw CLIError.failed(provision.stderr) }
+            try start(daemon: daemon, logLevel: logLevel)
+        }
+
+        func start(daemon: String, logLevel: String = "info") throws {
+            process.executableURL = URL(fileURLWithPath: daemon)
+            process.arguments = ["--state", state, "--ree", ree, "--socket", socket, "--log-level", logLevel]
+            process.standardError = stderr
+            try process.run()
+            for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { usleep(20_000) }
+        }
+
+        func stop() -> Int32 {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+
+        var log: String { String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+    }
+
+    enum CLIError: Error { case failed(String) }
+
+    @Test func provisionAndInfoShowTheDeviceButNoSecret() throws {
+        let directory = TemporaryDirectory("tz-cli")
+        let state = directory.appending("state")
+        let provision = try runProcess(tool, ["device", "provision", "--state", state, "--json"])
+        #expect(provision.status == 0)
+        let provisioned = try JSONSerialization.jsonObject(with: Data(provision.stdout.utf8)) as? [String: Any]
+        let deviceID = try #require(provisioned?["deviceID"] as? String)
+        #expect(deviceID.hasPrefix("01") && deviceID.count == 66)
+
+        // Files 0600 in a 0700 directory; the CA in its own directory.
+        let attributes = try FileManager.default.attributesOfItem(atPath: state)
+        #expect(attributes[.posixPermissions] as? Int == 0o700)
+        for file in ["huk", "attestation-key", "certificate-chain.pem"] {
+            #expect(try FileManager.default.attributesOfItem(atPath: state + "/" + file)[.posixPermissions] as? Int == 0o600)
+        }
+        #expect(FileManager.default.fileExists(atPath: directory.appending("manufacturer-ca/ca-cert.pem")))
+
+        let info = try runProcess(tool, ["device", "info", "--state", state, "--json"])
+        #expect(info.status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any]
+        #expect(json?["deviceID"] as? String == deviceID)
+        #expect((json?["certificateChain"] as? String)?.components(separatedBy: "BEGIN CERTIFICATE").count == 3)
+
+        // Nothing printed holds the hardware unique key or the attestation key, in any encoding.
+        for secret in ["huk", "attestation-key"] {
+            let bytes = Array(FileManager.default.contents(atPath: state + "/" + secret)!)
+            for encoded in [Hex.encode(bytes), Data(bytes).base64EncodedString()] {
+                #expect(!info.stdout.contains(encoded) && !provision.stdout.contains(encoded))
+            }
+        }
+
+        let again = try runProcess(tool, ["device", "provision", "--state", state])
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("already holds a provisioned device"))
+    }
+
+    @Test func storageAndKeystoreThroughTheDaemon() throws {
+        let daemon = try DaemonProcess(tool: tool, daemon: daemonTool)
+        let socket = ["--socket", daemon.socket]
+        let secret = "insulin 12 units \(UUID())"
+        #expect(try runProcess(tool, ["storage", "put", "dose"] + socket, stdin: Array(secret.utf8)).status == 0)
+        let got = try runProcess(tool, ["storage", "get", "dose"] + socket)
+        #expect(got.status == 0)
+        #expect(got.stdout == secret)
+        let listed = try runProcess(tool, ["storage", "ls", "--json"] + socket)
+        #expect(listed.stdout.contains("\"dose\""))
+        let missing = try runProcess(tool, ["storage", "get", "nothing"] + socket)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("TEEC_ERROR_ITEM_NOT_FOUND"))
+        #expect(try runProcess(tool, ["storage", "rm", "dose"] + socket).status == 0)
+
+        let generated = try runProcess(tool, ["keystore", "generate", "k", "--json"] + socket)
+        #expect(generated.status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(generated.stdout.utf8)) as? [String: Any]
+        let publicKey = try P256.Signing.PublicKey(x963Representation: Data(base64Encoded: json?["publicKey"] as? String ?? "") ?? Data())
+        let signed = try runProcess(tool, ["keystore", "sign", "k"] + socket, stdin: Array("hello".utf8))
+        let signature = try P256.Signing.ECDSASignature(rawRepresentation: Hex.decode(signed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? [])
+        #expect(publicKey.isValidSignature(signature, for: Array("hello".utf8)))
+        let pem = try runProcess(tool, ["keystore", "public", "k"] + socket)
+        #expect(try P256.Signing.PublicKey(pemRepresentation: pem.stdout).x963Representation == publicKey.x963Representation)
+
+        #expect(daemon.stop() == 0)
+        // Nothing the daemon logged holds the stored secret.
+        #expect(!daemon.log.contains(secret))
+        #expect(!FileManager.default.fileExists(atPath: daemon.socket))
+    }
+
+    @Test func sigtermKeepsEveryAcknowledgedWrite() throws {
+        let daemon = try DaemonProcess(tool: tool, daemon: daemonTool)
+        for i in 0..<20 {
+            #expect(try runProcess(tool, ["storage", "put", "item-\(i)", "--socket", daemon.socket], stdin: Array("value \(i)".utf8)).status == 0)
+        }
+        #expect(daemon.stop() == 0)
+        let restarted = Process()
+        restarted.executableURL = URL(fileURLWithPath: daemonTool)
+        restarted.arguments = ["--state", daemon.state, "--ree", daemon.ree, "--socket", daemon.socket]
+        restarted.standardError = Pipe()
+        try restarted.run()
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: daemon.socket) { usleep(20_000) }
+        defer { kill(restarted.processIdentifier, SIGTERM); restarted.waitUntilExit() }
+        for i in 0..<20 {
+            let got = try runProcess(tool, ["storage", "get", "item-\(i)", "--socket", daemon.socket])
+            #expect(got.stdout == "value \(i)")
+        }
+    }
+
+    @Test func usageErrorsAndAnUnreachableDaemonHaveTheirExitCodes() throws {
+        let help = try runProcess(tool, ["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("storage") && help.stdout.contains("keystore") && help.stdout.contains("device"))
+        let usage = try runProcess(tool, ["storage", "put"])
+        #expect(usage.status == 64)
+        let unreachable = try runProcess(tool, ["storage", "ls", "--socket", "/nonexistent/tz.sock"])
+        #expect(unreachable.status == 69)
+        #expect(unreachable.stderr.contains("is trubizoned running?"))
+        let notProvisioned = try runProcess(daemonTool, ["--state", "/nonexistent", "--ree", "/tmp", "--socket", "/tmp/x.sock"])
+        #expect(notProvisioned.status != 0)
+        #expect(notProvisioned.stderr.contains("trubizone device provision"))
+        let badLevel = try runProcess(daemonTool, ["--state", "/x", "--ree", "/x", "--log-level", "loud"])
+        #expect(badLevel.status == 64)
+    }
+}
