@@ -187,8 +187,9 @@ func plainGet(_ directory: String, _ name: String, size: Int) -> [UInt8] {
 }
 
 if !onlyInvoke {
-    let namespace = StorageNamespace(signerID: Array(repeating: 1, count: 32), uuid: Array(repeating: 2, count: 16))
     for size in [1024, 64 * 1024] {
+        // A namespace of its own per pass: its counter must match its own REE directory.
+        let namespace = StorageNamespace(signerID: Array(repeating: 1, count: 32), uuid: Array(repeating: 2, count: 16), subject: "bench-\(size)")
         progress("sealed storage: \(objectCount) objects of \(size / 1024) KiB, durable, vs plain files…")
         let world = try SecureWorld.emulated(stateDirectory: workspace + "/state", reeDirectory: workspace + "/ree-\(size)")
         let plainDirectory = workspace + "/plain-\(size)"

@@ -29,6 +29,15 @@ enum POSIXFile {
         return try readFully(fd, count: Int(info.st_size), path: path)
     }
 
+    /// Reads up to `count` bytes without asking the file's size first (one system call fewer on
+    /// the hot read path); a short result means the file is shorter.
+    static func read(_ path: String, upTo count: Int) throws(Failure) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        return try readFully(fd, count: count, path: path)
+    }
+
     /// Reads at most `count` bytes from the start of a file.
     static func readPrefix(_ path: String, count: Int) throws(Failure) -> (bytes: [UInt8], fileSize: Int) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -100,6 +109,15 @@ enum POSIXFile {
     /// Creates a directory with mode 0700 if it does not exist.
     static func makeDirectory(_ path: String, mode: mode_t = 0o700) throws(Failure) {
         if mkdir(path, mode) != 0, errno != EEXIST { throw Failure(operation: "mkdir", path: path, errno: errno) }
+    }
+
+    /// Creates a directory and any missing parents, each with mode 0700.
+    static func makeDirectories(_ path: String) throws(Failure) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            try makeDirectory(prefix)
+        }
     }
 
     /// The names in a directory, without `.` and `..`.

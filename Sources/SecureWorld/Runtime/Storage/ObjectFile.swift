@@ -65,6 +65,20 @@ enum ObjectFile {
         return Prefix(seq: readBE64(header[8...]), id: id, dataLength: dataLength)
     }
 
+    /// The fast read: the header and id box must be byte for byte the ones authenticated when the
+    /// object was written or loaded, and the data box must open. Its AAD binds namespace, object ID
+    /// and sequence number, so success proves the file is exactly that version of that object, and
+    /// nothing in it was changed. `nil` means something is wrong; the caller then takes the slow
+    /// path to say what.
+    static func openExpected(_ bytes: [UInt8], prefix expected: [UInt8], id: [UInt8], dataLength: Int, keys: NamespaceKeys) -> [UInt8]? {
+        guard bytes.count == prefixSize + boxOverhead + dataLength, bytes[0..<prefixSize].elementsEqual(expected) else { return nil }
+        let header = Array(bytes[0..<headerSize])
+        guard let box = try? AES.GCM.SealedBox(combined: bytes[prefixSize...]),
+              let plain = try? AES.GCM.open(box, using: keys.encryption, authenticating: dataAAD(header: header, id: id, keys: keys))
+        else { return nil }
+        return Array(plain)
+    }
+
     /// Authenticates and decrypts the data of a whole file whose prefix was opened.
     static func openData(_ bytes: [UInt8], prefix: Prefix, keys: NamespaceKeys) throws(Failure) -> [UInt8] {
         let header = Array(bytes[0..<headerSize])

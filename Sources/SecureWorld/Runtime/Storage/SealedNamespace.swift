@@ -26,6 +26,10 @@ final class SealedNamespace: Sendable {
     private struct Entry {
         var seq: UInt64
         var size: Int
+        /// The REE file name, derived from `seq` and cached: reads are the hot path.
+        var fileName: String
+        /// The file's header and id box as authenticated when written or loaded (113 bytes).
+        var prefix: [UInt8]
     }
 
     private struct Index {
@@ -69,9 +73,10 @@ final class SealedNamespace: Sendable {
             let seq = index.lastSeq + 1
             let old = index.entries[id]
             let path = directory + "/" + keys.fileName(seq: seq)
+            let sealed = ObjectFile.seal(seq: seq, id: id, data: data, keys: keys)
             do throws(POSIXFile.Failure) {
                 try POSIXFile.makeDirectory(directory)
-                try POSIXFile.write(path, ObjectFile.seal(seq: seq, id: id, data: data, keys: keys), durable: configuration.durable)
+                try POSIXFile.write(path, sealed, durable: configuration.durable)
                 // Makes the new name durable, and with it the unlink of the previous change's obsolete file.
                 if configuration.durable { try POSIXFile.syncDirectory(directory) }
             } catch {
@@ -85,7 +90,8 @@ final class SealedNamespace: Sendable {
                 count -= 1
             }
             try commit(&index, seq: seq, digest: digest, count: count, obsolete: old?.seq)
-            index.entries[id] = Entry(seq: seq, size: data.count)
+            index.entries[id] = Entry(seq: seq, size: data.count, fileName: keys.fileName(seq: seq),
+                                      prefix: Array(sealed[0..<ObjectFile.prefixSize]))
         }
     }
 
@@ -124,7 +130,7 @@ final class SealedNamespace: Sendable {
     /// the committed state, so an added or deleted file is reported here even while running.
     func list() throws(StorageError) -> [[UInt8]] {
         try withIndex { (index: inout Index) throws(StorageError) -> [[UInt8]] in
-            let expected = Set(index.entries.values.map { keys.fileName(seq: $0.seq) })
+            let expected = Set(index.entries.values.map(\.fileName))
             let present: Set<String>
             do throws(POSIXFile.Failure) {
                 present = Set(try POSIXFile.list(directory))
@@ -221,33 +227,40 @@ final class SealedNamespace: Sendable {
     }
 
     private func read(_ entry: Entry, id: [UInt8]) throws(StorageError) -> [UInt8] {
-        let name = keys.fileName(seq: entry.seq)
+        let name = entry.fileName
+        let expectedSize = ObjectFile.overhead + entry.size
         let bytes: [UInt8]
         do throws(POSIXFile.Failure) {
-            bytes = try POSIXFile.read(directory + "/" + name, limit: configuration.maxObjectSize + ObjectFile.overhead + 1)
+            // One byte more than expected, so an extended file shows up as one.
+            bytes = try POSIXFile.read(directory + "/" + name, upTo: expectedSize + 1)
         } catch let failure where failure.isNotFound {
             throw .corrupt("object file \(name) is missing: it was deleted behind the runtime's back")
         } catch {
             throw .io(error)
         }
+        if let data = ObjectFile.openExpected(bytes, prefix: entry.prefix, id: id, dataLength: entry.size, keys: keys) {
+            return data
+        }
+        throw .corrupt(diagnose(bytes, entry: entry, id: id))
+    }
+
+    /// Says what is wrong with an object file that failed the fast read.
+    private func diagnose(_ bytes: [UInt8], entry: Entry, id: [UInt8]) -> String {
+        let name = entry.fileName
         let prefix: ObjectFile.Prefix
         do throws(ObjectFile.Failure) {
             prefix = try ObjectFile.openPrefix(bytes, fileSize: bytes.count, keys: keys)
         } catch {
-            throw .corrupt(describe(error, file: name))
+            return describe(error, file: name)
         }
         guard prefix.id == id else {
-            throw .corrupt("object file \(name) holds a different object: files were swapped")
+            return "object file \(name) holds a different object: files were swapped"
         }
         guard prefix.seq == entry.seq else {
-            throw .corrupt("object file \(name) holds version #\(prefix.seq) of the object, not #\(entry.seq): "
-                + (prefix.seq < entry.seq ? "an old copy was restored over it" : "it was replaced"))
+            return "object file \(name) holds version #\(prefix.seq) of the object, not #\(entry.seq): "
+                + (prefix.seq < entry.seq ? "an old copy was restored over it" : "it was replaced")
         }
-        do throws(ObjectFile.Failure) {
-            return try ObjectFile.openData(bytes, prefix: prefix, keys: keys)
-        } catch {
-            throw .corrupt(describe(error, file: name))
-        }
+        return describe(.contentForged, file: name)
     }
 
     /// Rebuilds the index from the REE directory and checks it against the state root.
@@ -299,9 +312,11 @@ final class SealedNamespace: Sendable {
                 continue
             }
             let prefix: ObjectFile.Prefix
+            let prefixBytes: [UInt8]
             do {
                 let (bytes, size) = try POSIXFile.readPrefix(path, count: ObjectFile.prefixSize)
                 prefix = try ObjectFile.openPrefix(bytes, fileSize: size, keys: keys)
+                prefixBytes = bytes
             } catch let failure as POSIXFile.Failure {
                 throw .io(failure)
             } catch let failure as ObjectFile.Failure {
@@ -323,7 +338,7 @@ final class SealedNamespace: Sendable {
                 findings.append("two versions of one object are present (#\(min(other.seq, prefix.seq)) and #\(max(other.seq, prefix.seq))): an old copy was restored")
                 continue
             }
-            found.entries[prefix.id] = Entry(seq: prefix.seq, size: prefix.dataLength)
+            found.entries[prefix.id] = Entry(seq: prefix.seq, size: prefix.dataLength, fileName: name, prefix: prefixBytes)
             found.digest = found.digest + keys.element(seq: prefix.seq, id: prefix.id)
             found.count += 1
         }

@@ -70,7 +70,7 @@ public final class EmulatedRootOfTrust: RootOfTrust {
             throw .alreadyProvisioned(directory)
         }
         do throws(POSIXFile.Failure) {
-            try POSIXFile.makeDirectory(directory)
+            try POSIXFile.makeDirectories(directory)
             guard chmod(directory, 0o700) == 0 else {
                 throw POSIXFile.Failure(operation: "chmod", path: directory, errno: errno)
             }
