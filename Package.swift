@@ -96,6 +96,7 @@ let package = Package(
             dependencies: [
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
                 "TrubiZoneManufacturer", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Tools/trubizone-bench"
         ),

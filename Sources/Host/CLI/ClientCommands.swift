@@ -52,6 +52,15 @@ func invokeGrowing(_ session: TEESession, _ command: UInt32, _ inputs: [TEEParam
     }
 }
 
+/// Runs a built-in trustlet's `list` command (output in parameter 0) and decodes the names.
+func listNames(_ uuid: TrustletUUID, command: UInt32, _ options: ConnectionOptions) async throws -> [String] {
+    let bytes = try await withSession(uuid, options) { (session) async throws(TEEError) in
+        try await invokeGrowing(session, command, [], slot: 0)
+    }
+    guard let entries = BuiltInTrustlets.decodeList(bytes) else { throw fail("the secure world sent a malformed list") }
+    return entries.map { String(decoding: $0, as: UTF8.self) }
+}
+
 struct StorageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "storage",
@@ -117,11 +126,7 @@ struct StorageCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let bytes = try await withSession(StorageCommand.uuid, connection) { (session) async throws(TEEError) in
-                try await invokeGrowing(session, Command.list.rawValue, [], slot: 0)
-            }
-            guard let entries = BuiltInTrustlets.decodeList(bytes) else { throw fail("the secure world sent a malformed list") }
-            let names = entries.map { String(decoding: $0, as: UTF8.self) }
+            let names = try await listNames(StorageCommand.uuid, command: Command.list.rawValue, connection)
             if connection.json { printJSON(["objects": names]) } else { names.forEach { print($0) } }
         }
     }

@@ -88,11 +88,7 @@ struct KeystoreCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            let bytes = try await withSession(KeystoreCommand.uuid, connection) { (session) async throws(TEEError) in
-                try await invokeGrowing(session, Command.list.rawValue, [], slot: 0)
-            }
-            guard let entries = BuiltInTrustlets.decodeList(bytes) else { throw fail("the secure world sent a malformed list") }
-            let names = entries.map { String(decoding: $0, as: UTF8.self) }
+            let names = try await listNames(KeystoreCommand.uuid, command: Command.list.rawValue, connection)
             if connection.json { printJSON(["keys": names]) } else { names.forEach { print($0) } }
         }
     }

@@ -13,8 +13,7 @@ struct KeystoreTrustlet: NativeTrustlet {
 
     func openSession(client: ClientIdentity, parameters: inout TrustletParameters) throws(TrustletError) -> any TrustletSession {
         try parameters.expect()
-        return Session(storage: storage,
-                       namespace: StorageNamespace(signerID: BuiltInSigner.id, uuid: uuid.bytes, subject: client.subject))
+        return Session(storage: storage, namespace: .builtIn(uuid, client: client))
     }
 
     struct Session: TrustletSession {

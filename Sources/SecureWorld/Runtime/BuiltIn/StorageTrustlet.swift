@@ -7,6 +7,14 @@ enum BuiltInSigner {
     static let id = Array(SHA256.hash(data: Array("TrubiZone built-in trustlet".utf8)))
 }
 
+extension StorageNamespace {
+    /// The namespace a built-in trustlet keeps for one client: built-in trustlets serve every
+    /// client, so the client's identity is part of whose objects these are.
+    static func builtIn(_ uuid: TrustletUUID, client: ClientIdentity) -> StorageNamespace {
+        StorageNamespace(signerID: BuiltInSigner.id, uuid: uuid.bytes, subject: client.subject)
+    }
+}
+
 /// GP-style persistent objects for the calling client: the sealed storage of an app that has no
 /// trustlet of its own. Each client identity (`user:1000`, an application, …) has its own namespace.
 struct StorageTrustlet: NativeTrustlet {
@@ -17,8 +25,7 @@ struct StorageTrustlet: NativeTrustlet {
 
     func openSession(client: ClientIdentity, parameters: inout TrustletParameters) throws(TrustletError) -> any TrustletSession {
         try parameters.expect()
-        return Session(storage: storage,
-                       namespace: StorageNamespace(signerID: BuiltInSigner.id, uuid: uuid.bytes, subject: client.subject))
+        return Session(storage: storage, namespace: .builtIn(uuid, client: client))
     }
 
     struct Session: TrustletSession {

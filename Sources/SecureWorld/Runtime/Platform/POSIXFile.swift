@@ -49,19 +49,26 @@ enum POSIXFile {
         return (bytes, Int(info.st_size))
     }
 
+    /// Reads up to `count` bytes straight into a new array: no zero fill, and no copy when the
+    /// file is shorter (objects are read on the hot path).
     private static func readFully(_ fd: Int32, count: Int, path: String) throws(Failure) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: count)
-        var done = 0
-        while done < count {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(done)) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw Failure(operation: "read", path: path, errno: errno)
+        var failure: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var done = 0
+            while done < count {
+                let n = pread(fd, buffer.baseAddress! + done, count - done, off_t(done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    break
+                }
+                if n == 0 { break }
+                done += n
             }
-            if n == 0 { break }
-            done += n
+            initialized = done
         }
-        return done == count ? buffer : Array(buffer[0..<done])
+        if failure != 0 { throw Failure(operation: "read", path: path, errno: failure) }
+        return bytes
     }
 
     /// Creates (or replaces) a file with mode 0600 and writes `bytes`; with `durable`, the data is

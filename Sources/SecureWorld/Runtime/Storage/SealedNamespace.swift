@@ -72,10 +72,16 @@ final class SealedNamespace: Sendable {
         try withIndex { (index: inout Index) throws(StorageError) in
             let seq = index.lastSeq + 1
             let old = index.entries[id]
-            let path = directory + "/" + keys.fileName(seq: seq)
+            let name = keys.fileName(seq: seq)
+            let path = directory + "/" + name
             let sealed = ObjectFile.seal(seq: seq, id: id, data: data, keys: keys)
             do throws(POSIXFile.Failure) {
-                try POSIXFile.makeDirectory(directory)
+                if !POSIXFile.exists(directory) {
+                    // A new namespace: its directory's own entry must be durable before anything
+                    // in it is committed.
+                    try POSIXFile.makeDirectory(directory)
+                    if configuration.durable { try POSIXFile.syncDirectory(POSIXFile.parent(of: directory)) }
+                }
                 try POSIXFile.write(path, sealed, durable: configuration.durable)
                 // Makes the new name durable, and with it the unlink of the previous change's obsolete file.
                 if configuration.durable { try POSIXFile.syncDirectory(directory) }
@@ -90,8 +96,7 @@ final class SealedNamespace: Sendable {
                 count -= 1
             }
             try commit(&index, seq: seq, digest: digest, count: count, obsolete: old?.seq)
-            index.entries[id] = Entry(seq: seq, size: data.count, fileName: keys.fileName(seq: seq),
-                                      prefix: Array(sealed[0..<ObjectFile.prefixSize]))
+            index.entries[id] = Entry(seq: seq, size: data.count, fileName: name, prefix: Array(sealed[0..<ObjectFile.prefixSize]))
         }
     }
 
@@ -187,6 +192,9 @@ final class SealedNamespace: Sendable {
                 throw .tampered(why)
             case let .healthy(loaded):
                 index = loaded
+                // Drop the enum's reference so `index` is unique and a write does not copy the
+                // whole dictionary (copy-on-write would make every put O(objects)).
+                health = .unloaded
             case .unloaded:
                 do throws(StorageError) {
                     index = try load()
