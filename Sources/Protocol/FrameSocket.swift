@@ -5,7 +5,12 @@ import Darwin
 #endif
 
 /// Blocking frame I/O on a connected stream socket, for both ends of the world switch.
-public struct FrameSocket: Sendable {
+///
+/// Reads are buffered, so a frame that arrives whole costs one `recv`, as in a raw ping-pong; the
+/// idle and frame timeouts are the socket's receive timeout (`SO_RCVTIMEO`), changed only when a
+/// frame arrives in pieces, so waiting costs no extra system call either. One thread at a time may
+/// read; any thread may write.
+public final class FrameSocket: @unchecked Sendable {
     public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
         /// The peer closed the connection between frames.
         case closed
@@ -28,6 +33,12 @@ public struct FrameSocket: Sendable {
     }
 
     public let fd: Int32
+    private var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    private var start = 0
+    private var end = 0
+    /// The receive timeout now set on the socket, in milliseconds (-1: none; -2: not yet set).
+    private var receiveTimeout: Int32 = -2
+
     public init(fd: Int32) { self.fd = fd }
 
     public func write(_ bytes: [UInt8]) throws(Failure) {
@@ -50,44 +61,57 @@ public struct FrameSocket: Sendable {
     ///     a reader with a half-sent frame.
     public func readFrame(maxFrameSize: Int, idleTimeout: Int32 = -1, frameTimeout: Int32 = 10_000)
         throws(Failure) -> (header: WorldSwitchCodec.Header, body: [UInt8]) {
-        var headerBytes = [UInt8](repeating: 0, count: WorldSwitchCodec.headerSize)
-        try readExactly(&headerBytes, firstTimeout: idleTimeout, restTimeout: frameTimeout, atBoundary: true)
+        try fill(WorldSwitchCodec.headerSize, idleTimeout: idleTimeout, frameTimeout: frameTimeout)
         let header: WorldSwitchCodec.Header
         do throws(FrameError) {
-            header = try WorldSwitchCodec.parseHeader(headerBytes, maxFrameSize: maxFrameSize)
+            header = try WorldSwitchCodec.parseHeader(Array(buffer[start..<start + WorldSwitchCodec.headerSize]), maxFrameSize: maxFrameSize)
         } catch {
             throw .frame(error)
         }
-        var body = [UInt8](repeating: 0, count: header.bodyLength)
-        if header.bodyLength > 0 {
-            try readExactly(&body, firstTimeout: frameTimeout, restTimeout: frameTimeout, atBoundary: false)
-        }
+        let total = WorldSwitchCodec.headerSize + header.bodyLength
+        try fill(total, idleTimeout: frameTimeout, frameTimeout: frameTimeout)
+        let body = Array(buffer[start + WorldSwitchCodec.headerSize..<start + total])
+        start += total
+        if start == end { start = 0; end = 0 }
         return (header, body)
     }
 
-    private func readExactly(_ buffer: inout [UInt8], firstTimeout: Int32, restTimeout: Int32, atBoundary: Bool) throws(Failure) {
-        var done = 0
-        while done < buffer.count {
-            let timeout = done == 0 ? firstTimeout : restTimeout
-            if timeout >= 0 {
-                var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-                let ready = poll(&poller, 1, timeout)
-                if ready < 0 {
-                    if errno == EINTR { continue }
-                    throw .io(operation: "poll", errno: errno)
-                }
-                if ready == 0 { throw .timedOut }
+    /// Makes at least `count` bytes available from `start`.
+    private func fill(_ count: Int, idleTimeout: Int32, frameTimeout: Int32) throws(Failure) {
+        if end - start >= count { return }
+        if start > 0 {
+            // Move the partial frame to the front so it can grow in place.
+            buffer.withUnsafeMutableBytes { raw in
+                _ = memmove(raw.baseAddress!, raw.baseAddress! + start, end - start)
             }
-            let count = buffer.count
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + done, count - done, 0) }
+            end -= start
+            start = 0
+        }
+        if buffer.count < count { buffer += [UInt8](repeating: 0, count: count - buffer.count) }
+        let atBoundary = end == 0
+        while end < count {
+            try setReceiveTimeout(end == 0 ? idleTimeout : frameTimeout)
+            let capacity = buffer.count
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + end, capacity - end, 0) }
             if n < 0 {
                 if errno == EINTR { continue }
-                if errno == ECONNRESET { throw (atBoundary && done == 0) ? .closed : .closedMidFrame }
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw .timedOut }
+                if errno == ECONNRESET { throw (atBoundary && end == 0) ? .closed : .closedMidFrame }
                 throw .io(operation: "recv", errno: errno)
             }
-            if n == 0 { throw (atBoundary && done == 0) ? .closed : .closedMidFrame }
-            done += n
+            if n == 0 { throw (atBoundary && end == 0) ? .closed : .closedMidFrame }
+            end += n
         }
+    }
+
+    private func setReceiveTimeout(_ milliseconds: Int32) throws(Failure) {
+        guard milliseconds != receiveTimeout else { return }
+        var value = timeval(tv_sec: milliseconds < 0 ? 0 : Int(milliseconds / 1000),
+                            tv_usec: milliseconds < 0 ? 0 : Int(milliseconds % 1000) * 1000)
+        guard setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size)) == 0 else {
+            throw .io(operation: "setsockopt", errno: errno)
+        }
+        receiveTimeout = milliseconds
     }
 
     /// Makes a `sockaddr_un` for `path`, or `nil` if the path is too long for one.

@@ -51,8 +51,7 @@ public final class SocketTransport: TEETransport {
             let header: WorldSwitchCodec.Header
             let body: [UInt8]
             do throws(FrameSocket.Failure) {
-                try socket.write(frame)
-                (header, body) = try socket.readFrame(maxFrameSize: maxFrameSize)
+                (header, body) = try transact(frame)
             } catch {
                 throw TEEError.comms("lost the connection to the secure world at \(path): \(error)")
             }
@@ -71,6 +70,19 @@ public final class SocketTransport: TEETransport {
             }
             return reply
         }
+    }
+
+    /// Sends a frame and reads the answer.
+    private func transact(_ frame: [UInt8]) throws(FrameSocket.Failure) -> (WorldSwitchCodec.Header, [UInt8]) {
+        do throws(FrameSocket.Failure) {
+            try socket.write(frame)
+        } catch {
+            // The daemon may have refused the connection and closed it before our request arrived;
+            // its refusal can still be waiting to be read.
+            guard let refusal = try? socket.readFrame(maxFrameSize: maxFrameSize, idleTimeout: 1_000) else { throw error }
+            return refusal
+        }
+        return try socket.readFrame(maxFrameSize: maxFrameSize)
     }
 
     /// Sends the cancellation on a connection of its own, since this one is busy with the operation.

@@ -35,7 +35,7 @@ enum POSIXFile {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw Failure(operation: "open", path: path, errno: errno) }
         defer { close(fd) }
-        return try readFully(fd, count: count, path: path)
+        return try readFully(fd, count: count, path: path, shortReadIsEnd: true)
     }
 
     /// Reads at most `count` bytes from the start of a file.
@@ -51,7 +51,9 @@ enum POSIXFile {
 
     /// Reads up to `count` bytes straight into a new array: no zero fill, and no copy when the
     /// file is shorter (objects are read on the hot path).
-    private static func readFully(_ fd: Int32, count: Int, path: String) throws(Failure) -> [UInt8] {
+    /// With `shortReadIsEnd`, a short read ends the loop: on a regular file it means end of file,
+    /// which saves the extra zero-length read that would otherwise confirm it.
+    private static func readFully(_ fd: Int32, count: Int, path: String, shortReadIsEnd: Bool = false) throws(Failure) -> [UInt8] {
         var failure: Int32 = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             var done = 0
@@ -64,6 +66,7 @@ enum POSIXFile {
                 }
                 if n == 0 { break }
                 done += n
+                if shortReadIsEnd, done < count { break }
             }
             initialized = done
         }
