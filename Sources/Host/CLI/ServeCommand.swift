@@ -53,6 +53,7 @@ public struct ServeCommand: ParsableCommand {
     }
 
     public func run() throws {
+        MemoryTuning.keepFreedMemory()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         var logger = Logger(label: "trubizoned") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = level

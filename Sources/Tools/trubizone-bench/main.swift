@@ -43,6 +43,10 @@ while let argument = arguments.next() {
     }
 }
 
+
+// The allocator setting trubizoned runs with, for the whole process: baselines and sealed runs alike.
+MemoryTuning.keepFreedMemory()
+
 var results: [[String: Any]] = []
 @MainActor func report(_ name: String, _ value: Double, _ unit: String, _ note: String = "") {
     results.append(["name": name, "value": value, "unit": unit, "note": note])
@@ -86,20 +90,27 @@ func measureInvoke(_ session: TEESession, iterations: Int) async throws -> Doubl
     return seconds(clock.now - start) / Double(iterations) * 1e6
 }
 
-/// A raw Unix-socket ping-pong moving the same number of bytes as an invoke and its reply.
-func rawPingPong(requestSize: Int, replySize: Int, iterations: Int) throws -> Double {
+/// A raw Unix-socket ping-pong moving the same number of bytes as an invoke and its reply. It runs
+/// on a pool thread, as the invoke measurement does: the main thread is Dispatch's, and timing a
+/// blocking loop there is not comparable.
+func rawPingPong(requestSize: Int, replySize: Int, iterations: Int) async throws -> Double {
+    try await Task.detached { try rawPingPongOnThisThread(requestSize: requestSize, replySize: replySize, iterations: iterations) }.value
+}
+
+func rawPingPongOnThisThread(requestSize: Int, replySize: Int, iterations: Int) throws -> Double {
     let path = workspace + "/raw.sock"
     let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     _ = FrameSocket.withAddress(path) { bind(listener, $0, $1) }
     listen(listener, 1)
     let server = Thread {
         let fd = accept(listener, nil, nil)
-        var request = [UInt8](repeating: 0, count: requestSize)
+        // Reads ask for as much as a 64 KiB buffer holds, as the daemon's buffered reader does.
+        var request = [UInt8](repeating: 0, count: 64 * 1024)
         let reply = [UInt8](repeating: 7, count: replySize)
         while true {
             var done = 0
             while done < requestSize {
-                let n = request.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + done, requestSize - done, 0) }
+                let n = request.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + done, 64 * 1024 - done, 0) }
                 if n <= 0 { close(fd); return }
                 done += n
             }
@@ -109,12 +120,12 @@ func rawPingPong(requestSize: Int, replySize: Int, iterations: Int) throws -> Do
     server.start()
     let client = try FrameSocket.connect(path: path)
     let request = [UInt8](repeating: 1, count: requestSize)
-    var reply = [UInt8](repeating: 0, count: replySize)
+    var reply = [UInt8](repeating: 0, count: 64 * 1024)
     func once() {
         _ = request.withUnsafeBytes { send(client.fd, $0.baseAddress!, requestSize, Int32(MSG_NOSIGNAL)) }
         var done = 0
         while done < replySize {
-            let n = reply.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress! + done, replySize - done, 0) }
+            let n = reply.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress! + done, 64 * 1024 - done, 0) }
             if n <= 0 { return }
             done += n
         }
@@ -147,15 +158,20 @@ if !onlyStorage {
     let replySize = WorldSwitchCodec.encode(Reply(code: .success, origin: .trustedApp), requestID: 1).count
     // Interleave the two socket measurements so drift on a shared machine hits both alike.
     var socketRuns: [Double] = [], rawRuns: [Double] = []
-    for _ in 0..<3 {
-        socketRuns.append(try await measureInvoke(session, iterations: invokeIterations / 3))
-        rawRuns.append(try rawPingPong(requestSize: requestSize, replySize: replySize, iterations: invokeIterations / 3))
+    for round in 0..<4 {
+        // Alternate which goes first, so neither always runs on a warmer (or busier) machine.
+        if round % 2 == 1 { rawRuns.append(try await rawPingPong(requestSize: requestSize, replySize: replySize, iterations: invokeIterations / 4)) }
+        socketRuns.append(try await measureInvoke(session, iterations: invokeIterations / 4))
+        if round % 2 == 0 { rawRuns.append(try await rawPingPong(requestSize: requestSize, replySize: replySize, iterations: invokeIterations / 4)) }
+    }
+    if ProcessInfo.processInfo.environment["TZ_BENCH_VERBOSE"] != nil {
+        progress("socket runs (µs): \(socketRuns.map { String(format: "%.1f", $0) }), raw runs: \(rawRuns.map { String(format: "%.1f", $0) })")
     }
     let socketMicros = socketRuns.min()!, rawMicros = rawRuns.min()!
     overSocket.close()
     server.shutdown()
 
-    if !json { print("Invoke round trip (no-op command, best of 3 interleaved runs for the socket pair)") }
+    if !json { print("Invoke round trip (no-op command, best of 4 interleaved runs for the socket pair)") }
     report("in-process invoke", inProcessMicros, "µs/call", "goal ≤ 5 µs")
     report("socket invoke (\(requestSize) B request, \(replySize) B reply)", socketMicros, "µs/call")
     report("raw Unix-socket ping-pong, same sizes", rawMicros, "µs/call")
