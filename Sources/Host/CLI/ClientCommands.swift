@@ -12,7 +12,7 @@ func openSession(_ uuid: TrustletUUID, _ options: ConnectionOptions) async throw
     }
     do throws(TEEError) {
         let context = try TEEContext.socket(path: options.socketPath)
-        return (context, try await context.openSession(uuid, login: login))
+        return (context, try await context.openSession(uuid: uuid, login: login))
     } catch {
         throw report(error)
     }
@@ -44,7 +44,7 @@ func invokeGrowing(_ session: TEESession, _ command: UInt32, _ inputs: [TEEParam
         var parameters = inputs
         parameters.insert(.output(capacity: capacity), at: slot)
         do throws(TEEError) {
-            return try await session.invoke(command, parameters).bytes(slot) ?? []
+            return try await session.invoke(command: command, parameters: parameters).bytes(slot) ?? []
         } catch {
             guard let needed = error.requiredSize(slot), needed > capacity else { throw error }
             capacity = needed
@@ -78,7 +78,7 @@ struct StorageCommand: AsyncParsableCommand {
         func run() async throws {
             let data = try readInput(file)
             try await withSession(StorageCommand.uuid, connection) { (session) async throws(TEEError) in
-                try await session.invoke(Command.put.rawValue, [.input(Array(alias.utf8)), .input(data)])
+                try await session.invoke(command: Command.put.rawValue, parameters: [.input(Array(alias.utf8)), .input(data)])
             }
             if connection.json { printJSON(["alias": alias, "size": data.count, "stored": true]) }
             else { print("stored \(alias) (\(data.count) bytes)") }
@@ -115,7 +115,7 @@ struct StorageCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await withSession(StorageCommand.uuid, connection) { (session) async throws(TEEError) in
-                try await session.invoke(Command.delete.rawValue, [.input(Array(alias.utf8))])
+                try await session.invoke(command: Command.delete.rawValue, parameters: [.input(Array(alias.utf8))])
             }
             if connection.json { printJSON(["alias": alias, "deleted": true]) } else { print("deleted \(alias)") }
         }

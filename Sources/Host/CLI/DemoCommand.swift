@@ -38,24 +38,24 @@ struct DemoCommand: AsyncParsableCommand {
         step(3, "The app stores a health note in sealed storage, through the storage trustlet")
         let context = try TEEContext.socket(path: socket)
         defer { context.close() }
-        let storage = try await context.openSession(BuiltInTrustlets.Storage.uuid)
+        let storage = try await context.openSession(uuid: BuiltInTrustlets.Storage.uuid)
         let note = Array("Blood pressure 128/84, taking lisinopril 10 mg".utf8)
-        try await storage.invoke(BuiltInTrustlets.Storage.Command.put.rawValue, [.input(Array("bp-note".utf8)), .input(note)])
+        try await storage.invoke(command: BuiltInTrustlets.Storage.Command.put.rawValue, parameters: [.input(Array("bp-note".utf8)), .input(note)])
         // The attacker watches the REE directory: it keeps a copy of the file written for 0 attempts.
         let before = objectFiles(ree)
-        try await storage.invoke(BuiltInTrustlets.Storage.Command.put.rawValue, [.input(Array("pin-attempts".utf8)), .input([0])])
+        try await storage.invoke(command: BuiltInTrustlets.Storage.Command.put.rawValue, parameters: [.input(Array("pin-attempts".utf8)), .input([0])])
         let zeroFile = objectFiles(ree).subtracting(before).first
         let zeroCopy = zeroFile.flatMap { FileManager.default.contents(atPath: $0) }
-        try await storage.invoke(BuiltInTrustlets.Storage.Command.put.rawValue, [.input(Array("pin-attempts".utf8)), .input([4])])
+        try await storage.invoke(command: BuiltInTrustlets.Storage.Command.put.rawValue, parameters: [.input(Array("pin-attempts".utf8)), .input([4])])
         let fourFile = objectFiles(ree).subtracting(before).first
         say("stored \"bp-note\" (\(note.count) bytes) and \"pin-attempts\" (4 wrong PINs so far)")
 
         step(4, "It signs a reading with a key that never leaves the secure world")
-        let keystore = try await context.openSession(BuiltInTrustlets.Keystore.uuid)
-        let generated = try await keystore.invoke(BuiltInTrustlets.Keystore.Command.generate.rawValue,
-                                                  [.input(Array("readings".utf8)), .valueInput(1), .output(capacity: 65)])
-        let signed = try await keystore.invoke(BuiltInTrustlets.Keystore.Command.sign.rawValue,
-                                               [.input(Array("readings".utf8)), .input(Array("128/84".utf8)), .output(capacity: 64)])
+        let keystore = try await context.openSession(uuid: BuiltInTrustlets.Keystore.uuid)
+        let generated = try await keystore.invoke(command: BuiltInTrustlets.Keystore.Command.generate.rawValue,
+                                                  parameters: [.input(Array("readings".utf8)), .valueInput(1), .output(capacity: 65)])
+        let signed = try await keystore.invoke(command: BuiltInTrustlets.Keystore.Command.sign.rawValue,
+                                               parameters: [.input(Array("readings".utf8)), .input(Array("128/84".utf8)), .output(capacity: 64)])
         say("public key \(Hex.encode((generated.bytes(2) ?? []).prefix(12)))…, signature \(Hex.encode((signed.bytes(2) ?? []).prefix(12)))…")
 
         step(5, "What an attacker who owns the normal world finds in the REE directory")
@@ -75,8 +75,8 @@ struct DemoCommand: AsyncParsableCommand {
         say("overwrote \(fourFile.dropFirst(ree.count + 1)) with the copy taken when it held 0")
         var accepted = false
         do throws(TEEError) {
-            _ = try await storage.invoke(BuiltInTrustlets.Storage.Command.get.rawValue,
-                                         [.input(Array("pin-attempts".utf8)), .output(capacity: 16)])
+            _ = try await storage.invoke(command: BuiltInTrustlets.Storage.Command.get.rawValue,
+                                         parameters: [.input(Array("pin-attempts".utf8)), .output(capacity: 16)])
             accepted = true
             say("ACCEPTED: the runtime did not notice")
         } catch {

@@ -32,8 +32,8 @@ struct KeystoreCommand: AsyncParsableCommand {
         func run() async throws {
             let kind: Kind = hpke ? .hpke : .signing
             let result = try await withSession(KeystoreCommand.uuid, connection) { (session) async throws(TEEError) in
-                try await session.invoke(Command.generate.rawValue,
-                                         [.input(Array(alias.utf8)), .valueInput(kind.rawValue), .output(capacity: 65)])
+                try await session.invoke(command: Command.generate.rawValue,
+                                         parameters: [.input(Array(alias.utf8)), .valueInput(kind.rawValue), .output(capacity: 65)])
             }
             KeystoreCommand.describe(alias: alias, kind: kind, x963: result.bytes(2) ?? [], json: connection.json)
         }
@@ -46,7 +46,7 @@ struct KeystoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             let result = try await withSession(KeystoreCommand.uuid, connection) { (session) async throws(TEEError) in
-                try await session.invoke(Command.publicKey.rawValue, [.input(Array(alias.utf8)), .output(capacity: 65), .valueOutput])
+                try await session.invoke(command: Command.publicKey.rawValue, parameters: [.input(Array(alias.utf8)), .output(capacity: 65), .valueOutput])
             }
             KeystoreCommand.describe(alias: alias, kind: Kind(rawValue: result.value(2)?.a ?? 1) ?? .signing,
                                      x963: result.bytes(1) ?? [], json: connection.json)
@@ -63,7 +63,7 @@ struct KeystoreCommand: AsyncParsableCommand {
         func run() async throws {
             let message = try readInput(file)
             let result = try await withSession(KeystoreCommand.uuid, connection) { (session) async throws(TEEError) in
-                try await session.invoke(Command.sign.rawValue, [.input(Array(alias.utf8)), .input(message), .output(capacity: 64)])
+                try await session.invoke(command: Command.sign.rawValue, parameters: [.input(Array(alias.utf8)), .input(message), .output(capacity: 64)])
             }
             let signature = Hex.encode(result.bytes(2) ?? [])
             if connection.json { printJSON(["alias": alias, "algorithm": "ES256", "signature": signature]) } else { print(signature) }
@@ -77,7 +77,7 @@ struct KeystoreCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await withSession(KeystoreCommand.uuid, connection) { (session) async throws(TEEError) in
-                try await session.invoke(Command.delete.rawValue, [.input(Array(alias.utf8))])
+                try await session.invoke(command: Command.delete.rawValue, parameters: [.input(Array(alias.utf8))])
             }
             if connection.json { printJSON(["alias": alias, "deleted": true]) } else { print("deleted key \(alias)") }
         }

@@ -4,8 +4,8 @@ import TrubiZoneProtocol
 /// A connection to the secure world (`TEEC_Context`).
 ///
 ///     let context = try TEEContext.socket(path: "/run/trubizone.sock")
-///     let session = try await context.openSession(BuiltInTrustlets.Storage.uuid)
-///     try await session.invoke(0, [.input(Array("note".utf8)), .input(bytes)])
+///     let session = try await context.openSession(uuid: BuiltInTrustlets.Storage.uuid)
+///     try await session.invoke(command: 0, parameters: [.input(Array("note".utf8)), .input(bytes)])
 public final class TEEContext: Sendable {
     public let transport: any TEETransport
     private let tokens: TokenSource
@@ -32,7 +32,7 @@ public final class TEEContext: Sendable {
     ///     itself from the connection, so a client cannot claim to be another.
     ///   - connectionData: the group ID, for the group login methods.
     ///   - parameters: up to four parameters for the trustlet's open-session entry point.
-    public func openSession(_ uuid: TrustletUUID, login: LoginMethod = .user, connectionData: UInt32 = 0,
+    public func openSession(uuid: TrustletUUID, login: LoginMethod = .user, connectionData: UInt32 = 0,
                             parameters: [TEEParameter] = []) async throws(TEEError) -> TEESession {
         let wire = try Self.wire(parameters)
         let token = tokens.next()
@@ -105,7 +105,7 @@ public final class TEESession: Sendable {
     /// Invokes a command of the trustlet (`TEEC_InvokeCommand`). Cancelling the task asks the secure
     /// world to cancel the operation.
     @discardableResult
-    public func invoke(_ command: UInt32, _ parameters: [TEEParameter] = []) async throws(TEEError) -> TEEResult {
+    public func invoke(command: UInt32, parameters: [TEEParameter] = []) async throws(TEEError) -> TEEResult {
         try await context.invoke(session: id, command: command, parameters: parameters)
     }
 

@@ -83,10 +83,10 @@ struct NoOpTrustlet: NativeTrustlet {
 }
 
 func measureInvoke(_ session: TEESession, iterations: Int) async throws -> Double {
-    for _ in 0..<min(1000, iterations) { try await session.invoke(0) }
+    for _ in 0..<min(1000, iterations) { try await session.invoke(command: 0) }
     let clock = ContinuousClock()
     let start = clock.now
-    for _ in 0..<iterations { try await session.invoke(0) }
+    for _ in 0..<iterations { try await session.invoke(command: 0) }
     return seconds(clock.now - start) / Double(iterations) * 1e6
 }
 
@@ -146,13 +146,13 @@ if !onlyStorage {
     let world = try SecureWorld.emulated(stateDirectory: workspace + "/state", reeDirectory: workspace + "/ree-invoke")
     let runtime = SecureWorld(rootOfTrust: world.rootOfTrust, storage: world.storage, trustlets: [NoOpTrustlet()])
     let inProcess = try TEEContext.inProcess(runtime)
-    let inProcessMicros = try await measureInvoke(try await inProcess.openSession(NoOpTrustlet.id), iterations: invokeIterations)
+    let inProcessMicros = try await measureInvoke(try await inProcess.openSession(uuid: NoOpTrustlet.id), iterations: invokeIterations)
 
     let server = WorldSwitchServer(endpoint: runtime, configuration: .init(socketPath: workspace + "/tz.sock"),
                                    logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
     try server.start()
     let overSocket = try TEEContext.socket(path: workspace + "/tz.sock")
-    let session = try await overSocket.openSession(NoOpTrustlet.id)
+    let session = try await overSocket.openSession(uuid: NoOpTrustlet.id)
     let requestSize = WorldSwitchCodec.encode(.invokeCommand(session: session.id, command: 0, parameters: Parameters(),
                                                              cancellationToken: .random()), requestID: 1).count
     let replySize = WorldSwitchCodec.encode(Reply(code: .success, origin: .trustedApp), requestID: 1).count

@@ -48,10 +48,10 @@ typealias KeystoreCommand = BuiltInTrustlets.Keystore.Command
 
 extension TEESession {
     func put(_ id: String, _ data: [UInt8]) async throws {
-        try await invoke(StorageCommand.put.rawValue, [.input(Array(id.utf8)), .input(data)])
+        try await invoke(command: StorageCommand.put.rawValue, parameters: [.input(Array(id.utf8)), .input(data)])
     }
 
     func get(_ id: String, capacity: Int = 1 << 20) async throws -> [UInt8] {
-        try await invoke(StorageCommand.get.rawValue, [.input(Array(id.utf8)), .output(capacity: capacity)]).bytes(1) ?? []
+        try await invoke(command: StorageCommand.get.rawValue, parameters: [.input(Array(id.utf8)), .output(capacity: capacity)]).bytes(1) ?? []
     }
 }

@@ -23,7 +23,7 @@ import TrubiZoneTesting
                     let context = try daemon.client()
                     defer { context.close() }
                     var sessions: [TEESession] = []
-                    for _ in 0..<4 { sessions.append(try await context.openSession(BuiltInTrustlets.Storage.uuid)) }
+                    for _ in 0..<4 { sessions.append(try await context.openSession(uuid: BuiltInTrustlets.Storage.uuid)) }
                     for round in 0..<25 {
                         let session = sessions[round % sessions.count]
                         let value = Array("client \(client) round \(round)".utf8)
@@ -37,8 +37,8 @@ import TrubiZoneTesting
         }
         let context = try daemon.client()
         defer { context.close() }
-        let listed = try await context.openSession(BuiltInTrustlets.Storage.uuid)
-            .invoke(StorageCommand.list.rawValue, [.output(capacity: 4096)])
+        let listed = try await context.openSession(uuid: BuiltInTrustlets.Storage.uuid)
+            .invoke(command: StorageCommand.list.rawValue, parameters: [.output(capacity: 4096)])
         #expect(BuiltInTrustlets.decodeList(listed.bytes(0) ?? [])?.count == 16)
     }
 
@@ -47,7 +47,7 @@ import TrubiZoneTesting
         defer { daemon.stop() }
         let honest = try daemon.client()
         defer { honest.close() }
-        let session = try await honest.openSession(BuiltInTrustlets.Storage.uuid)
+        let session = try await honest.openSession(uuid: BuiltInTrustlets.Storage.uuid)
 
         let attacker = try RawSocket(daemon.socketPath)
         var header = ByteWriter()
@@ -63,7 +63,7 @@ import TrubiZoneTesting
         #expect(error?.code == .excessData)
         let again = try daemon.client()
         defer { again.close() }
-        try await again.openSession(BuiltInTrustlets.Storage.uuid).put("small", [1])
+        try await again.openSession(uuid: BuiltInTrustlets.Storage.uuid).put("small", [1])
     }
 
     @Test func garbageGetsAnErrorAndAClosedConnection() throws {
@@ -112,7 +112,7 @@ import TrubiZoneTesting
         }
         let honest = try daemon.client()
         defer { honest.close() }
-        try await honest.openSession(BuiltInTrustlets.Storage.uuid).put("ok", [1])
+        try await honest.openSession(uuid: BuiltInTrustlets.Storage.uuid).put("ok", [1])
     }
 
     @Test func idleAndStalledConnectionsAreClosed() throws {
@@ -133,10 +133,10 @@ import TrubiZoneTesting
         let daemon = try DaemonHarness(limits: .init(maxConnections: 2))
         defer { daemon.stop() }
         let first = try daemon.client(), second = try daemon.client()
-        _ = try await first.openSession(BuiltInTrustlets.Storage.uuid)
-        _ = try await second.openSession(BuiltInTrustlets.Storage.uuid)
+        _ = try await first.openSession(uuid: BuiltInTrustlets.Storage.uuid)
+        _ = try await second.openSession(uuid: BuiltInTrustlets.Storage.uuid)
         let third = try daemon.client()
-        let error = await #expect(throws: TEEError.self) { try await third.openSession(BuiltInTrustlets.Storage.uuid) }
+        let error = await #expect(throws: TEEError.self) { try await third.openSession(uuid: BuiltInTrustlets.Storage.uuid) }
         #expect(error?.code == .busy)
         first.close()
         second.close()
@@ -171,7 +171,7 @@ extension DaemonTests {
         defer { daemon.stop() }
         let context = TEEContext(transport: try SocketTransport(path: daemon.socketPath, maxFrameSize: 4096))
         defer { context.close() }
-        let session = try await context.openSession(BuiltInTrustlets.Storage.uuid)
+        let session = try await context.openSession(uuid: BuiltInTrustlets.Storage.uuid)
         let error = await #expect(throws: TEEError.self) { try await session.put("big", [UInt8](repeating: 1, count: 5000)) }
         #expect(error?.code == .excessData)
         #expect(error?.origin == .api)

@@ -72,7 +72,7 @@ import TrubiZoneTesting
         defer { daemon.stop() }
         // The honest app is another user, so nothing the fuzzers may legitimately do touches it.
         let honest = try TEEContext.inProcess(daemon.world, peer: PeerIdentity(uid: 4242, gid: 4242, application: "/usr/bin/phr"))
-        let session = try await honest.openSession(BuiltInTrustlets.Storage.uuid)
+        let session = try await honest.openSession(uuid: BuiltInTrustlets.Storage.uuid)
         var records: [String: [UInt8]] = [:]
         for i in 0..<10 {
             records["record-\(i)"] = Array("honest record \(i) \(UUID())".utf8)
@@ -118,7 +118,7 @@ import TrubiZoneTesting
         // An honest client over the socket still works...
         let fresh = try daemon.client()
         defer { fresh.close() }
-        let probe = try await fresh.openSession(BuiltInTrustlets.Storage.uuid)
+        let probe = try await fresh.openSession(uuid: BuiltInTrustlets.Storage.uuid)
         try await probe.put("after-fuzz", [1, 2, 3])
         #expect(try await probe.get("after-fuzz") == [1, 2, 3])
         // ...and the honest records are unchanged, to the byte on disk.

@@ -11,8 +11,8 @@ import TrubiZoneTesting
         defer { daemon.stop() }
         let context = try daemon.client()
         defer { context.close() }
-        let storage = try await context.openSession(BuiltInTrustlets.Storage.uuid)
-        let keystore = try await context.openSession(BuiltInTrustlets.Keystore.uuid)
+        let storage = try await context.openSession(uuid: BuiltInTrustlets.Storage.uuid)
+        let keystore = try await context.openSession(uuid: BuiltInTrustlets.Keystore.uuid)
         let marker = "PATIENT-\(UUID().uuidString)"
         let id = "id-\(marker)".prefix(60)
         var errors: [String] = []
@@ -21,10 +21,10 @@ import TrubiZoneTesting
         _ = try await storage.get(String(id))
         do { _ = try await storage.get(String(id), capacity: 3) } catch { errors.append("\(error)") }
         do { _ = try await storage.get("other-\(marker)".prefix(60).description) } catch { errors.append("\(error)") }
-        let generated = try await keystore.invoke(KeystoreCommand.generate.rawValue,
-                                                  [.input(Array("key-\(marker)".prefix(60).utf8)), .valueInput(1), .output(capacity: 65)])
+        let generated = try await keystore.invoke(command: KeystoreCommand.generate.rawValue,
+                                                  parameters: [.input(Array("key-\(marker)".prefix(60).utf8)), .valueInput(1), .output(capacity: 65)])
         let publicKey = Hex.encode(generated.bytes(2) ?? [])
-        do { try await keystore.invoke(KeystoreCommand.generate.rawValue, [.input(Array("key-\(marker)".prefix(60).utf8)), .valueInput(1), .output(capacity: 65)]) }
+        do { try await keystore.invoke(command: KeystoreCommand.generate.rawValue, parameters: [.input(Array("key-\(marker)".prefix(60).utf8)), .valueInput(1), .output(capacity: 65)]) }
         catch { errors.append("\(error)") }
         // Tampering diagnostics name files, never IDs.
         for file in daemon.device.reeFiles() { var b = file.bytes; b[b.count - 1] ^= 1; _ = FileManager.default.createFile(atPath: file.path, contents: Data(b)) }
