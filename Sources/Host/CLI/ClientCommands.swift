@@ -65,7 +65,7 @@ struct StorageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "storage",
         abstract: "Sealed objects for this client, through the built-in storage trustlet.",
-        subcommands: [Put.self, Get.self, Remove.self, List.self])
+        subcommands: [Put.self, Get.self, Remove.self, List.self, Reset.self])
     typealias Command = BuiltInTrustlets.Storage.Command
     static var uuid: TrustletUUID { BuiltInTrustlets.Storage.uuid }
 
@@ -118,6 +118,28 @@ struct StorageCommand: AsyncParsableCommand {
                 try await session.invoke(command: Command.delete.rawValue, parameters: [.input(Array(alias.utf8))])
             }
             if connection.json { printJSON(["alias": alias, "deleted": true]) } else { print("deleted \(alias)") }
+        }
+    }
+
+    struct Reset: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete every object of this client, including a store reported as tampered.",
+            discussion: """
+                A store the secure world found tampered with answers TEEC_ERROR_SECURITY to everything \
+                until it is reset. Resetting loses its contents: restore them from their source afterwards.
+                """)
+        @Flag(name: .long, help: "Confirm that every object of this client is to be deleted.") var yes = false
+        @OptionGroup var connection: ConnectionOptions
+
+        func validate() throws {
+            guard yes else { throw ValidationError("reset deletes every object of this client; add --yes to confirm") }
+        }
+
+        func run() async throws {
+            try await withSession(StorageCommand.uuid, connection) { (session) async throws(TEEError) in
+                try await session.invoke(command: Command.reset.rawValue)
+            }
+            if connection.json { printJSON(["reset": true]) } else { print("storage reset: every object of this client was deleted") }
         }
     }
 

@@ -33,6 +33,9 @@ public struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Open sessions allowed per connection.")
     var maxSessions: Int = 32
 
+    @Option(name: .long, help: "Open sessions allowed per user, across connections.")
+    var maxSessionsPerUser: Int = 256
+
     @Option(name: .long, help: "Connections allowed at once.")
     var maxConnections: Int = 256
 
@@ -47,7 +50,7 @@ public struct ServeCommand: ParsableCommand {
         guard maxObjectSize > 0, maxObjectSize < maxFrameSize else {
             throw ValidationError("--max-object-size must be positive and below --max-frame-size")
         }
-        guard maxSessions > 0, maxConnections > 0, idleTimeout > 0 else {
+        guard maxSessions > 0, maxSessionsPerUser > 0, maxConnections > 0, idleTimeout > 0 else {
             throw ValidationError("limits must be positive")
         }
     }
@@ -61,7 +64,8 @@ public struct ServeCommand: ParsableCommand {
         do {
             world = try SecureWorld.emulated(
                 stateDirectory: state, reeDirectory: ree, maxObjectSize: maxObjectSize,
-                limits: .init(maxConnections: maxConnections, maxSessionsPerConnection: maxSessions), logger: logger)
+                limits: .init(maxConnections: maxConnections, maxSessionsPerConnection: maxSessions,
+                              maxSessionsPerUser: maxSessionsPerUser), logger: logger)
         } catch {
             throw fail("\(error)")
         }

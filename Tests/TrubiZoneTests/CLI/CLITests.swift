@@ -94,6 +94,16 @@ import TrubiZoneTesting
         #expect(missing.stderr.contains("TEEC_ERROR_ITEM_NOT_FOUND"))
         #expect(try runProcess(tool, ["storage", "rm", "dose"] + socket).status == 0)
 
+        // Tampering shows up as exit 1 with the GP code, and reset (confirmed) recovers the store.
+        #expect(try runProcess(tool, ["storage", "put", "a"] + socket, stdin: [1]).status == 0)
+        for file in EmulatedDevice.files(under: daemon.ree) { try FileManager.default.removeItem(atPath: file.path) }
+        let tampered = try runProcess(tool, ["storage", "ls"] + socket)
+        #expect(tampered.status == 1)
+        #expect(tampered.stderr.contains("TEEC_ERROR_SECURITY"))
+        #expect(try runProcess(tool, ["storage", "reset"] + socket).status == 64)
+        #expect(try runProcess(tool, ["storage", "reset", "--yes"] + socket).status == 0)
+        #expect(try runProcess(tool, ["storage", "ls"] + socket).status == 0)
+
         let generated = try runProcess(tool, ["keystore", "generate", "k", "--json"] + socket)
         #expect(generated.status == 0)
         let json = try JSONSerialization.jsonObject(with: Data(generated.stdout.utf8)) as? [String: Any]

@@ -85,6 +85,21 @@ import TrubiZoneTesting
         _ = try await context.openSession(uuid: BuiltInTrustlets.Storage.uuid)
     }
 
+    @Test func sessionsAreLimitedPerUserAcrossConnections() async throws {
+        let world = try World(.inProcess, limits: .init(maxSessionsPerConnection: 2, maxSessionsPerUser: 3))
+        let peer = PeerIdentity(uid: 1000, gid: 1000, application: nil)
+        let first = try TEEContext.inProcess(world.runtime, peer: peer)
+        let second = try TEEContext.inProcess(world.runtime, peer: peer)
+        for _ in 0..<2 { _ = try await first.openSession(uuid: BuiltInTrustlets.Storage.uuid) }
+        _ = try await second.openSession(uuid: BuiltInTrustlets.Storage.uuid)
+        let error = await #expect(throws: TEEError.self) { try await second.openSession(uuid: BuiltInTrustlets.Storage.uuid) }
+        #expect(error?.code == .busy)
+        #expect(error?.message.contains("this user") == true)
+        // Another user is not held back by this one.
+        let other = try TEEContext.inProcess(world.runtime, peer: PeerIdentity(uid: 1001, gid: 1001, application: nil))
+        _ = try await other.openSession(uuid: BuiltInTrustlets.Storage.uuid)
+    }
+
     @Test(arguments: TransportKind.allCases)
     func keystoreKeysSignButNeverLeave(_ kind: TransportKind) async throws {
         let world = try World(kind)

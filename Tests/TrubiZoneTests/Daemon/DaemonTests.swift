@@ -155,6 +155,12 @@ import TrubiZoneTesting
             _ = try SecureWorld.emulated(stateDirectory: device.stateDirectory, reeDirectory: device.reeDirectory)
         }
         #expect(fileError?.description.contains("chmod 600") == true)
+        chmod(device.stateDirectory + "/huk", 0o600)
+        chmod(device.stateDirectory + "/counters", 0o777)
+        let countersError = #expect(throws: SecureStateError.self) {
+            _ = try SecureWorld.emulated(stateDirectory: device.stateDirectory, reeDirectory: device.reeDirectory)
+        }
+        #expect(countersError?.description.contains("chmod 700") == true)
     }
 
     @Test func aSecondDaemonOnTheSameSocketIsRefused() throws {

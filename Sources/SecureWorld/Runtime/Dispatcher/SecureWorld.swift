@@ -14,10 +14,14 @@ public final class SecureWorld: WorldSwitchEndpoint {
         public var maxConnections: Int = 256
         /// Open sessions per connection.
         public var maxSessionsPerConnection: Int = 32
+        /// Open sessions per user across all of that user's connections, so a client cannot
+        /// multiply its share by opening more connections.
+        public var maxSessionsPerUser: Int = 256
 
-        public init(maxConnections: Int = 256, maxSessionsPerConnection: Int = 32) {
+        public init(maxConnections: Int = 256, maxSessionsPerConnection: Int = 32, maxSessionsPerUser: Int = 256) {
             self.maxConnections = maxConnections
             self.maxSessionsPerConnection = maxSessionsPerConnection
+            self.maxSessionsPerUser = maxSessionsPerUser
         }
     }
 
@@ -134,9 +138,15 @@ public final class SecureWorld: WorldSwitchEndpoint {
         case let .success(identity): client = identity
         case let .failure(error): return .failure(error.code, .tee, error.message)
         }
-        let full = tables.withLock { ($0.connections[connection]?.sessions.count ?? 0) >= limits.maxSessionsPerConnection }
-        if full {
+        let (onConnection, ofUser) = tables.withLock { tables in
+            (tables.connections[connection]?.sessions.count ?? 0,
+             tables.connections.values.filter { $0.peer.uid == peer.uid }.reduce(0) { $0 + $1.sessions.count })
+        }
+        if onConnection >= limits.maxSessionsPerConnection {
             return .failure(.busy, .tee, "this connection already has \(limits.maxSessionsPerConnection) sessions open; close one first")
+        }
+        if ofUser >= limits.maxSessionsPerUser {
+            return .failure(.busy, .tee, "this user already has \(limits.maxSessionsPerUser) sessions open; close some first")
         }
         guard let cancellation = begin(token) else {
             return .failure(.cancel, .tee, "the operation was cancelled before it started")

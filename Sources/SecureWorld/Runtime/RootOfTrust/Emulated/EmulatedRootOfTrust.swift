@@ -128,6 +128,11 @@ public final class EmulatedRootOfTrust: RootOfTrust {
                 throw .insecurePermissions("\(path) has mode \(octal(file.mode)); run: chmod 600 \(path)")
             }
         }
+        // The counters stand for replay-protected memory: whoever could write them could roll back.
+        let counters = directory + "/" + Layout.counters
+        if let status = try? POSIXFile.status(counters), status.mode & 0o077 != 0 || status.owner != uid {
+            throw .insecurePermissions("\(counters) has mode \(octal(status.mode)); run: chmod 700 \(counters)")
+        }
     }
 
     private static func octal(_ mode: UInt32) -> String { "0" + String(mode, radix: 8) }
