@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.3
 import PackageDescription
 
 // The folder layout shows the trust boundary (see ARCHITECTURE.md):
@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swiftwasm/WasmKit.git", from: "0.4.2"),
     ],
     targets: [
         // Shared by both worlds. Depends on nothing so either side can embed it.
@@ -36,6 +37,7 @@ let package = Package(
                 "TrubiZoneProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "WasmKit", package: "WasmKit"),
             ],
             path: "Sources/SecureWorld/Runtime"
         ),
@@ -101,6 +103,14 @@ let package = Package(
             path: "Sources/Tools/trubizone-bench"
         ),
 
+        // The sample and hostile trustlets, compiled to wasm by the plugin during `swift build`.
+        .plugin(name: "TrustletBuilder", capability: .buildTool(), path: "Plugins/TrustletBuilder"),
+        .target(
+            name: "TrubiZoneSampleTrustlets",
+            path: "Sources/Host/SampleTrustlets",
+            plugins: ["TrustletBuilder"]
+        ),
+
         .target(
             name: "TrubiZoneTesting",
             dependencies: [
@@ -114,7 +124,7 @@ let package = Package(
             name: "TrubiZoneTests",
             dependencies: [
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
-                "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting",
+                "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
                 "trubizone", "trubizoned", "trubizone-storage-stress",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,0 +1,90 @@
+// The internal API: functions the runtime gives a trustlet (wasm module "tz"). Every pointer and
+// length is checked by the runtime against this trustlet's memory; a bad one ends the session.
+
+@_extern(wasm, module: "tz", name: "log") @_extern(c)
+func tz_log(_ message: UnsafeRawPointer?, _ length: Int32)
+
+@_extern(wasm, module: "tz", name: "random") @_extern(c)
+func tz_random(_ buffer: UnsafeMutableRawPointer?, _ length: Int32) -> UInt32
+
+@_extern(wasm, module: "tz", name: "sha256") @_extern(c)
+func tz_sha256(_ data: UnsafeRawPointer?, _ length: Int32, _ digest: UnsafeMutableRawPointer?) -> UInt32
+
+@_extern(wasm, module: "tz", name: "storage_write") @_extern(c)
+func tz_storage_write(_ id: UnsafeRawPointer?, _ idLength: Int32, _ data: UnsafeRawPointer?, _ dataLength: Int32) -> UInt32
+
+@_extern(wasm, module: "tz", name: "storage_read") @_extern(c)
+func tz_storage_read(_ id: UnsafeRawPointer?, _ idLength: Int32, _ buffer: UnsafeMutableRawPointer?, _ capacity: Int32,
+                     _ length: UnsafeMutablePointer<UInt32>?) -> UInt32
+
+@_extern(wasm, module: "tz", name: "storage_delete") @_extern(c)
+func tz_storage_delete(_ id: UnsafeRawPointer?, _ idLength: Int32) -> UInt32
+
+/// The trustlet's secure log: kept by the secure world, never shown to the normal world.
+public enum SecureLog {
+    public static func write(_ message: StaticString) {
+        tz_log(UnsafeRawPointer(message.utf8Start), Int32(message.utf8CodeUnitCount))
+    }
+
+    public static func write(_ message: String) {
+        var copy = message
+        copy.withUTF8 { tz_log(UnsafeRawPointer($0.baseAddress), Int32($0.count)) }
+    }
+}
+
+/// Random bytes from the secure world's source.
+public enum Random {
+    public static func bytes(_ count: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        out.withUnsafeMutableBytes { _ = tz_random($0.baseAddress, Int32($0.count)) }
+        return out
+    }
+}
+
+/// Digests computed by the runtime.
+public enum Digest {
+    public static func sha256(_ data: [UInt8]) throws(TrustletError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 32)
+        let code = data.withUnsafeBytes { input in
+            out.withUnsafeMutableBytes { tz_sha256(input.baseAddress, Int32(input.count), $0.baseAddress) }
+        }
+        try TrustletError.check(code)
+        return out
+    }
+}
+
+/// This trustlet's sealed objects: encrypted, authenticated and rollback-protected by the runtime,
+/// in a namespace no other trustlet (and no other signer) can open.
+public enum SecureStorage {
+    /// Creates or replaces an object.
+    public static func write(_ id: [UInt8], _ data: [UInt8]) throws(TrustletError) {
+        let code = id.withUnsafeBytes { idBytes in
+            data.withUnsafeBytes { tz_storage_write(idBytes.baseAddress, Int32(idBytes.count), $0.baseAddress, Int32($0.count)) }
+        }
+        try TrustletError.check(code)
+    }
+
+    /// Reads an object; `nil` if there is none with that ID.
+    public static func read(_ id: [UInt8]) throws(TrustletError) -> [UInt8]? {
+        var capacity = 256
+        while true {
+            var buffer = [UInt8](repeating: 0, count: capacity)
+            var length: UInt32 = 0
+            let code = id.withUnsafeBytes { idBytes in
+                buffer.withUnsafeMutableBytes { tz_storage_read(idBytes.baseAddress, Int32(idBytes.count), $0.baseAddress, Int32($0.count), &length) }
+            }
+            if code == TrustletError.itemNotFound.code { return nil }
+            if code == TrustletError.shortBuffer.code, Int(length) > capacity {
+                capacity = Int(length)
+                continue
+            }
+            try TrustletError.check(code)
+            return Array(buffer[0..<Int(length)])
+        }
+    }
+
+    public static func delete(_ id: [UInt8]) throws(TrustletError) {
+        let code = id.withUnsafeBytes { tz_storage_delete($0.baseAddress, Int32($0.count)) }
+        try TrustletError.check(code)
+    }
+}

@@ -1,0 +1,135 @@
+/// A trustlet: the part of an app that runs in the secure world.
+///
+///     @main
+///     struct Hello: Trustlet {
+///         init() throws(TrustletError) {}
+///         mutating func invoke(command: UInt32, parameters: inout Parameters) throws(TrustletError) {
+///             try parameters.expect(.memrefInput, .memrefOutput)
+///             try parameters.setBytes(1, try parameters.bytes(0))
+///         }
+///     }
+///
+/// The runtime gives each session its own instance of the trustlet, in its own sandbox; the entry
+/// points follow the GlobalPlatform TA lifecycle: create (`init`), open session, invoke command,
+/// close session, destroy (the instance is discarded).
+public protocol Trustlet {
+    /// `TA_CreateEntryPoint`.
+    init() throws(TrustletError)
+    /// `TA_OpenSessionEntryPoint`. By default a session takes no parameters.
+    mutating func openSession(parameters: inout Parameters) throws(TrustletError)
+    /// `TA_InvokeCommandEntryPoint`.
+    mutating func invoke(command: UInt32, parameters: inout Parameters) throws(TrustletError)
+    /// `TA_CloseSessionEntryPoint`.
+    mutating func closeSession()
+}
+
+extension Trustlet {
+    public mutating func openSession(parameters: inout Parameters) throws(TrustletError) {
+        try parameters.expect()
+    }
+
+    public mutating func closeSession() {}
+
+    /// Registers this trustlet with the runtime. `@main` makes the runtime call it when it creates
+    /// the instance.
+    public static func main() {
+        Registration.install(Self.self)
+    }
+}
+
+/// A GlobalPlatform return code from a trustlet.
+public struct TrustletError: Error, Equatable {
+    public let code: UInt32
+    public init(code: UInt32) { self.code = code }
+
+    public static let generic = TrustletError(code: 0xFFFF_0000)
+    public static let accessDenied = TrustletError(code: 0xFFFF_0001)
+    public static let cancel = TrustletError(code: 0xFFFF_0002)
+    public static let accessConflict = TrustletError(code: 0xFFFF_0003)
+    public static let badFormat = TrustletError(code: 0xFFFF_0005)
+    public static let badParameters = TrustletError(code: 0xFFFF_0006)
+    public static let badState = TrustletError(code: 0xFFFF_0007)
+    public static let itemNotFound = TrustletError(code: 0xFFFF_0008)
+    public static let notSupported = TrustletError(code: 0xFFFF_000A)
+    public static let outOfMemory = TrustletError(code: 0xFFFF_000C)
+    public static let security = TrustletError(code: 0xFFFF_000F)
+    public static let shortBuffer = TrustletError(code: 0xFFFF_0010)
+    public static let corruptObject = TrustletError(code: 0xF010_0001)
+
+    /// Throws unless `code` is success.
+    static func check(_ code: UInt32) throws(TrustletError) {
+        if code != 0 { throw TrustletError(code: code) }
+    }
+}
+
+/// The GP parameter types.
+public enum ParameterType: UInt32 {
+    case none = 0, valueInput = 1, valueOutput = 2, valueInout = 3
+    case memrefInput = 5, memrefOutput = 6, memrefInout = 7
+}
+
+/// The four parameters of a call, with the GP short-buffer rule built in. The runtime places them
+/// in this trustlet's memory; reads copy them out and writes copy in, bounded by the caller's buffer.
+public struct Parameters {
+    // The block the runtime writes: 4 × (type, a, b, capacity) as u32. For a memory reference
+    // a = address, b = size, capacity = the buffer's size; for a value, a and b.
+    let block: UnsafeMutablePointer<UInt32>
+
+    init(block: UnsafeMutablePointer<UInt32>) { self.block = block }
+
+    public func type(_ slot: Int) -> ParameterType {
+        guard slot >= 0 && slot < 4 else { return .none }
+        return ParameterType(rawValue: block[slot * 4]) ?? .none
+    }
+
+    /// Checks the four parameter types exactly, as every GP entry point should first.
+    public func expect(_ types: ParameterType...) throws(TrustletError) {
+        var slot = 0
+        while slot < 4 {
+            let wanted = slot < types.count ? types[slot] : .none
+            if type(slot) != wanted { throw .badParameters }
+            slot += 1
+        }
+    }
+
+    /// The input bytes of a memref input or in-out parameter.
+    public func bytes(_ slot: Int) throws(TrustletError) -> [UInt8] {
+        let kind = type(slot)
+        guard kind == .memrefInput || kind == .memrefInout else { throw .badParameters }
+        let address = UInt(block[slot * 4 + 1]), size = Int(block[slot * 4 + 2])
+        guard size > 0, let base = UnsafeRawPointer(bitPattern: address) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base, count: size))
+    }
+
+    /// The input of a value input or in-out parameter.
+    public func value(_ slot: Int) throws(TrustletError) -> (a: UInt32, b: UInt32) {
+        let kind = type(slot)
+        guard kind == .valueInput || kind == .valueInout else { throw .badParameters }
+        return (block[slot * 4 + 1], block[slot * 4 + 2])
+    }
+
+    public func setValue(_ slot: Int, a: UInt32, b: UInt32 = 0) throws(TrustletError) {
+        let kind = type(slot)
+        guard kind == .valueOutput || kind == .valueInout else { throw .badParameters }
+        block[slot * 4 + 1] = a
+        block[slot * 4 + 2] = b
+    }
+
+    /// Writes an output memref; when the caller's buffer is too small, records the size needed and
+    /// throws `shortBuffer`, so the caller can retry with a buffer that fits.
+    public func setBytes(_ slot: Int, _ bytes: [UInt8]) throws(TrustletError) {
+        let kind = type(slot)
+        guard kind == .memrefOutput || kind == .memrefInout else { throw .badParameters }
+        block[slot * 4 + 2] = UInt32(truncatingIfNeeded: bytes.count)
+        guard bytes.count <= Int(block[slot * 4 + 3]) else { throw .shortBuffer }
+        if bytes.isEmpty { return }
+        guard let base = UnsafeMutableRawPointer(bitPattern: UInt(block[slot * 4 + 1])) else { throw .badParameters }
+        bytes.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    }
+
+    /// The capacity of an output memref.
+    public func capacity(_ slot: Int) -> Int {
+        let kind = type(slot)
+        return kind == .memrefOutput || kind == .memrefInout ? Int(block[slot * 4 + 3]) : 0
+    }
+}
