@@ -128,6 +128,7 @@ let package = Package(
                 "trubizone", "trubizoned", "trubizone-storage-stress",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "WAT", package: "WasmKit"),
             ],
             path: "Tests/TrubiZoneTests"
         ),

@@ -63,7 +63,7 @@ public enum ParameterType: UInt8, Sendable {
 /// writes of the outputs, with the GP short-buffer rule built in.
 public struct TrustletParameters: Sendable {
     let request: Parameters
-    private(set) var reply: [ReplyParameter]
+    var reply: [ReplyParameter]
 
     init(_ request: Parameters) {
         self.request = request

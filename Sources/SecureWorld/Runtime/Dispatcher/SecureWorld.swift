@@ -48,7 +48,9 @@ public final class SecureWorld: WorldSwitchEndpoint {
     public let rootOfTrust: any RootOfTrust
     public let storage: SealedStorage
     public let limits: Limits
-    private let trustlets: [TrustletUUID: any NativeTrustlet]
+    /// The secure world's own log (trustlet messages, trustlet faults); never the normal world's.
+    public let secureLog = SecureLogBook()
+    private let trustlets: Mutex<[TrustletUUID: any NativeTrustlet]>
     private let logger: Logger
     private let tables = Mutex(Tables())
 
@@ -68,7 +70,19 @@ public final class SecureWorld: WorldSwitchEndpoint {
         for trustlet in [StorageTrustlet(storage: storage), KeystoreTrustlet(storage: storage)] as [any NativeTrustlet] + trustlets {
             table[trustlet.uuid] = trustlet
         }
-        self.trustlets = table
+        self.trustlets = Mutex(table)
+    }
+
+    /// Makes a trustlet available to `openSession`, replacing any with the same UUID. Sessions
+    /// already open keep the instance they have.
+    public func install(_ trustlet: any NativeTrustlet) {
+        trustlets.withLock { $0[trustlet.uuid] = trustlet }
+        logger.info("trustlet installed", metadata: ["trustlet": "\(trustlet.name)", "uuid": "\(trustlet.uuid)"])
+    }
+
+    /// The installed trustlet with this UUID.
+    public func trustlet(_ uuid: TrustletUUID) -> (any NativeTrustlet)? {
+        trustlets.withLock { $0[uuid] }
     }
 
     /// Opens the runtime of an emulated device.
@@ -130,7 +144,7 @@ public final class SecureWorld: WorldSwitchEndpoint {
         guard let peer = tables.withLock({ $0.connections[connection]?.peer }) else {
             return .failure(.badState, .comms, "the connection is closed")
         }
-        guard let trustlet = trustlets[uuid] else {
+        guard let trustlet = self.trustlet(uuid) else {
             return .failure(.itemNotFound, .tee, "no trustlet \(uuid) is installed")
         }
         let client: ClientIdentity

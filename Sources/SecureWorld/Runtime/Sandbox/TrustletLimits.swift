@@ -1,0 +1,36 @@
+/// The resources one trustlet session may use. A package's manifest sets them; these defaults
+/// apply where it does not.
+public struct TrustletLimits: Sendable, Equatable {
+    /// Linear memory, in 64 KiB pages.
+    public var memoryPages: Int
+    /// Fuel (about one WebAssembly instruction each) per entry-point call.
+    public var fuelPerCall: UInt64
+    /// The interpreter's call stack, in bytes.
+    public var stackSize: Int
+    /// Sessions of this trustlet open at once.
+    public var maxSessions: Int
+
+    public init(memoryPages: Int = 64, fuelPerCall: UInt64 = 200_000_000, stackSize: Int = 256 * 1024, maxSessions: Int = 16) {
+        self.memoryPages = memoryPages
+        self.fuelPerCall = fuelPerCall
+        self.stackSize = stackSize
+        self.maxSessions = maxSessions
+    }
+}
+
+/// The internal-API groups a trustlet may call; a call outside its manifest's groups answers
+/// `TEEC_ERROR_ACCESS_DENIED`.
+public struct Capabilities: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let storage = Capabilities(rawValue: 1 << 0)
+    public static let crypto = Capabilities(rawValue: 1 << 1)
+    public static let random = Capabilities(rawValue: 1 << 2)
+    public static let log = Capabilities(rawValue: 1 << 3)
+
+    public static let all: Capabilities = [.storage, .crypto, .random, .log]
+
+    /// The manifest's names for the groups.
+    public static let names: [(String, Capabilities)] = [("storage", .storage), ("crypto", .crypto), ("random", .random), ("log", .log)]
+}

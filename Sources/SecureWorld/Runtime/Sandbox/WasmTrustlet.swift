@@ -1,0 +1,152 @@
+import Crypto
+import Synchronization
+import TrubiZoneProtocol
+@_spi(Fuzzing) import WasmKit
+
+/// A trustlet compiled to WebAssembly, run by WasmKit inside the secure world.
+///
+/// Every session gets its own instance: its own store, linear memory capped by the manifest, fuel
+/// per entry-point call and a bounded interpreter stack. A trap, an exhausted budget, a denied
+/// memory growth that the guest cannot survive, or a bad pointer handed to the internal API ends
+/// that session with `TEEC_ERROR_TARGET_DEAD` and a diagnostic in the secure log. Nothing of it
+/// reaches the runtime or any other session, and the trustlet can be opened again.
+public final class WasmTrustlet: NativeTrustlet {
+    public let uuid: TrustletUUID
+    public let name: String
+    /// SHA-256 of the signing key that vouched for this trustlet.
+    public let signerID: [UInt8]
+    /// SHA-256 of the wasm bytes.
+    public let measurement: [UInt8]
+    public let limits: TrustletLimits
+    public let capabilities: Capabilities
+    let module: Module
+    let storage: SealedStorage
+    let secureLog: SecureLogBook
+    private let openSessions = Mutex(0)
+
+    static let requiredExports = ["memory", "__main_argc_argv", "tz_create", "tz_open_session", "tz_invoke",
+                                  "tz_close_session", "tz_alloc", "tz_free"]
+
+    /// Checks and prepares a trustlet module.
+    /// - Throws: `TrustletLoadError` when the bytes are not a module, import anything but the
+    ///   internal API, or lack an entry point.
+    public init(wasm: [UInt8], uuid: TrustletUUID, name: String, signerID: [UInt8], limits: TrustletLimits = .init(),
+                capabilities: Capabilities = .all, storage: SealedStorage, secureLog: SecureLogBook) throws(TrustletLoadError) {
+        let parsed: Module
+        do {
+            parsed = try parseWasm(bytes: wasm)
+        } catch {
+            throw TrustletLoadError("not a valid WebAssembly module: \(error)")
+        }
+        for entry in parsed.imports {
+            guard entry.module == "tz", HostAPI.functionNames.contains(entry.name), case .function = entry.descriptor else {
+                throw TrustletLoadError("the module imports \(entry.module).\(entry.name); trustlets may import only the internal API (tz.*)")
+            }
+        }
+        let exported = Set(parsed.exports.map(\.name))
+        for required in Self.requiredExports where !exported.contains(required) {
+            throw TrustletLoadError("the module does not export \(required); build it with TrustletKit")
+        }
+        module = parsed
+        self.uuid = uuid
+        self.name = name
+        self.signerID = signerID
+        self.measurement = Array(SHA256.hash(data: wasm))
+        self.limits = limits
+        self.capabilities = capabilities
+        self.storage = storage
+        self.secureLog = secureLog
+    }
+
+    public func openSession(client: ClientIdentity, parameters: inout TrustletParameters) throws(TrustletError) -> any TrustletSession {
+        let admitted = openSessions.withLock { count -> Bool in
+            guard count < limits.maxSessions else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else {
+            throw TrustletError(.busy, "\(name) already has \(limits.maxSessions) sessions open")
+        }
+        do throws(TrustletError) {
+            let sandbox = try Sandbox(trustlet: self)
+            try sandbox.openSession(&parameters)
+            return WasmSession(trustlet: self, sandbox: sandbox)
+        } catch {
+            sessionEnded()
+            throw error
+        }
+    }
+
+    func sessionEnded() { openSessions.withLock { $0 -= 1 } }
+
+    var namespace: StorageNamespace { StorageNamespace(signerID: signerID, uuid: uuid.bytes) }
+
+    /// Ends a session that faulted: logs why, securely, and answers the caller.
+    /// - Parameter memoryFull: whether the instance was refused memory during the call (a trap then
+    ///   is almost always the guest failing to allocate).
+    func died(_ error: any Error, in entryPoint: String, memoryFull: Bool = false) -> TrustletError {
+        let reason: String
+        let summary: String
+        if let fault = error as? SandboxFault {
+            reason = fault.description
+            summary = "it passed a bad pointer to the internal API"
+        } else if "\(error)".contains("out of fuel") {
+            reason = "\(error)"
+            summary = "it exceeded its execution budget of \(limits.fuelPerCall) fuel"
+        } else if "\(error)".contains("call stack exhausted") {
+            reason = "\(error)"
+            summary = "it exhausted its call stack"
+        } else if memoryFull {
+            reason = "\(error) after memory growth beyond \(limits.memoryPages) pages was refused"
+            summary = "it ran out of its \(limits.memoryPages * 64) KiB of memory"
+        } else {
+            reason = "\(error)"
+            summary = "it trapped"
+        }
+        secureLog.record(name, "session ended in \(entryPoint): \(reason)")
+        return TrustletError(.targetDead, "the \(name) session ended in \(entryPoint): \(summary); open a new session")
+    }
+}
+
+/// Why a trustlet module was refused.
+public struct TrustletLoadError: Error, Equatable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One session of a wasm trustlet.
+final class WasmSession: TrustletSession {
+    private let trustlet: WasmTrustlet
+    private let sandbox: Mutex<Sandbox?>
+
+    init(trustlet: WasmTrustlet, sandbox: consuming sending Sandbox) {
+        self.trustlet = trustlet
+        self.sandbox = Mutex(sandbox)
+    }
+
+    func invoke(command: UInt32, parameters: inout TrustletParameters, cancellation: Cancellation) throws(TrustletError) {
+        let outcome: Sandbox.Outcome = sandbox.withLock { sandbox in
+            guard let live = sandbox else {
+                return .died(TrustletError(.targetDead, "the \(trustlet.name) session has ended; open a new session"))
+            }
+            let outcome = live.invoke(command: command, parameters.request)
+            if case .died = outcome { sandbox = nil }
+            return outcome
+        }
+        switch outcome {
+        case let .completed(code, reply):
+            parameters.reply = reply
+            if code != .success { throw TrustletError(code, "\(trustlet.name) answered \(code.name)") }
+        case let .died(error):
+            throw error
+        }
+    }
+
+    func close() {
+        sandbox.withLock { sandbox in
+            sandbox?.closeSession()
+            sandbox = nil
+        }
+        trustlet.sessionEnded()
+    }
+}

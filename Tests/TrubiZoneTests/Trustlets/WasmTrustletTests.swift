@@ -1,0 +1,158 @@
+import Foundation
+import Testing
+import TrubiZoneClient
+import TrubiZoneProtocol
+import TrubiZoneSampleTrustlets
+import TrubiZoneSecureWorld
+import TrubiZoneTesting
+import WAT
+
+@Suite struct WasmTrustletTests {
+    @Test(arguments: TransportKind.allCases)
+    func helloEchoesAndCountsInSealedStorage(_ kind: TransportKind) async throws {
+        let world = try World(kind)
+        try Samples.installAll(in: world.runtime)
+        let context = try world.context()
+        defer { context.close() }
+        let session = try await context.openSession(uuid: Samples.hello)
+        let first = try await session.hello(Array("ping".utf8))
+        #expect(first.echo == Array("ping".utf8))
+        #expect(first.count == 1)
+        #expect(try await session.hello([1, 2, 3]).count == 2)
+        try await session.close()
+        // The count is in sealed storage: a new session, and a restarted runtime, continue it.
+        #expect(try await context.openSession(uuid: Samples.hello).hello([]).count == 3)
+        let restarted = try world.device.secureWorld()
+        try Samples.install("hello", as: Samples.hello, in: restarted)
+        let again = try TEEContext.inProcess(restarted)
+        #expect(try await again.openSession(uuid: Samples.hello).hello([9]).count == 4)
+    }
+
+    @Test func helloFollowsTheShortBufferRuleAndChecksParameterTypes() async throws {
+        let world = try World(.inProcess)
+        try Samples.installAll(in: world.runtime)
+        let session = try await world.context().openSession(uuid: Samples.hello)
+        var error = await #expect(throws: TEEError.self) {
+            try await session.invoke(command: 0, parameters: [.input(Array("twelve bytes".utf8)), .output(capacity: 4), .valueOutput])
+        }
+        #expect(error?.code == .shortBuffer)
+        #expect(error?.requiredSize(1) == 12)
+        error = await #expect(throws: TEEError.self) { try await session.invoke(command: 0, parameters: [.valueInput(1)]) }
+        #expect(error?.code == .badParameters)
+        error = await #expect(throws: TEEError.self) { try await session.invoke(command: 7) }
+        #expect(error?.code == .notSupported)
+    }
+
+    @Test(arguments: [(1, "execution budget"), (2, "ran out of its 2048 KiB of memory"), (3, "trapped"),
+                      (10, "bad pointer"), (11, "bad pointer"), (12, "bad pointer"), (13, "bad pointer"),
+                      (14, "bad pointer"), (15, "bad pointer"), (16, "bad pointer")])
+    func hostileCommandEndsOnlyItsOwnSession(command: UInt32, reason: String) async throws {
+        let world = try World(.inProcess)
+        try Samples.installAll(in: world.runtime)
+        let context = try world.context()
+        defer { context.close() }
+        let honest = try await context.openSession(uuid: Samples.hello)
+        #expect(try await honest.hello([1]).count == 1)
+
+        let hostile = try await context.openSession(uuid: Samples.hostile)
+        let error = await #expect(throws: TEEError.self) { try await hostile.invoke(command: command) }
+        #expect(error?.code == .targetDead)
+        #expect(error?.origin == .trustedApp)
+        #expect(error?.message.contains(reason) == true, "\(error?.message ?? "")")
+        // The dead session stays dead; the honest one goes on; the trustlet opens again.
+        let again = await #expect(throws: TEEError.self) { try await hostile.invoke(command: 20, parameters: [.none, .valueOutput]) }
+        #expect(again?.code == .targetDead)
+        #expect(try await honest.hello([2]).count == 2)
+        let fresh = try await context.openSession(uuid: Samples.hostile)
+        #expect(try await fresh.invoke(command: 20, parameters: [.none, .valueOutput]).value(1)?.a == 0)
+        // The runtime's reason is in the secure log.
+        #expect(world.runtime.secureLog.all.contains { $0.trustlet == "hostile" && $0.message.contains("session ended in invoke") })
+    }
+
+    @Test func trapsInEveryEntryPointAreContained() async throws {
+        let world = try World(.inProcess)
+        try Samples.installAll(in: world.runtime)
+        let context = try world.context()
+        defer { context.close() }
+        var error = await #expect(throws: TEEError.self) { try await context.openSession(uuid: Samples.hostileCreate) }
+        #expect(error?.code == .targetDead)
+        #expect(error?.message.contains("create") == true)
+        error = await #expect(throws: TEEError.self) { try await context.openSession(uuid: Samples.hostile, parameters: [.valueInput(1)]) }
+        #expect(error?.code == .targetDead)
+        #expect(error?.message.contains("open session") == true)
+        let trapsOnClose = try await context.openSession(uuid: Samples.hostile, parameters: [.valueInput(2)])
+        try await trapsOnClose.close()
+        #expect(world.runtime.secureLog.all.contains { $0.message.contains("close session") })
+        // Nothing of it leaked: sessions are counted back, the trustlet still opens.
+        for _ in 0..<Samples.testLimits.maxSessions { _ = try await context.openSession(uuid: Samples.hostile) }
+    }
+
+    @Test func aTrustletCannotSeeAnotherTrustletsObjects() async throws {
+        let world = try World(.inProcess)
+        try Samples.installAll(in: world.runtime)
+        let context = try world.context()
+        defer { context.close() }
+        _ = try await context.openSession(uuid: Samples.hello).hello([])  // hello stores "count"
+        let snoop = try await context.openSession(uuid: Samples.hostile)
+        #expect(try await snoop.invoke(command: 20, parameters: [.none, .valueOutput]).value(1)?.a == 0)
+    }
+
+    @Test func anotherSignerWithTheSameUUIDGetsAnotherNamespace() async throws {
+        let world = try World(.inProcess)
+        try Samples.install("hello", as: Samples.hello, in: world.runtime)
+        let context = try world.context()
+        defer { context.close() }
+        for _ in 0..<3 { _ = try await context.openSession(uuid: Samples.hello).hello([]) }
+        // An update by the same signer keeps the data...
+        try Samples.install("hello", as: Samples.hello, in: world.runtime)
+        #expect(try await context.openSession(uuid: Samples.hello).hello([]).count == 4)
+        // ...a different signer with the same UUID starts from nothing.
+        try Samples.install("hello", as: Samples.hello, in: world.runtime, signer: Samples.otherDeveloper)
+        #expect(try await context.openSession(uuid: Samples.hello).hello([]).count == 1)
+    }
+
+    @Test func aCapabilityOutsideTheManifestIsDenied() async throws {
+        let world = try World(.inProcess)
+        try Samples.install("hello", as: Samples.hello, in: world.runtime, capabilities: [.log])
+        let session = try await world.context().openSession(uuid: Samples.hello)
+        let error = await #expect(throws: TEEError.self) { _ = try await session.hello([1]) }
+        #expect(error?.code == .accessDenied)
+    }
+
+    @Test func sessionsPerTrustletAreLimited() async throws {
+        let world = try World(.inProcess)
+        try Samples.install("hello", as: Samples.hello, in: world.runtime,
+                            limits: TrustletLimits(memoryPages: 32, fuelPerCall: 3_000_000, maxSessions: 2))
+        let context = try world.context()
+        let a = try await context.openSession(uuid: Samples.hello)
+        _ = try await context.openSession(uuid: Samples.hello)
+        let error = await #expect(throws: TEEError.self) { try await context.openSession(uuid: Samples.hello) }
+        #expect(error?.code == .busy)
+        try await a.close()
+        _ = try await context.openSession(uuid: Samples.hello)
+    }
+
+    @Test func memoryIsReusedAcrossInvocations() async throws {
+        // 2,000 echoes of 16 KiB allocate ~100 MiB in all; the trustlet has 2 MiB. Without reuse it dies.
+        let world = try World(.inProcess)
+        try Samples.install("hello", as: Samples.hello, in: world.runtime)
+        let session = try await world.context().openSession(uuid: Samples.hello)
+        let payload = [UInt8](repeating: 0x5A, count: 16 * 1024)
+        for _ in 0..<2_000 { _ = try await session.invoke(command: 0, parameters: [.input(payload), .output(capacity: payload.count), .valueOutput]) }
+    }
+
+    @Test func modulesThatAreNotTrustletsAreRefused() throws {
+        let world = try World(.inProcess)
+        func load(_ wasm: [UInt8]) throws {
+            _ = try WasmTrustlet(wasm: wasm, uuid: Samples.hello, name: "x", signerID: Samples.developer,
+                                 storage: world.runtime.storage, secureLog: world.runtime.secureLog)
+        }
+        #expect(throws: TrustletLoadError.self) { try load(Array("not wasm".utf8)) }
+        #expect(throws: TrustletLoadError.self) { try load(Array(try SampleTrustlets.wasm("hello").prefix(200))) }
+        let foreignImport = try wat2wasm(#"(module (import "env" "system" (func (param i32))) (memory (export "memory") 1))"#)
+        let error = #expect(throws: TrustletLoadError.self) { try load(foreignImport) }
+        #expect(error?.description.contains("env.system") == true)
+        let noEntryPoints = try wat2wasm(#"(module (memory (export "memory") 1))"#)
+        #expect(throws: TrustletLoadError.self) { try load(noEntryPoints) }
+    }
+}
