@@ -81,6 +81,7 @@ let package = Package(
                 "TrubiZoneDaemon",
                 "TrubiZoneManufacturer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Host/CLI"

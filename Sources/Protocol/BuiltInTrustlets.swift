@@ -49,6 +49,18 @@ public enum BuiltInTrustlets {
         }
     }
 
+    /// Installs signed trustlet packages (like OP-TEE's TA-management pseudo-TA). Only packages
+    /// signed by a key the device trusts are accepted, and never a lower version than one installed.
+    public enum Installer {
+        public static let uuid = TrustletUUID("6d2b1c4e-0a7f-4b6e-9d2c-3f1e5a7b9c03")!
+
+        public enum Command: UInt32, Sendable {
+            /// [0] memref input: the package; [1] memref output: measurement (32 bytes) ‖ signer ID
+            /// (32 bytes).
+            case install = 0
+        }
+    }
+
     /// The encoding `list` commands use: each entry as a big-endian u16 length and its bytes.
     public static func encodeList(_ entries: [[UInt8]]) -> [UInt8] {
         var out: [UInt8] = []

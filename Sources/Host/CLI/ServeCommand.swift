@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import Logging
 import TrubiZoneDaemon
@@ -42,6 +43,13 @@ public struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds a connection may stay idle before it is closed.")
     var idleTimeout: Int = 300
 
+    @Option(name: .long, help: ArgumentHelp("A developer public key (PEM) whose trustlet packages this device accepts; repeatable.",
+                                            valueName: "file"))
+    var trustedKey: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Install every .tzpkg in this directory at start.", valueName: "dir"))
+    var trustlets: String?
+
     public init() {}
 
     public func validate() throws {
@@ -60,14 +68,32 @@ public struct ServeCommand: ParsableCommand {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         var logger = Logger(label: "trubizoned") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = level
+        var keys: [P256.Signing.PublicKey] = []
+        for path in trustedKey {
+            guard let pem = try? String(contentsOfFile: path, encoding: .utf8), let key = try? P256.Signing.PublicKey(pemRepresentation: pem) else {
+                throw fail("cannot read a P-256 public key from \(path) (--trusted-key takes developer-key.pub.pem)")
+            }
+            keys.append(key)
+        }
         let world: SecureWorld
         do {
             world = try SecureWorld.emulated(
-                stateDirectory: state, reeDirectory: ree, maxObjectSize: maxObjectSize,
+                stateDirectory: state, reeDirectory: ree, maxObjectSize: maxObjectSize, trustPolicy: TrustPolicy(trustedSigners: keys),
                 limits: .init(maxConnections: maxConnections, maxSessionsPerConnection: maxSessions,
                               maxSessionsPerUser: maxSessionsPerUser), logger: logger)
         } catch {
             throw fail("\(error)")
+        }
+        if let trustlets {
+            let packages = ((try? FileManager.default.contentsOfDirectory(atPath: trustlets)) ?? []).filter { $0.hasSuffix(".tzpkg") }.sorted()
+            for name in packages {
+                do {
+                    let trustlet = try world.install(package: try readInput(trustlets + "/" + name))
+                    logger.info("trustlet loaded", metadata: ["package": "\(name)", "trustlet": "\(trustlet.name)", "version": "\(trustlet.version)"])
+                } catch {
+                    logger.error("trustlet package refused", metadata: ["package": "\(name)", "reason": "\(error)"])
+                }
+            }
         }
         let server = WorldSwitchServer(
             endpoint: world,

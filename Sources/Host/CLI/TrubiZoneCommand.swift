@@ -11,7 +11,8 @@ public struct TrubiZoneCommand: AsyncParsableCommand {
             Exit codes: 0 success, 1 the secure world refused the operation (the GP code is printed), \
             64 bad usage, 69 the secure world could not be reached.
             """,
-        subcommands: [DemoCommand.self, DeviceCommand.self, StorageCommand.self, KeystoreCommand.self, ServeCommand.self])
+        subcommands: [DemoCommand.self, DeviceCommand.self, StorageCommand.self, KeystoreCommand.self, KeygenCommand.self,
+                      TrustletCommand.self, ServeCommand.self])
 
     public init() {}
 }

@@ -51,6 +51,7 @@ public final class SecureWorld: WorldSwitchEndpoint {
     /// The secure world's own log (trustlet messages, trustlet faults); never the normal world's.
     public let secureLog = SecureLogBook()
     private let trustlets: Mutex<[TrustletUUID: any NativeTrustlet]>
+    private let installer: TrustletInstaller
     private let logger: Logger
     private let tables = Mutex(Tables())
 
@@ -60,17 +61,34 @@ public final class SecureWorld: WorldSwitchEndpoint {
     ///   - trustlets: extra native trustlets; the built-in `storage` and `keystore` are always present.
     ///   - limits: connection and session limits.
     ///   - logger: the runtime's log. It never receives a secret or stored content.
+    ///   - trustPolicy: the developer keys whose trustlet packages this device accepts. Packages
+    ///     installed earlier are loaded again if their signer is still trusted.
     public init(rootOfTrust: any RootOfTrust, storage: SealedStorage, trustlets: [any NativeTrustlet] = [],
-                limits: Limits = Limits(), logger: Logger = Logger(label: "trubizone.secure-world")) {
+                trustPolicy: TrustPolicy = TrustPolicy(), limits: Limits = Limits(),
+                logger: Logger = Logger(label: "trubizone.secure-world")) {
         self.rootOfTrust = rootOfTrust
         self.storage = storage
         self.limits = limits
         self.logger = logger
-        var table: [TrustletUUID: any NativeTrustlet] = [:]
-        for trustlet in [StorageTrustlet(storage: storage), KeystoreTrustlet(storage: storage)] as [any NativeTrustlet] + trustlets {
-            table[trustlet.uuid] = trustlet
+        self.trustlets = Mutex([:])
+        let installer = TrustletInstaller(storage: storage, counters: rootOfTrust.counters, policy: trustPolicy, secureLog: secureLog)
+        self.installer = installer
+        let builtIn: [any NativeTrustlet] = [
+            StorageTrustlet(storage: storage), KeystoreTrustlet(storage: storage),
+            InstallerTrustlet(installer: installer, register: { [weak self] in self?.install($0) }),
+        ]
+        for trustlet in builtIn + installer.installedTrustlets() + trustlets {
+            self.trustlets.withLock { $0[trustlet.uuid] = trustlet }
         }
-        self.trustlets = Mutex(table)
+    }
+
+    /// Verifies a signed trustlet package against the trust policy and the installed versions,
+    /// keeps it in sealed storage and makes it available.
+    @discardableResult
+    public func install(package bytes: [UInt8]) throws(PackageError) -> WasmTrustlet {
+        let trustlet = try installer.install(bytes)
+        install(trustlet)
+        return trustlet
     }
 
     /// Makes a trustlet available to `openSession`, replacing any with the same UUID. Sessions
@@ -90,12 +108,12 @@ public final class SecureWorld: WorldSwitchEndpoint {
     ///   - stateDirectory: the secure state directory (`trubizone device provision`).
     ///   - reeDirectory: the normal-world directory for sealed objects.
     public static func emulated(stateDirectory: String, reeDirectory: String, durable: Bool = true,
-                                maxObjectSize: Int = 1 << 20, limits: Limits = Limits(),
+                                maxObjectSize: Int = 1 << 20, trustPolicy: TrustPolicy = TrustPolicy(), limits: Limits = Limits(),
                                 logger: Logger = Logger(label: "trubizone.secure-world")) throws -> SecureWorld {
         let root = try EmulatedRootOfTrust(directory: stateDirectory, durable: durable)
         let storage = try SealedStorage(
             configuration: .init(reeDirectory: reeDirectory, maxObjectSize: maxObjectSize, durable: durable), rootOfTrust: root)
-        return SecureWorld(rootOfTrust: root, storage: storage, limits: limits, logger: logger)
+        return SecureWorld(rootOfTrust: root, storage: storage, trustPolicy: trustPolicy, limits: limits, logger: logger)
     }
 
     // MARK: WorldSwitchEndpoint

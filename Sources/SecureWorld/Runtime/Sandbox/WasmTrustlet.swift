@@ -17,6 +17,8 @@ public final class WasmTrustlet: NativeTrustlet {
     public let signerID: [UInt8]
     /// SHA-256 of the wasm bytes.
     public let measurement: [UInt8]
+    /// The manifest's version, for attestation and diagnostics.
+    public let version: String
     public let limits: TrustletLimits
     public let capabilities: Capabilities
     let module: Module
@@ -30,7 +32,7 @@ public final class WasmTrustlet: NativeTrustlet {
     /// Checks and prepares a trustlet module.
     /// - Throws: `TrustletLoadError` when the bytes are not a module, import anything but the
     ///   internal API, or lack an entry point.
-    public init(wasm: [UInt8], uuid: TrustletUUID, name: String, signerID: [UInt8], limits: TrustletLimits = .init(),
+    public init(wasm: [UInt8], uuid: TrustletUUID, name: String, signerID: [UInt8], version: String = "0.0.0", limits: TrustletLimits = .init(),
                 capabilities: Capabilities = .all, storage: SealedStorage, secureLog: SecureLogBook) throws(TrustletLoadError) {
         let parsed: Module
         do {
@@ -52,6 +54,7 @@ public final class WasmTrustlet: NativeTrustlet {
         self.name = name
         self.signerID = signerID
         self.measurement = Array(SHA256.hash(data: wasm))
+        self.version = version
         self.limits = limits
         self.capabilities = capabilities
         self.storage = storage

@@ -1,0 +1,195 @@
+import Crypto
+import Foundation
+import TrubiZoneProtocol
+
+/// A signed trustlet: its manifest and wasm bytes, signed with the developer's P-256 key.
+///
+///     "TZPK" | format u8 = 1 | 0 0 0
+///     manifest length u32 | manifest (JSON)
+///     wasm length u32 | wasm
+///     signer public key (65 bytes, X9.63)
+///     signature (64 bytes, ECDSA P-256 SHA-256, r ‖ s) over everything before it
+///
+/// Big-endian lengths. The signature covers the manifest bytes exactly as they are, so a manifest
+/// is never re-encoded before it is checked.
+public struct TrustletPackage: Sendable {
+    public static let magic: [UInt8] = Array("TZPK".utf8)
+    public static let format: UInt8 = 1
+    /// Packages larger than this are refused before parsing.
+    public static let maxSize = 8 << 20
+
+    public let manifest: TrustletManifest
+    public let manifestBytes: [UInt8]
+    public let wasm: [UInt8]
+    public let signer: P256.Signing.PublicKey
+    /// SHA-256 of the signer's public key (X9.63): who vouches for this trustlet.
+    public var signerID: [UInt8] { Array(SHA256.hash(data: signer.x963Representation)) }
+    /// SHA-256 of the wasm bytes.
+    public var measurement: [UInt8] { Array(SHA256.hash(data: wasm)) }
+    /// The whole package as signed.
+    public let bytes: [UInt8]
+
+    /// Signs a trustlet.
+    public static func sign(manifest: TrustletManifest, wasm: [UInt8], key: P256.Signing.PrivateKey) throws -> TrustletPackage {
+        let manifestBytes = try manifest.encoded()
+        var writer = ByteWriter(capacity: wasm.count + manifestBytes.count + 200)
+        writer.raw(magic + [format, 0, 0, 0])
+        writer.blob(manifestBytes)
+        writer.blob(wasm)
+        writer.raw(key.publicKey.x963Representation)
+        let signature = try key.signature(for: writer.bytes)
+        writer.raw(signature.rawRepresentation)
+        return try TrustletPackage(bytes: writer.bytes)
+    }
+
+    /// Parses a package and checks its own signature (not yet whether its signer is trusted).
+    public init(bytes: [UInt8]) throws(PackageError) {
+        guard bytes.count <= Self.maxSize else { throw .malformed("the package is \(bytes.count) bytes; the limit is \(Self.maxSize)") }
+        var reader = ByteReader(bytes)
+        do {
+            guard try reader.raw(4, "magic") == Self.magic else { throw PackageError.malformed("not a trustlet package (bad magic)") }
+            let header = try reader.raw(4, "format")
+            guard header == [Self.format, 0, 0, 0] else { throw PackageError.malformed("unsupported package format \(header[0])") }
+            manifestBytes = try reader.blob("manifest")
+            wasm = try reader.blob("wasm")
+            let keyBytes = try reader.raw(65, "signer key")
+            let signedLength = reader.offset
+            let signatureBytes = try reader.raw(64, "signature")
+            guard reader.isAtEnd else { throw PackageError.malformed("\(reader.remaining) unexpected bytes after the signature") }
+            guard let key = try? P256.Signing.PublicKey(x963Representation: keyBytes) else {
+                throw PackageError.malformed("the signer key is not a P-256 public key")
+            }
+            guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
+                  key.isValidSignature(signature, for: bytes[0..<signedLength])
+            else { throw PackageError.badSignature }
+            signer = key
+            manifest = try TrustletManifest(decoding: manifestBytes)
+        } catch let error as PackageError {
+            throw error
+        } catch let error as ByteReader.Truncated {
+            throw .malformed("the package ends inside its \(error.field)")
+        } catch {
+            throw .malformed("\(error)")
+        }
+        self.bytes = bytes
+    }
+}
+
+/// What a trustlet declares about itself; signed with it.
+public struct TrustletManifest: Codable, Equatable, Sendable {
+    public var uuid: String
+    public var name: String
+    /// `MAJOR.MINOR.PATCH`; the runtime refuses to go back to a lower one.
+    public var version: String
+    /// Internal-API groups: `storage`, `crypto`, `random`, `log`.
+    public var capabilities: [String]
+    public var limits: Limits?
+
+    public struct Limits: Codable, Equatable, Sendable {
+        public var memoryPages: Int?
+        public var fuelPerCall: UInt64?
+        public var maxSessions: Int?
+        public init(memoryPages: Int? = nil, fuelPerCall: UInt64? = nil, maxSessions: Int? = nil) {
+            self.memoryPages = memoryPages
+            self.fuelPerCall = fuelPerCall
+            self.maxSessions = maxSessions
+        }
+    }
+
+    public init(uuid: String, name: String, version: String, capabilities: [String], limits: Limits? = nil) {
+        self.uuid = uuid
+        self.name = name
+        self.version = version
+        self.capabilities = capabilities
+        self.limits = limits
+    }
+
+    /// Decodes and checks a manifest: every field present and in range.
+    public init(decoding bytes: [UInt8]) throws(PackageError) {
+        guard let manifest = try? JSONDecoder().decode(TrustletManifest.self, from: Data(bytes)) else {
+            throw .malformed("the manifest is not valid JSON with uuid, name, version and capabilities")
+        }
+        self = manifest
+        _ = try validated()
+    }
+
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        return Array(try encoder.encode(self))
+    }
+
+    /// The manifest's values, checked.
+    public func validated() throws(PackageError) -> (uuid: TrustletUUID, version: UInt64, capabilities: Capabilities, limits: TrustletLimits) {
+        guard let id = TrustletUUID(uuid) else { throw .malformed("manifest uuid \"\(uuid)\" is not a UUID") }
+        guard !name.isEmpty, name.utf8.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_. ".contains($0) }) else {
+            throw .malformed("manifest name must be 1 to 64 letters, digits, spaces, dots, dashes or underscores")
+        }
+        guard let number = Self.versionNumber(version) else { throw .malformed("manifest version \"\(version)\" is not MAJOR.MINOR.PATCH") }
+        var granted: Capabilities = []
+        for capability in capabilities {
+            guard let group = Capabilities.names.first(where: { $0.0 == capability })?.1 else {
+                throw .malformed("unknown capability \"\(capability)\"; known: \(Capabilities.names.map(\.0).joined(separator: ", "))")
+            }
+            granted.insert(group)
+        }
+        var resolved = TrustletLimits()
+        if let limits {
+            if let pages = limits.memoryPages {
+                guard (1...1024).contains(pages) else { throw .malformed("limits.memoryPages must be 1 to 1024 (64 MiB)") }
+                resolved.memoryPages = pages
+            }
+            if let fuel = limits.fuelPerCall {
+                guard (1000...50_000_000_000).contains(fuel) else { throw .malformed("limits.fuelPerCall must be 1,000 to 50,000,000,000") }
+                resolved.fuelPerCall = fuel
+            }
+            if let sessions = limits.maxSessions {
+                guard (1...256).contains(sessions) else { throw .malformed("limits.maxSessions must be 1 to 256") }
+                resolved.maxSessions = sessions
+            }
+        }
+        return (id, number, granted, resolved)
+    }
+
+    /// `MAJOR.MINOR.PATCH` as one comparable number (each part up to 65535).
+    static func versionNumber(_ version: String) -> UInt64? {
+        let parts = version.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { return nil }
+        var number: UInt64 = 0
+        for part in parts {
+            guard !part.isEmpty, part.count <= 5, part.allSatisfy(\.isASCII), let value = UInt64(part), value <= 65535,
+                  !(part.count > 1 && part.hasPrefix("0")) else { return nil }
+            number = number << 16 | value
+        }
+        return number
+    }
+}
+
+/// Why a package was refused.
+public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
+    case malformed(String)
+    case badSignature
+    case untrustedSigner(signerID: String)
+    case downgrade(installed: String, offered: String)
+    case rejectedModule(String)
+
+    public var description: String {
+        switch self {
+        case let .malformed(why): "malformed trustlet package: \(why)"
+        case .badSignature: "the package's signature does not verify: its wasm or manifest was changed after signing"
+        case let .untrustedSigner(id): "the package is signed by \(id), which this device does not trust"
+        case let .downgrade(installed, offered):
+            "version \(offered) is lower than version \(installed) already installed; downgrades are refused"
+        case let .rejectedModule(why): "the package's module was refused: \(why)"
+        }
+    }
+
+    /// The GP code the installer answers with.
+    public var code: ReturnCode {
+        switch self {
+        case .malformed, .rejectedModule: .badFormat
+        case .badSignature, .untrustedSigner: .security
+        case .downgrade: .accessDenied
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Crypto
+import Foundation
+import Testing
+import TrubiZoneClient
+import TrubiZoneProtocol
+import TrubiZoneSampleTrustlets
+import TrubiZoneTesting
+
+/// The developer's path with the built tools: keygen, build (reproducible), sign, inspect, and
+/// install into a running daemon that trusts the key.
+@Suite(.serialized) struct TrustletCLITests {
+    let tool = BuiltProducts.path("trubizone")
+    let daemonTool = BuiltProducts.path("trubizoned")
+    /// The repository, from this file's place in it.
+    let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test func buildSignInspectAndInstallAsADeveloperWould() async throws {
+        let work = TemporaryDirectory("tz-dev")
+        let keygen = try runProcess(tool, ["keygen", "--out", work.appending("keys"), "--json"])
+        #expect(keygen.status == 0, "\(keygen.stderr)")
+        #expect(try FileManager.default.attributesOfItem(atPath: work.appending("keys/developer-key.pem"))[.posixPermissions] as? Int == 0o600)
+        #expect(try runProcess(tool, ["keygen", "--out", work.appending("keys")]).status != 0, "must not overwrite a key")
+
+        // The same sources build to the same bytes.
+        let sdk = ["--sdk", repository + "/Trustlets/SDK/TrustletKit"]
+        let source = repository + "/Trustlets/Samples/hello"
+        for output in ["a.wasm", "b.wasm"] {
+            let built = try runProcess(tool, ["trustlet", "build", source, "-o", work.appending(output)] + sdk)
+            #expect(built.status == 0, "\(built.stderr)")
+        }
+        let a = try Data(contentsOf: URL(fileURLWithPath: work.appending("a.wasm")))
+        let b = try Data(contentsOf: URL(fileURLWithPath: work.appending("b.wasm")))
+        #expect(!a.isEmpty && a == b, "two builds of the same sources differ")
+        // ...and the same bytes as `swift build` made with the plugin, from another folder.
+        #expect(Array(a) == (try SampleTrustlets.wasm("hello")), "the CLI and the build plugin disagree")
+
+        let manifest = """
+            {"uuid": "\(Samples.hello)", "name": "hello", "version": "1.0.0", "capabilities": ["storage"]}
+            """
+        _ = FileManager.default.createFile(atPath: work.appending("manifest.json"), contents: Data(manifest.utf8))
+        let signed = try runProcess(tool, ["trustlet", "sign", "--key", work.appending("keys/developer-key.pem"),
+                                           "--manifest", work.appending("manifest.json"), work.appending("a.wasm"), "-o", work.appending("hello.tzpkg")])
+        #expect(signed.status == 0, "\(signed.stderr)")
+        let inspected = try runProcess(tool, ["trustlet", "inspect", work.appending("hello.tzpkg"), "--json"])
+        let info = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any]
+        #expect(info?["measurement"] as? String == Hex.encode(SHA256.hash(data: a)))
+        let keys = try JSONSerialization.jsonObject(with: Data(keygen.stdout.utf8)) as? [String: Any]
+        #expect(info?["signerID"] as? String == keys?["signerID"] as? String)
+
+        // A tampered package is refused by inspect, with exit 1.
+        var tampered = Array(try Data(contentsOf: URL(fileURLWithPath: work.appending("hello.tzpkg"))))
+        tampered[tampered.count - 300] ^= 1
+        _ = FileManager.default.createFile(atPath: work.appending("bad.tzpkg"), contents: Data(tampered))
+        let refused = try runProcess(tool, ["trustlet", "inspect", work.appending("bad.tzpkg")])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("signature does not verify"))
+
+        // A daemon that trusts the key installs it and runs it.
+        let provision = try runProcess(tool, ["device", "provision", "--state", work.appending("state")])
+        #expect(provision.status == 0)
+        let socket = work.appending("d.sock")
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: daemonTool)
+        daemon.arguments = ["--state", work.appending("state"), "--ree", work.appending("ree"), "--socket", socket,
+                            "--trusted-key", work.appending("keys/developer-key.pub.pem")]
+        daemon.standardError = Pipe()
+        try daemon.run()
+        defer { kill(daemon.processIdentifier, SIGTERM); daemon.waitUntilExit() }
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { usleep(20_000) }
+        let installed = try runProcess(tool, ["trustlet", "install", work.appending("hello.tzpkg"), "--socket", socket, "--json"])
+        #expect(installed.status == 0, "\(installed.stderr)")
+        let refusedInstall = try runProcess(tool, ["trustlet", "install", work.appending("bad.tzpkg"), "--socket", socket])
+        #expect(refusedInstall.status == 1)
+        #expect(refusedInstall.stderr.contains("TEEC_ERROR_SECURITY"))
+
+        let context = try TEEContext.socket(path: socket)
+        defer { context.close() }
+        let session = try await context.openSession(uuid: Samples.hello)
+        #expect(try await session.hello(Array("from the CLI".utf8)).echo == Array("from the CLI".utf8))
+    }
+}

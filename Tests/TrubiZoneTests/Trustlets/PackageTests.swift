@@ -1,0 +1,153 @@
+import Crypto
+import Foundation
+import Testing
+import TrubiZoneClient
+import TrubiZoneProtocol
+import TrubiZoneSampleTrustlets
+import TrubiZoneSecureWorld
+import TrubiZoneTesting
+
+@Suite struct PackageTests {
+    let developer = P256.Signing.PrivateKey()
+    let stranger = P256.Signing.PrivateKey()
+
+    func manifest(version: String = "1.0.0", capabilities: [String] = ["storage", "log"]) -> TrustletManifest {
+        TrustletManifest(uuid: Samples.hello.description, name: "hello", version: version, capabilities: capabilities,
+                         limits: .init(memoryPages: 32, fuelPerCall: 5_000_000, maxSessions: 4))
+    }
+
+    func package(version: String = "1.0.0", capabilities: [String] = ["storage", "log"], key: P256.Signing.PrivateKey? = nil) throws -> [UInt8] {
+        try TrustletPackage.sign(manifest: manifest(version: version, capabilities: capabilities),
+                                 wasm: SampleTrustlets.wasm("hello"), key: key ?? developer).bytes
+    }
+
+    func world(_ device: EmulatedDevice, trusting keys: [P256.Signing.PublicKey]? = nil) throws -> SecureWorld {
+        try SecureWorld.emulated(stateDirectory: device.stateDirectory, reeDirectory: device.reeDirectory, durable: false,
+                                 trustPolicy: TrustPolicy(trustedSigners: keys ?? [developer.publicKey]))
+    }
+
+    @Test func aSignedPackageInstallsMeasuredAndRuns() async throws {
+        let device = try EmulatedDevice()
+        defer { withExtendedLifetime(device) {} }
+        let world = try world(device)
+        let trustlet = try world.install(package: try package())
+        let wasm = try SampleTrustlets.wasm("hello")
+        #expect(trustlet.measurement == Array(SHA256.hash(data: wasm)))
+        #expect(trustlet.signerID == Array(SHA256.hash(data: developer.publicKey.x963Representation)))
+        #expect(trustlet.limits.memoryPages == 32 && trustlet.limits.maxSessions == 4)
+        let session = try await TEEContext.inProcess(world).openSession(uuid: Samples.hello)
+        #expect(try await session.hello(Array("hi".utf8)).echo == Array("hi".utf8))
+    }
+
+    @Test func signaturesAreChecked() throws {
+        let device = try EmulatedDevice()
+        defer { withExtendedLifetime(device) {} }
+        let world = try world(device)
+        #expect(throws: PackageError.untrustedSigner(signerID: Hex.encode(SHA256.hash(data: stranger.publicKey.x963Representation)))) {
+            try world.install(package: try package(key: stranger))
+        }
+        let good = try package()
+        var tamperedWasm = good
+        tamperedWasm[good.count - 200] ^= 0x01  // inside the wasm
+        #expect(throws: PackageError.badSignature) { try world.install(package: tamperedWasm) }
+        var tamperedManifest = good
+        let at = try #require(good.firstRange(of: Array("\"1.0.0\"".utf8))).lowerBound
+        tamperedManifest[at + 1] = UInt8(ascii: "9")
+        #expect(throws: PackageError.badSignature) { try world.install(package: tamperedManifest) }
+        var tamperedSignature = good
+        tamperedSignature[good.count - 1] ^= 0x01
+        #expect(throws: PackageError.badSignature) { try world.install(package: tamperedSignature) }
+        for broken in [Array(good.prefix(good.count - 10)), good + [0], Array("TZPX".utf8) + good.dropFirst(4), []] {
+            let error = #expect(throws: PackageError.self) { try world.install(package: broken) }
+            #expect(error?.code == .badFormat || error == .badSignature)
+        }
+    }
+
+    @Test func downgradesAreRefusedAndUpgradesKeepTheData() async throws {
+        let device = try EmulatedDevice()
+        defer { withExtendedLifetime(device) {} }
+        let world = try world(device)
+        try world.install(package: try package(version: "1.2.0"))
+        _ = try await TEEContext.inProcess(world).openSession(uuid: Samples.hello).hello([])
+        #expect(throws: PackageError.downgrade(installed: "1.2.0", offered: "1.1.9")) { try world.install(package: try package(version: "1.1.9")) }
+        try world.install(package: try package(version: "1.2.0"))  // the same version again is fine
+        try world.install(package: try package(version: "2.0.0"))
+        #expect(try await TEEContext.inProcess(world).openSession(uuid: Samples.hello).hello([]).count == 2)
+    }
+
+    @Test func installedPackagesSurviveARestartWhileTheirSignerIsTrusted() async throws {
+        let device = try EmulatedDevice()
+        defer { withExtendedLifetime(device) {} }
+        try world(device).install(package: try package())
+        let restarted = try world(device)
+        #expect(restarted.trustlet(Samples.hello) != nil)
+        _ = try await TEEContext.inProcess(restarted).openSession(uuid: Samples.hello).hello([])
+        let distrusting = try world(device, trusting: [stranger.publicKey])
+        #expect(distrusting.trustlet(Samples.hello) == nil)
+    }
+
+    @Test func rollingTheREEBackDoesNotBringAnOldVersionBack() throws {
+        let device = try EmulatedDevice()
+        defer { withExtendedLifetime(device) {} }
+        let world = try world(device)
+        try world.install(package: try package(version: "1.0.0"))
+        let snapshot = device.reeFiles()
+        try world.install(package: try package(version: "2.0.0"))
+        try FileManager.default.removeItem(atPath: device.reeDirectory)
+        for file in snapshot {
+            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: file.path).deletingLastPathComponent().path,
+                                                    withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: file.path, contents: Data(file.bytes))
+        }
+        let restarted = try self.world(device)
+        #expect(restarted.trustlet(Samples.hello) == nil, "the rolled-back package store must not load")
+        #expect(throws: PackageError.downgrade(installed: "2.0.0", offered: "1.0.0")) { try restarted.install(package: try package(version: "1.0.0")) }
+    }
+
+    @Test func manifestsAreValidated() throws {
+        let device = try EmulatedDevice()
+        defer { withExtendedLifetime(device) {} }
+        let world = try world(device)
+        let wasm = try SampleTrustlets.wasm("hello")
+        let bad: [TrustletManifest] = [
+            TrustletManifest(uuid: "nope", name: "hello", version: "1.0.0", capabilities: []),
+            TrustletManifest(uuid: Samples.hello.description, name: "hello", version: "1.0", capabilities: []),
+            TrustletManifest(uuid: Samples.hello.description, name: "hello", version: "01.0.0", capabilities: []),
+            TrustletManifest(uuid: Samples.hello.description, name: "hello", version: "1.0.0", capabilities: ["network"]),
+            TrustletManifest(uuid: Samples.hello.description, name: "", version: "1.0.0", capabilities: []),
+            TrustletManifest(uuid: Samples.hello.description, name: "hello", version: "1.0.0", capabilities: [], limits: .init(memoryPages: 100_000)),
+        ]
+        for manifest in bad {
+            let error = #expect(throws: PackageError.self) { try world.install(package: try TrustletPackage.sign(manifest: manifest, wasm: wasm, key: developer).bytes) }
+            #expect(error?.code == .badFormat)
+        }
+    }
+
+    @Test func aCapabilityMissingFromTheManifestIsRefusedAtCallTime() async throws {
+        let device = try EmulatedDevice()
+        defer { withExtendedLifetime(device) {} }
+        let world = try world(device)
+        try world.install(package: try package(capabilities: ["log"]))
+        let session = try await TEEContext.inProcess(world).openSession(uuid: Samples.hello)
+        let error = await #expect(throws: TEEError.self) { _ = try await session.hello([1]) }
+        #expect(error?.code == .accessDenied)
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func theInstallerTrustletInstallsOverTheWorldSwitch(_ kind: TransportKind) async throws {
+        let world = try World(kind)
+        // The harness's runtime trusts nobody: its installer refuses everything.
+        let context = try world.context()
+        defer { context.close() }
+        let installer = try await context.openSession(uuid: BuiltInTrustlets.Installer.uuid)
+        let error = await #expect(throws: TEEError.self) {
+            try await installer.invoke(command: 0, parameters: [.input(try package()), .output(capacity: 64)])
+        }
+        #expect(error?.code == .security)
+        #expect(error?.message.contains("does not trust") == true)
+        let garbage = await #expect(throws: TEEError.self) {
+            try await installer.invoke(command: 0, parameters: [.input([1, 2, 3]), .output(capacity: 64)])
+        }
+        #expect(garbage?.code == .badFormat)
+    }
+}
