@@ -98,7 +98,7 @@ let package = Package(
             name: "trubizone-bench",
             dependencies: [
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
-                "TrubiZoneManufacturer", .product(name: "Logging", package: "swift-log"),
+                "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Sources/Tools/trubizone-bench"

@@ -7,6 +7,7 @@ import TrubiZoneClient
 import TrubiZoneDaemon
 import TrubiZoneManufacturer
 import TrubiZoneProtocol
+import TrubiZoneSampleTrustlets
 import TrubiZoneSecureWorld
 
 #if canImport(Glibc)
@@ -20,6 +21,7 @@ var invokeIterations = 100_000
 var json = false
 var onlyInvoke = false
 var onlyStorage = false
+var onlyTrustlets = false
 var sizes = [1024, 64 * 1024]
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
@@ -29,14 +31,17 @@ while let argument = arguments.next() {
     case "--json": json = true
     case "--invoke-only": onlyInvoke = true
     case "--storage-only": onlyStorage = true
+    case "--trustlets-only": onlyTrustlets = true
     case "--size-kib": sizes = [(Int(arguments.next() ?? "") ?? 1) * 1024]
     case "-h", "--help":
         print("""
-            USAGE: trubizone-bench [--objects N] [--iterations N] [--invoke-only | --storage-only] [--size-kib K] [--json]
+            USAGE: trubizone-bench [--objects N] [--iterations N] [--invoke-only | --storage-only | --trustlets-only] [--size-kib K] [--json]
 
             Measures, in one run, each TEE-core goal against its baseline:
               invoke round trip of a no-op command: in-process, and over the socket vs a raw Unix-socket ping-pong
               sealed storage put/get of 1 KiB and 64 KiB objects (durable) vs plain files with the same fsync policy
+              wasm trustlets: invoke overhead vs a native trustlet, guest compute vs native Swift,
+                host-API SHA-256 vs native, cold start of each sample trustlet
             """)
         exit(0)
     default:
@@ -143,7 +148,7 @@ func rawPingPongOnThisThread(requestSize: Int, replySize: Int, iterations: Int) 
     return perCall
 }
 
-if !onlyStorage {
+if !onlyStorage && !onlyTrustlets {
     progress("invoke round trip: \(invokeIterations) no-op invokes per transport…")
     let world = try SecureWorld.emulated(stateDirectory: workspace + "/state", reeDirectory: workspace + "/ree-invoke")
     let runtime = SecureWorld(rootOfTrust: world.rootOfTrust, storage: world.storage, trustlets: [NoOpTrustlet()])
@@ -205,7 +210,7 @@ func plainGet(_ directory: String, _ name: String, size: Int) -> [UInt8] {
     return buffer
 }
 
-if !onlyInvoke {
+if !onlyInvoke && !onlyTrustlets {
     for size in sizes {
         // A namespace of its own per pass: its counter must match its own REE directory.
         let namespace = StorageNamespace(signerID: Array(repeating: 1, count: 32), uuid: Array(repeating: 2, count: 16), subject: "bench-\(size)")
@@ -279,6 +284,99 @@ if !onlyInvoke {
         try? FileManager.default.removeItem(atPath: workspace + "/ree-\(size)")
         try? FileManager.default.removeItem(atPath: plainDirectory)
     }
+}
+
+// MARK: Wasm trustlets
+
+/// FNV-1a 64 — the same Swift the `bench` trustlet runs in the guest.
+func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in bytes {
+        hash ^= UInt64(byte)
+        hash = hash &* 0x0000_0100_0000_01B3
+    }
+    return hash
+}
+
+func perCall(_ iterations: Int, _ body: () async throws -> Void) async rethrows -> Double {
+    for _ in 0..<min(100, iterations) { try await body() }
+    let clock = ContinuousClock()
+    let start = clock.now
+    for _ in 0..<iterations { try await body() }
+    return seconds(clock.now - start) / Double(iterations)
+}
+
+struct Measurement: Sendable {
+    let name: String, value: Double, unit: String, note: String
+}
+
+/// The trustlet measurements, off the main actor: a closure formed in top-level code would hop to
+/// the main actor on every call and time the hop instead of the call.
+nonisolated func measureTrustlets(workspace: String, iterations: Int) async throws -> [Measurement] {
+    let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+    let world = try SecureWorld.emulated(stateDirectory: workspace + "/state", reeDirectory: workspace + "/ree-trustlets", logger: quiet)
+    let benchID = TrustletUUID("b0b0b0b0-0000-4000-8000-0000000000bb")!
+    let limits = TrustletLimits(memoryPages: 64, fuelPerCall: 2_000_000_000)
+    let bench = try WasmTrustlet(wasm: SampleTrustlets.wasm("bench"), uuid: benchID, name: "bench", signerID: Array(repeating: 1, count: 32),
+                                 limits: limits, storage: world.storage, secureLog: world.secureLog)
+    let runtime = SecureWorld(rootOfTrust: world.rootOfTrust, storage: world.storage, trustlets: [NoOpTrustlet(), bench], logger: quiet)
+    let context = try TEEContext.inProcess(runtime)
+    let native = try await context.openSession(uuid: NoOpTrustlet.id)
+    let wasm = try await context.openSession(uuid: benchID)
+    var out: [Measurement] = []
+
+    // Interleaved, best of 4, as for the socket pair.
+    var nativeRuns: [Double] = [], wasmRuns: [Double] = []
+    for _ in 0..<4 {
+        nativeRuns.append(try await perCall(iterations / 4) { try await native.invoke(command: 0) })
+        wasmRuns.append(try await perCall(iterations / 4) { try await wasm.invoke(command: 0) })
+    }
+    let nativeInvoke = nativeRuns.min()!, wasmInvoke = wasmRuns.min()!
+    out.append(Measurement(name: "no-op invoke, native built-in trustlet", value: nativeInvoke * 1e6, unit: "µs/call", note: ""))
+    out.append(Measurement(name: "no-op invoke, wasm trustlet", value: wasmInvoke * 1e6, unit: "µs/call", note: ""))
+    out.append(Measurement(name: "wasm overhead per invocation", value: (wasmInvoke - nativeInvoke) * 1e6, unit: "µs", note: "goal ≤ 3 µs"))
+
+    let data = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+    var guestHash: UInt64 = 0, nativeHash: UInt64 = 0
+    let guestCompute = try await perCall(20) {
+        let result = try await wasm.invoke(command: 1, parameters: [.valueOutput])
+        guestHash = UInt64(result.value(0)?.a ?? 0) << 32 | UInt64(result.value(0)?.b ?? 0)
+    }
+    let nativeCompute = await perCall(20) { nativeHash = fnv1a(data) }
+    guard guestHash == nativeHash else { throw BenchFailure(description: "the guest and native FNV-1a disagree") }
+    out.append(Measurement(name: "FNV-1a over 1 MiB, Swift in the guest", value: guestCompute * 1e3, unit: "ms", note: ""))
+    out.append(Measurement(name: "FNV-1a over 1 MiB, the same Swift native", value: nativeCompute * 1e3, unit: "ms", note: ""))
+    out.append(Measurement(name: "guest / native compute time", value: guestCompute / nativeCompute, unit: "×", note: "goal ≤ 5×"))
+
+    let hostCrypto = try await perCall(50) { _ = try await wasm.invoke(command: 2, parameters: [.output(capacity: 32)]) }
+    let nativeCrypto = await perCall(50) { _ = SHA256.hash(data: data) }
+    out.append(Measurement(name: "SHA-256 of 1 MiB through the host API (a whole invoke)", value: hostCrypto * 1e3, unit: "ms", note: ""))
+    out.append(Measurement(name: "SHA-256 of 1 MiB native (swift-crypto)", value: nativeCrypto * 1e3, unit: "ms", note: ""))
+    out.append(Measurement(name: "host-API / native crypto throughput", value: nativeCrypto / hostCrypto, unit: "×", note: "goal ≥ 0.9×"))
+
+    for name in ["hello", "bench"] {
+        let bytes = try SampleTrustlets.wasm(name)
+        let uuid = TrustletUUID("b0b0b0b0-0000-4000-8000-0000000000c0")!
+        let cold = try await perCall(20) {
+            let trustlet = try WasmTrustlet(wasm: bytes, uuid: uuid, name: name, signerID: Array(repeating: 2, count: 32),
+                                            limits: limits, storage: world.storage, secureLog: world.secureLog)
+            runtime.install(trustlet)
+            let session = try await context.openSession(uuid: uuid)
+            _ = try? await session.invoke(command: 0, parameters: name == "hello" ? [.input([1]), .output(capacity: 8), .valueOutput] : [])
+            try await session.close()
+        }
+        out.append(Measurement(name: "cold start \(name), \(bytes.count / 1024) KiB (parse … first invoke)", value: cold * 1e3, unit: "ms", note: ""))
+    }
+    return out
+}
+
+struct BenchFailure: Error, CustomStringConvertible { let description: String }
+
+if !onlyInvoke && !onlyStorage {
+    progress("wasm trustlets: invoke overhead, compute, host-API crypto, cold start…")
+    let measured = try await measureTrustlets(workspace: workspace, iterations: invokeIterations)
+    if !json { print("Wasm trustlets (in-process; WasmKit interpreter)") }
+    for m in measured { report(m.name, m.value, m.unit, m.note) }
 }
 
 if json {

@@ -30,6 +30,13 @@ struct GuestMemory {
         return memory.withUnsafeBufferPointer(offset: UInt(address), count: Int(length)) { Array($0) }
     }
 
+    /// Runs `body` over guest bytes in place, without copying them out (large inputs to crypto).
+    func withBytes<R>(_ address: UInt32, _ length: UInt32, _ what: String, _ body: (UnsafeRawBufferPointer) -> R) throws(SandboxFault) -> R {
+        try check(address, length, what)
+        if length == 0 { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        return memory.withUnsafeBufferPointer(offset: UInt(address), count: Int(length)) { body($0) }
+    }
+
     func write(_ address: UInt32, _ bytes: [UInt8], _ what: String) throws(SandboxFault) {
         try check(address, UInt32(clamping: bytes.count), what)
         if bytes.isEmpty { return }

@@ -46,8 +46,8 @@ struct HostAPI {
             guard trustlet.capabilities.contains(.crypto) else { return [Self.code(.accessDenied)] }
             let memory = try Self.memory(caller, "sha256")
             try memory.check(Self.u32(args, 2), 32, "the digest buffer")
-            let data = try memory.read(Self.u32(args, 0), Self.u32(args, 1), "the data")
-            try memory.write(Self.u32(args, 2), Array(SHA256.hash(data: data)), "the digest buffer")
+            let digest = try memory.withBytes(Self.u32(args, 0), Self.u32(args, 1), "the data") { Array(SHA256.hash(data: $0)) }
+            try memory.write(Self.u32(args, 2), digest, "the digest buffer")
             return [Self.code(.success)]
         })
 

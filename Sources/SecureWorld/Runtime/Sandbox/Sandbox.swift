@@ -16,6 +16,8 @@ final class Sandbox {
     private let instance: Instance
     private let memory: Memory
     private let cap: MemoryCap
+    /// The parameter block, allocated in guest memory once per instance and reused by every call.
+    private var block: UInt32 = 0
     private let entry: (create: Function, open: Function, invoke: Function, close: Function, alloc: Function, free: Function)
 
     /// Instantiates the module and runs its create entry point (`TA_CreateEntryPoint`).
@@ -110,37 +112,47 @@ final class Sandbox {
                 allocations.append(address)
                 return address
             }
-            guard let block = try allocate(64) else { return .completed(.outOfMemory, []) }
+            if block == 0 {
+                let address = try result(try call(entry.alloc, [.i32(64)])).rawValue
+                guard address != 0 else { return .completed(.outOfMemory, []) }
+                try guest.check(address, 64, "the parameter block")
+                block = address
+            }
+            let block = self.block
             var layout: [(type: UInt8, address: UInt32, capacity: UInt32)] = []
-            for slot in parameters.slots {
-                var words: [UInt32] = [UInt32(slot.typeCode), 0, 0, 0]
+            layout.reserveCapacity(4)
+            var words = [UInt32](repeating: 0, count: 16)
+            for (index, slot) in parameters.slots.enumerated() {
                 var address: UInt32 = 0, capacity: UInt32 = 0
+                words[index * 4] = UInt32(slot.typeCode)
                 switch slot {
                 case .none, .valueOutput:
                     break
                 case let .valueInput(a, b), let .valueInout(a, b):
-                    words[1] = a; words[2] = b
+                    words[index * 4 + 1] = a
+                    words[index * 4 + 2] = b
                 case let .memrefInput(bytes):
                     capacity = UInt32(bytes.count)
-                case let .memrefOutput(requested):
-                    capacity = requested
-                case let .memrefInout(_, requested):
+                case let .memrefOutput(requested), let .memrefInout(_, requested):
                     capacity = requested
                 }
                 if slot.typeCode >= 5 {
-                    guard let buffer = try allocate(max(Int(capacity), 1)) else {
-                        return .completed(.outOfMemory, [])
-                    }
+                    guard let buffer = try allocate(max(Int(capacity), 1)) else { return .completed(.outOfMemory, []) }
                     address = buffer
-                    if case let .memrefInput(bytes) = slot { try guest.write(buffer, bytes, "input"); words[2] = UInt32(bytes.count) }
-                    if case let .memrefInout(bytes, _) = slot { try guest.write(buffer, bytes, "input"); words[2] = UInt32(bytes.count) }
-                    words[1] = buffer; words[3] = capacity
-                }
-                for (index, word) in words.enumerated() {
-                    try guest.writeU32(block + UInt32(layout.count * 16 + index * 4), word, "the parameter block")
+                    switch slot {
+                    case let .memrefInput(bytes), let .memrefInout(bytes, _):
+                        try guest.write(buffer, bytes, "input")
+                        words[index * 4 + 2] = UInt32(bytes.count)
+                    default:
+                        break
+                    }
+                    words[index * 4 + 1] = buffer
+                    words[index * 4 + 3] = capacity
                 }
                 layout.append((slot.typeCode, address, capacity))
             }
+            // One write for the whole block (little-endian words, as the guest reads them).
+            try guest.write(block, words.withUnsafeBytes { Array($0) }, "the parameter block")
 
             let arguments: [Value] = command.map { [.i32($0), .i32(block)] } ?? [.i32(block)]
             let code = try result(try call(function, arguments))
