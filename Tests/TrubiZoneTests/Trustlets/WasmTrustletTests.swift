@@ -45,7 +45,8 @@ import WAT
 
     @Test(arguments: [(1, "execution budget"), (2, "ran out of its 2048 KiB of memory"), (3, "trapped"),
                       (10, "bad pointer"), (11, "bad pointer"), (12, "bad pointer"), (13, "bad pointer"),
-                      (14, "bad pointer"), (15, "bad pointer"), (16, "bad pointer")])
+                      (14, "bad pointer"), (15, "bad pointer"), (16, "bad pointer"), (17, "bad pointer"),
+                      (18, "bad pointer"), (19, "bad pointer"), (21, "bad pointer")])
     func hostileCommandEndsOnlyItsOwnSession(command: UInt32, reason: String) async throws {
         let world = try World(.inProcess)
         try Samples.installAll(in: world.runtime)
@@ -154,5 +155,57 @@ import WAT
         #expect(error?.description.contains("env.system") == true)
         let noEntryPoints = try wat2wasm(#"(module (memory (export "memory") 1))"#)
         #expect(throws: TrustletLoadError.self) { try load(noEntryPoints) }
+    }
+}
+
+extension WasmTrustletTests {
+    func visits(_ session: TEESession) async throws -> UInt64 {
+        let value = try await session.invoke(command: 1, parameters: [.valueOutput]).value(0)
+        return UInt64(value?.a ?? 0) << 32 | UInt64(value?.b ?? 0)
+    }
+
+    @Test func countersOnlyGoUpAcrossRestartsAndREERollback() async throws {
+        let world = try World(.inProcess)
+        try Samples.install("hello", as: Samples.hello, in: world.runtime)
+        let session = try await world.context().openSession(uuid: Samples.hello)
+        #expect(try await visits(session) == 1)
+        let snapshot = world.device.reeFiles()
+        #expect(try await visits(session) == 2)
+        // Roll the whole REE directory back, restart: the counter is in replay-protected memory.
+        try FileManager.default.removeItem(atPath: world.device.reeDirectory)
+        for file in snapshot {
+            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: file.path).deletingLastPathComponent().path,
+                                                    withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: file.path, contents: Data(file.bytes))
+        }
+        let restarted = try world.device.secureWorld()
+        try Samples.install("hello", as: Samples.hello, in: restarted)
+        #expect(try await visits(try TEEContext.inProcess(restarted).openSession(uuid: Samples.hello)) == 3)
+        // Another signer's trustlet with the same UUID has its own counter.
+        try Samples.install("hello", as: Samples.hello, in: restarted, signer: Samples.otherDeveloper)
+        #expect(try await visits(try TEEContext.inProcess(restarted).openSession(uuid: Samples.hello)) == 1)
+    }
+
+    @Test func trustedTimeIsTheSecureWorldsAndMonotonic() async throws {
+        let world = try World(.inProcess)
+        try Samples.install("hello", as: Samples.hello, in: world.runtime)
+        let session = try await world.context().openSession(uuid: Samples.hello)
+        func times() async throws -> (wall: UInt32, monotonic: UInt64) {
+            let result = try await session.invoke(command: 2, parameters: [.valueOutput, .valueOutput])
+            let high = UInt64(result.value(1)?.a ?? 0), low = UInt64(result.value(1)?.b ?? 0)
+            return (result.value(0)?.a ?? 0, high << 32 | low)
+        }
+        let first = try await times()
+        let second = try await times()
+        let now = UInt32(truncatingIfNeeded: UInt64(Date().timeIntervalSince1970))
+        #expect(now &- first.wall < 5)
+        #expect(second.monotonic > first.monotonic)
+        // Without the capabilities, both are denied.
+        try Samples.install("hello", as: Samples.hello, in: world.runtime, capabilities: [.storage])
+        let denied = try await world.context().openSession(uuid: Samples.hello)
+        var error = await #expect(throws: TEEError.self) { try await denied.invoke(command: 2, parameters: [.valueOutput, .valueOutput]) }
+        #expect(error?.code == .accessDenied)
+        error = await #expect(throws: TEEError.self) { try await denied.invoke(command: 1, parameters: [.valueOutput]) }
+        #expect(error?.code == .accessDenied)
     }
 }

@@ -6,7 +6,8 @@ import TrustletKit
 //   open session  [0] value input a: 0 normal, 1 trap in open, 2 trap in close
 //   1  infinite loop                 2  memory bomb                3  trap (fatalError)
 //   10 + n  out-of-bounds pointer to host function n (0 log, 1 random, 2 sha256,
-//           3 storage_write, 4 storage_read, 5 storage_delete, 6 storage_read length pointer)
+//           3 storage_write, 4 storage_read, 5 storage_delete, 6 storage_read length pointer,
+//           7 counter_read, 8 counter_increment, 9 time_monotonic, 10 time_wall)
 //   20  read the object "count" (hello keeps its counter under that ID) → [1] value output a = found
 
 @_extern(wasm, module: "tz", name: "log") @_extern(c)
@@ -21,6 +22,14 @@ func raw_storage_write(_ id: UInt32, _ idLength: Int32, _ data: UInt32, _ dataLe
 func raw_storage_read(_ id: UInt32, _ idLength: Int32, _ buffer: UInt32, _ capacity: Int32, _ length: UInt32) -> UInt32
 @_extern(wasm, module: "tz", name: "storage_delete") @_extern(c)
 func raw_storage_delete(_ id: UInt32, _ idLength: Int32) -> UInt32
+@_extern(wasm, module: "tz", name: "counter_read") @_extern(c)
+func raw_counter_read(_ id: UInt32, _ idLength: Int32, _ value: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "counter_increment") @_extern(c)
+func raw_counter_increment(_ id: UInt32, _ idLength: Int32, _ value: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "time_monotonic") @_extern(c)
+func raw_time_monotonic(_ value: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "time_wall") @_extern(c)
+func raw_time_wall(_ value: UInt32) -> UInt32
 
 nonisolated(unsafe) var sink: UInt32 = 0
 nonisolated(unsafe) var hoard: [[UInt8]] = []
@@ -56,6 +65,10 @@ struct Hostile: Trustlet {
         case 14: sink = raw_storage_read(16, 8, far, 4096, 32)
         case 15: sink = raw_storage_delete(far, 64)
         case 16: sink = raw_storage_read(16, 8, 64, 16, far)
+        case 17: sink = raw_counter_read(16, 4, far)
+        case 18: sink = raw_counter_increment(far, 8, 64)
+        case 19: sink = raw_time_monotonic(far)
+        case 21: sink = raw_time_wall(far)
         case 20:
             try parameters.expect(.none, .valueOutput)
             let found = try SecureStorage.read([0x63, 0x6F, 0x75, 0x6E, 0x74]) != nil

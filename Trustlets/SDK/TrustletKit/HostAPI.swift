@@ -88,3 +88,51 @@ public enum SecureStorage {
         try TrustletError.check(code)
     }
 }
+
+@_extern(wasm, module: "tz", name: "counter_read") @_extern(c)
+func tz_counter_read(_ id: UnsafeRawPointer?, _ idLength: Int32, _ value: UnsafeMutablePointer<UInt64>?) -> UInt32
+
+@_extern(wasm, module: "tz", name: "counter_increment") @_extern(c)
+func tz_counter_increment(_ id: UnsafeRawPointer?, _ idLength: Int32, _ value: UnsafeMutablePointer<UInt64>?) -> UInt32
+
+@_extern(wasm, module: "tz", name: "time_monotonic") @_extern(c)
+func tz_time_monotonic(_ nanoseconds: UnsafeMutablePointer<UInt64>?) -> UInt32
+
+@_extern(wasm, module: "tz", name: "time_wall") @_extern(c)
+func tz_time_wall(_ seconds: UnsafeMutablePointer<UInt64>?) -> UInt32
+
+/// Counters in replay-protected memory: they only go up, and no rollback of the normal world's
+/// files brings an old value back. IDs are 1 to 24 bytes, private to this trustlet and its signer.
+public enum MonotonicCounter {
+    public static func read(_ id: [UInt8]) throws(TrustletError) -> UInt64 {
+        var value: UInt64 = 0
+        let code = id.withUnsafeBytes { tz_counter_read($0.baseAddress, Int32($0.count), &value) }
+        try TrustletError.check(code)
+        return value
+    }
+
+    /// Adds one and returns the new value.
+    public static func increment(_ id: [UInt8]) throws(TrustletError) -> UInt64 {
+        var value: UInt64 = 0
+        let code = id.withUnsafeBytes { tz_counter_increment($0.baseAddress, Int32($0.count), &value) }
+        try TrustletError.check(code)
+        return value
+    }
+}
+
+/// Time from the secure world, not from the normal world's clock.
+public enum TrustedTime {
+    /// Nanoseconds since the runtime started; never goes back.
+    public static func monotonicNanoseconds() throws(TrustletError) -> UInt64 {
+        var value: UInt64 = 0
+        try TrustletError.check(tz_time_monotonic(&value))
+        return value
+    }
+
+    /// Seconds since 1970 (UTC).
+    public static func wallClockSeconds() throws(TrustletError) -> UInt64 {
+        var value: UInt64 = 0
+        try TrustletError.check(tz_time_wall(&value))
+        return value
+    }
+}

@@ -42,7 +42,7 @@ final class TrustletInstaller: Sendable {
         let manifest = try package.manifest.validated()
         return try lock.withLock { _ throws(PackageError) -> WasmTrustlet in
             let counter = "trustlet-version/\(manifest.uuid)"
-            let installed = (try? counters.read(counter))??.value ?? 0
+            let installed = try installedVersion(counter)
             guard manifest.version >= installed else {
                 throw .downgrade(installed: Self.versionString(installed), offered: package.manifest.version)
             }
@@ -78,7 +78,7 @@ final class TrustletInstaller: Sendable {
                 }
                 let manifest = try package.manifest.validated()
                 let counter = "trustlet-version/\(manifest.uuid)"
-                let installed = (try? counters.read(counter))??.value ?? 0
+                let installed = try installedVersion(counter)
                 guard manifest.version >= installed else {
                     secureLog.record("installer", "not loading \(package.manifest.name) \(package.manifest.version): a newer version was installed")
                     continue
@@ -90,6 +90,16 @@ final class TrustletInstaller: Sendable {
             }
         }
         return trustlets
+    }
+
+    /// The highest version installed so far (0 for none). An unreadable counter refuses the
+    /// install rather than letting a downgrade through.
+    private func installedVersion(_ counter: String) throws(PackageError) -> UInt64 {
+        do throws(CounterError) {
+            return try counters.read(counter)?.value ?? 0
+        } catch {
+            throw .malformed("the installed version cannot be checked: \(error)")
+        }
     }
 
     private func load(_ package: TrustletPackage,

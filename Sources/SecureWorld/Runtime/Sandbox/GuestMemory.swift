@@ -50,6 +50,10 @@ struct GuestMemory {
         return UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24
     }
 
+    func writeU64(_ address: UInt32, _ value: UInt64, _ what: String) throws(SandboxFault) {
+        try write(address, (0..<8).map { UInt8((value >> UInt64(8 * $0)) & 0xFF) }, what)
+    }
+
     func writeU32(_ address: UInt32, _ value: UInt32, _ what: String) throws(SandboxFault) {
         try write(address, [UInt8(value & 0xFF), UInt8((value >> 8) & 0xFF), UInt8((value >> 16) & 0xFF), UInt8(value >> 24)], what)
     }

@@ -2,13 +2,22 @@ import Crypto
 import TrubiZoneProtocol
 import WasmKit
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The internal API, as host functions in the wasm module `tz`.
 ///
 /// Each function checks the trustlet's capabilities first (a group outside its manifest answers
 /// `TEEC_ERROR_ACCESS_DENIED`), then every pointer and length against the trustlet's memory (a bad
 /// one ends the session), then does the work. Results are GP return codes.
 struct HostAPI {
-    static let functionNames: Set<String> = ["log", "random", "sha256", "storage_write", "storage_read", "storage_delete"]
+    static let functionNames: Set<String> = ["log", "random", "sha256", "storage_write", "storage_read", "storage_delete",
+                                             "counter_read", "counter_increment", "time_monotonic", "time_wall"]
+    /// The longest counter ID a trustlet may use.
+    static let maxCounterID = 24
+    /// When this runtime started: the origin of trusted monotonic time.
+    static let started = ContinuousClock.now
     /// The longest secure-log message kept; the rest is cut.
     static let maxLogMessage = 1024
     /// The most random bytes one call returns.
@@ -84,10 +93,71 @@ struct HostAPI {
             let id = try memory.read(Self.u32(args, 0), Self.u32(args, 1), "an object ID")
             return [Self.outcome { () throws(StorageError) in try trustlet.storage.delete(trustlet.namespace, id: id) }]
         })
+        imports.define(module: "tz", name: "counter_read", Function(store: store, parameters: [i32, i32, i32], results: [i32]) { caller, args in
+            guard trustlet.capabilities.contains(.counters) else { return [Self.code(.accessDenied)] }
+            let memory = try Self.memory(caller, "counter_read")
+            let id = try memory.read(Self.u32(args, 0), Self.u32(args, 1), "a counter ID")
+            try memory.check(Self.u32(args, 2), 8, "the value")
+            guard let name = Self.counterName(trustlet, id) else { return [Self.code(.badParameters)] }
+            guard let value = Self.counterValue(trustlet, name) else { return [Self.code(.storageNotAvailable)] }
+            try memory.writeU64(Self.u32(args, 2), value, "the value")
+            return [Self.code(.success)]
+        })
+
+        imports.define(module: "tz", name: "counter_increment", Function(store: store, parameters: [i32, i32, i32], results: [i32]) { caller, args in
+            guard trustlet.capabilities.contains(.counters) else { return [Self.code(.accessDenied)] }
+            let memory = try Self.memory(caller, "counter_increment")
+            let id = try memory.read(Self.u32(args, 0), Self.u32(args, 1), "a counter ID")
+            try memory.check(Self.u32(args, 2), 8, "the value")
+            guard let name = Self.counterName(trustlet, id) else { return [Self.code(.badParameters)] }
+            guard let current = Self.counterValue(trustlet, name) else { return [Self.code(.storageNotAvailable)] }
+            let next = current + 1
+            guard (try? trustlet.counters.advance(name, to: next, payload: [])) != nil else { return [Self.code(.storageNotAvailable)] }
+            try memory.writeU64(Self.u32(args, 2), next, "the value")
+            return [Self.code(.success)]
+        })
+
+        imports.define(module: "tz", name: "time_monotonic", Function(store: store, parameters: [i32], results: [i32]) { caller, args in
+            guard trustlet.capabilities.contains(.time) else { return [Self.code(.accessDenied)] }
+            let memory = try Self.memory(caller, "time_monotonic")
+            // Read the origin first: a lazily initialized static read after `now` would be later
+            // than it, and the runtime must never trap on arithmetic a guest can trigger.
+            let origin = Self.started
+            let elapsed = ContinuousClock.now - origin
+            let seconds = UInt64(clamping: max(0, elapsed.components.seconds))
+            let nanoseconds = seconds &* 1_000_000_000 &+ UInt64(clamping: max(0, elapsed.components.attoseconds / 1_000_000_000))
+            try memory.writeU64(Self.u32(args, 0), nanoseconds, "the time")
+            return [Self.code(.success)]
+        })
+
+        imports.define(module: "tz", name: "time_wall", Function(store: store, parameters: [i32], results: [i32]) { caller, args in
+            guard trustlet.capabilities.contains(.time) else { return [Self.code(.accessDenied)] }
+            let memory = try Self.memory(caller, "time_wall")
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            try memory.writeU64(Self.u32(args, 0), UInt64(clamping: max(0, now.tv_sec)), "the time")
+            return [Self.code(.success)]
+        })
         return imports
     }
 
     // MARK: Helpers
+
+    /// A counter's value (0 if never advanced); `nil` if the store cannot be read.
+    private static func counterValue(_ trustlet: WasmTrustlet, _ name: String) -> UInt64? {
+        do throws(CounterError) {
+            return try trustlet.counters.read(name)?.value ?? 0
+        } catch {
+            return nil
+        }
+    }
+
+    /// A trustlet's counter, in the replay-protected store: bound to its signer and UUID like its
+    /// storage, so no other trustlet (or signer) reaches it.
+    private static func counterName(_ trustlet: WasmTrustlet, _ id: [UInt8]) -> String? {
+        guard !id.isEmpty, id.count <= maxCounterID else { return nil }
+        return "trustlet/" + hex(trustlet.namespace.id.prefix(16)) + "/" + hex(id)
+    }
 
     private static func memory(_ caller: borrowing Caller, _ function: String) throws -> GuestMemory {
         guard let memory = caller.instance?.exports[memory: "memory"] else {

@@ -28,9 +28,13 @@ public struct Capabilities: OptionSet, Sendable, Hashable {
     public static let crypto = Capabilities(rawValue: 1 << 1)
     public static let random = Capabilities(rawValue: 1 << 2)
     public static let log = Capabilities(rawValue: 1 << 3)
+    public static let counters = Capabilities(rawValue: 1 << 4)
+    public static let time = Capabilities(rawValue: 1 << 5)
 
-    public static let all: Capabilities = [.storage, .crypto, .random, .log]
+    public static let all: Capabilities = [.storage, .crypto, .random, .log, .counters, .time]
 
     /// The manifest's names for the groups.
-    public static let names: [(String, Capabilities)] = [("storage", .storage), ("crypto", .crypto), ("random", .random), ("log", .log)]
+    public static let names: [(String, Capabilities)] = [
+        ("storage", .storage), ("crypto", .crypto), ("random", .random), ("log", .log), ("counters", .counters), ("time", .time),
+    ]
 }

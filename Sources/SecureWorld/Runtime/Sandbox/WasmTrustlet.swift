@@ -24,6 +24,8 @@ public final class WasmTrustlet: NativeTrustlet {
     let module: Module
     let storage: SealedStorage
     let secureLog: SecureLogBook
+    /// The replay-protected counters, for the internal API's counters group.
+    let counters: any MonotonicCounterStore
     private let openSessions = Mutex(0)
 
     static let requiredExports = ["memory", "__main_argc_argv", "tz_create", "tz_open_session", "tz_invoke",
@@ -58,7 +60,9 @@ public final class WasmTrustlet: NativeTrustlet {
         self.limits = limits
         self.capabilities = capabilities
         self.storage = storage
+        self.counters = storage.counters
         self.secureLog = secureLog
+        _ = HostAPI.started  // trusted monotonic time counts from the first trustlet loaded
     }
 
     public func openSession(client: ClientIdentity, parameters: inout TrustletParameters) throws(TrustletError) -> any TrustletSession {

@@ -26,7 +26,8 @@ public final class SealedStorage: Sendable {
     public static let maxObjectIDLength = ObjectFile.maxIDLength
     public let configuration: Configuration
     private let storageRoot: SymmetricKey
-    private let counters: any MonotonicCounterStore
+    /// The replay-protected counters its state roots are anchored in.
+    let counters: any MonotonicCounterStore
     private let namespaces = Mutex<[StorageNamespace: SealedNamespace]>([:])
 
     public init(configuration: Configuration, rootOfTrust: any RootOfTrust) throws(StorageError) {
