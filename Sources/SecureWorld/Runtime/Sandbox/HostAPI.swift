@@ -93,29 +93,25 @@ struct HostAPI {
             let id = try memory.read(Self.u32(args, 0), Self.u32(args, 1), "an object ID")
             return [Self.outcome { () throws(StorageError) in try trustlet.storage.delete(trustlet.namespace, id: id) }]
         })
-        imports.define(module: "tz", name: "counter_read", Function(store: store, parameters: [i32, i32, i32], results: [i32]) { caller, args in
-            guard trustlet.capabilities.contains(.counters) else { return [Self.code(.accessDenied)] }
-            let memory = try Self.memory(caller, "counter_read")
-            let id = try memory.read(Self.u32(args, 0), Self.u32(args, 1), "a counter ID")
-            try memory.check(Self.u32(args, 2), 8, "the value")
-            guard let name = Self.counterName(trustlet, id) else { return [Self.code(.badParameters)] }
-            guard let value = Self.counterValue(trustlet, name) else { return [Self.code(.storageNotAvailable)] }
-            try memory.writeU64(Self.u32(args, 2), value, "the value")
-            return [Self.code(.success)]
-        })
-
-        imports.define(module: "tz", name: "counter_increment", Function(store: store, parameters: [i32, i32, i32], results: [i32]) { caller, args in
-            guard trustlet.capabilities.contains(.counters) else { return [Self.code(.accessDenied)] }
-            let memory = try Self.memory(caller, "counter_increment")
-            let id = try memory.read(Self.u32(args, 0), Self.u32(args, 1), "a counter ID")
-            try memory.check(Self.u32(args, 2), 8, "the value")
-            guard let name = Self.counterName(trustlet, id) else { return [Self.code(.badParameters)] }
-            guard let current = Self.counterValue(trustlet, name) else { return [Self.code(.storageNotAvailable)] }
-            let next = current + 1
-            guard (try? trustlet.counters.advance(name, to: next, payload: [])) != nil else { return [Self.code(.storageNotAvailable)] }
-            try memory.writeU64(Self.u32(args, 2), next, "the value")
-            return [Self.code(.success)]
-        })
+        // counter_read(id, idLength, value*) and counter_increment(id, idLength, value*): the same
+        // checks, then read, or read and advance by one.
+        for (function, increment) in [("counter_read", false), ("counter_increment", true)] {
+            imports.define(module: "tz", name: function, Function(store: store, parameters: [i32, i32, i32], results: [i32]) { caller, args in
+                guard trustlet.capabilities.contains(.counters) else { return [Self.code(.accessDenied)] }
+                let memory = try Self.memory(caller, function)
+                let id = try memory.read(Self.u32(args, 0), Self.u32(args, 1), "a counter ID")
+                try memory.check(Self.u32(args, 2), 8, "the value")
+                guard let name = Self.counterName(trustlet, id) else { return [Self.code(.badParameters)] }
+                guard var value = Self.counterValue(trustlet, name) else { return [Self.code(.storageNotAvailable)] }
+                if increment {
+                    guard value < UInt64.max else { return [Self.code(.overflow)] }
+                    value += 1
+                    guard (try? trustlet.counters.advance(name, to: value, payload: [])) != nil else { return [Self.code(.storageNotAvailable)] }
+                }
+                try memory.writeU64(Self.u32(args, 2), value, "the value")
+                return [Self.code(.success)]
+            })
+        }
 
         imports.define(module: "tz", name: "time_monotonic", Function(store: store, parameters: [i32], results: [i32]) { caller, args in
             guard trustlet.capabilities.contains(.time) else { return [Self.code(.accessDenied)] }
