@@ -61,6 +61,14 @@ func listNames(_ uuid: TrustletUUID, command: UInt32, _ options: ConnectionOptio
     return entries.map { String(decoding: $0, as: UTF8.self) }
 }
 
+/// Runs a built-in trustlet's `delete` command on `alias` and reports it.
+func deleteAlias(_ alias: String, _ uuid: TrustletUUID, command: UInt32, noun: String, _ options: ConnectionOptions) async throws {
+    try await withSession(uuid, options) { (session) async throws(TEEError) in
+        try await session.invoke(command: command, parameters: [.input(Array(alias.utf8))])
+    }
+    if options.json { printJSON(["alias": alias, "deleted": true]) } else { print("deleted \(noun)\(alias)") }
+}
+
 struct StorageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "storage",
@@ -114,10 +122,7 @@ struct StorageCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            try await withSession(StorageCommand.uuid, connection) { (session) async throws(TEEError) in
-                try await session.invoke(command: Command.delete.rawValue, parameters: [.input(Array(alias.utf8))])
-            }
-            if connection.json { printJSON(["alias": alias, "deleted": true]) } else { print("deleted \(alias)") }
+            try await deleteAlias(alias, StorageCommand.uuid, command: Command.delete.rawValue, noun: "", connection)
         }
     }
 

@@ -76,10 +76,7 @@ struct KeystoreCommand: AsyncParsableCommand {
         @OptionGroup var connection: ConnectionOptions
 
         func run() async throws {
-            try await withSession(KeystoreCommand.uuid, connection) { (session) async throws(TEEError) in
-                try await session.invoke(command: Command.delete.rawValue, parameters: [.input(Array(alias.utf8))])
-            }
-            if connection.json { printJSON(["alias": alias, "deleted": true]) } else { print("deleted key \(alias)") }
+            try await deleteAlias(alias, KeystoreCommand.uuid, command: Command.delete.rawValue, noun: "key ", connection)
         }
     }
 

@@ -4,6 +4,7 @@ import Testing
 import TrubiZoneClient
 import TrubiZoneProtocol
 import TrubiZoneSampleTrustlets
+import TrubiZoneSecureWorld
 import TrubiZoneTesting
 
 /// The developer's path with the built tools: keygen, build (reproducible), sign, inspect, and
@@ -78,5 +79,42 @@ import TrubiZoneTesting
         defer { context.close() }
         let session = try await context.openSession(uuid: Samples.hello)
         #expect(try await session.hello(Array("from the CLI".utf8)).echo == Array("from the CLI".utf8))
+    }
+}
+
+extension TrustletCLITests {
+    @Test func theDaemonInstallsTrustedPackagesFromADirectoryAtStart() async throws {
+        let work = TemporaryDirectory("tz-dir")
+        let developer = P256.Signing.PrivateKey(), stranger = P256.Signing.PrivateKey()
+        try developer.publicKey.pemRepresentation.write(toFile: work.appending("developer.pub.pem"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: work.appending("trustlets"), withIntermediateDirectories: true)
+        let manifest = TrustletManifest(uuid: Samples.hello.description, name: "hello", version: "1.0.0", capabilities: ["storage"])
+        let good = try TrustletPackage.sign(manifest: manifest, wasm: SampleTrustlets.wasm("hello"), key: developer)
+        var other = manifest
+        other.uuid = Samples.hostile.description
+        let untrusted = try TrustletPackage.sign(manifest: other, wasm: SampleTrustlets.wasm("hello"), key: stranger)
+        _ = FileManager.default.createFile(atPath: work.appending("trustlets/hello.tzpkg"), contents: Data(good.bytes))
+        _ = FileManager.default.createFile(atPath: work.appending("trustlets/untrusted.tzpkg"), contents: Data(untrusted.bytes))
+        #expect(try runProcess(tool, ["device", "provision", "--state", work.appending("state")]).status == 0)
+
+        let socket = work.appending("d.sock")
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: daemonTool)
+        daemon.arguments = ["--state", work.appending("state"), "--ree", work.appending("ree"), "--socket", socket,
+                            "--trusted-key", work.appending("developer.pub.pem"), "--trustlets", work.appending("trustlets")]
+        let log = Pipe()
+        daemon.standardError = log
+        try daemon.run()
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { usleep(20_000) }
+
+        let context = try TEEContext.socket(path: socket)
+        #expect(try await context.openSession(uuid: Samples.hello).hello(Array("loaded".utf8)).echo == Array("loaded".utf8))
+        let error = await #expect(throws: TEEError.self) { try await context.openSession(uuid: Samples.hostile) }
+        #expect(error?.code == .itemNotFound)
+        context.close()
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        let logged = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(logged.contains("trustlet package refused") && logged.contains("does not trust"))
     }
 }
