@@ -28,6 +28,7 @@ public struct ReturnCode: RawRepresentable, Hashable, Sendable, CustomStringConv
     public static let overflow = ReturnCode(rawValue: 0xFFFF_300F)
     public static let targetDead = ReturnCode(rawValue: 0xFFFF_3024)
     public static let storageNoSpace = ReturnCode(rawValue: 0xFFFF_3041)
+    public static let macInvalid = ReturnCode(rawValue: 0xFFFF_3071)
     public static let signatureInvalid = ReturnCode(rawValue: 0xFFFF_3072)
     public static let corruptObject = ReturnCode(rawValue: 0xF010_0001)
     public static let storageNotAvailable = ReturnCode(rawValue: 0xF010_0003)
@@ -57,6 +58,7 @@ public struct ReturnCode: RawRepresentable, Hashable, Sendable, CustomStringConv
         case .overflow: "TEE_ERROR_OVERFLOW"
         case .targetDead: "TEEC_ERROR_TARGET_DEAD"
         case .storageNoSpace: "TEE_ERROR_STORAGE_NO_SPACE"
+        case .macInvalid: "TEE_ERROR_MAC_INVALID"
         case .signatureInvalid: "TEE_ERROR_SIGNATURE_INVALID"
         case .corruptObject: "TEE_ERROR_CORRUPT_OBJECT"
         case .storageNotAvailable: "TEE_ERROR_STORAGE_NOT_AVAILABLE"

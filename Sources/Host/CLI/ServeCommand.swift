@@ -50,9 +50,17 @@ public struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Install every .tzpkg in this directory at start.", valueName: "dir"))
     var trustlets: String?
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The trusted UI: 'tty' (this process's terminal) or 'script:FILE' (answers from FILE, in order; what is shown goes to FILE.screen). None by default.",
+        valueName: "ui"))
+    var trustedUI: String?
+
     public init() {}
 
     public func validate() throws {
+        if let trustedUI, trustedUI != "tty", !(trustedUI.hasPrefix("script:") && trustedUI.count > 7) {
+            throw ValidationError("--trusted-ui takes 'tty' or 'script:FILE', not '\(trustedUI)'")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
         guard maxFrameSize >= 4096 else { throw ValidationError("--max-frame-size must be at least 4096") }
         guard maxObjectSize > 0, maxObjectSize < maxFrameSize else {
@@ -79,6 +87,7 @@ public struct ServeCommand: ParsableCommand {
         do {
             world = try SecureWorld.emulated(
                 stateDirectory: state, reeDirectory: ree, maxObjectSize: maxObjectSize, trustPolicy: TrustPolicy(trustedSigners: keys),
+                trustedUI: try makeTrustedUI(),
                 limits: .init(maxConnections: maxConnections, maxSessionsPerConnection: maxSessions,
                               maxSessionsPerUser: maxSessionsPerUser), logger: logger)
         } catch {
@@ -120,5 +129,22 @@ public struct ServeCommand: ParsableCommand {
         logger.info("shutting down")
         server.shutdown()
         _ = sources
+    }
+
+    /// The device behind `--trusted-ui`.
+    private func makeTrustedUI() throws -> TrustedUI {
+        guard let trustedUI else { return .none }
+        if trustedUI == "tty" {
+            do {
+                return TrustedUI(device: try TerminalTrustedUI())
+            } catch {
+                throw fail("--trusted-ui tty needs a terminal, and this process has none; use --trusted-ui script:FILE")
+            }
+        }
+        do {
+            return TrustedUI(device: try ScriptedTrustedUI(scriptFile: String(trustedUI.dropFirst("script:".count))))
+        } catch {
+            throw fail("\(error)")
+        }
     }
 }

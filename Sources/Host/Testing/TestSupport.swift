@@ -38,9 +38,21 @@ public final class EmulatedDevice: Sendable {
 
     /// A fresh runtime on this device, as after a restart of the secure world.
     public func secureWorld(durable: Bool = false, maxObjectSize: Int = 1 << 20, limits: SecureWorld.Limits = .init(),
+                            trustedUI: TrustedUI = .none,
                             logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })) throws -> SecureWorld {
         try SecureWorld.emulated(stateDirectory: stateDirectory, reeDirectory: reeDirectory, durable: durable,
-                                 maxObjectSize: maxObjectSize, limits: limits, logger: logger)
+                                 maxObjectSize: maxObjectSize, trustedUI: trustedUI, limits: limits, logger: logger)
+    }
+
+    /// Puts the REE directory back exactly as `snapshot` (from `reeFiles()`) saw it: what an
+    /// attacker who owns the normal world can do at any time.
+    public func restoreREE(_ snapshot: [(path: String, bytes: [UInt8])]) throws {
+        try FileManager.default.removeItem(atPath: reeDirectory)
+        for file in snapshot {
+            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: file.path).deletingLastPathComponent().path,
+                                                    withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: file.path, contents: Data(file.bytes))
+        }
     }
 
     /// Every file under the REE directory, with its bytes.
@@ -72,7 +84,7 @@ public final class DaemonHarness: Sendable {
     public let logs: LogRecorder
     private let socketDirectory: TemporaryDirectory
 
-    public init(device: EmulatedDevice? = nil, limits: SecureWorld.Limits = .init(),
+    public init(device: EmulatedDevice? = nil, limits: SecureWorld.Limits = .init(), trustedUI: TrustedUI = .none,
                 configure: (inout WorldSwitchServer.Configuration) -> Void = { _ in }) throws {
         let device = try device ?? EmulatedDevice()
         self.device = device
@@ -80,7 +92,7 @@ public final class DaemonHarness: Sendable {
         self.logs = logs
         var logger = Logger(label: "trubizoned") { label in logs.handler(label: label) }
         logger.logLevel = .trace
-        world = try device.secureWorld(limits: limits, logger: logger)
+        world = try device.secureWorld(limits: limits, trustedUI: trustedUI, logger: logger)
         // Unix socket paths are short (108 bytes): keep the socket in a short directory.
         socketDirectory = TemporaryDirectory("tzs")
         socketPath = socketDirectory.appending("tz.sock")
@@ -169,4 +181,24 @@ public func runProcess(_ executable: String, _ arguments: [String], stdin: [UInt
     while reader.isExecuting || !reader.isFinished { usleep(1000) }
     return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                          stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self))
+}
+
+/// The shared test data (`../shared/data` beside the checkout): real FHIR examples, Synthea
+/// patients, RFC and Wycheproof vectors. `TRUBIZONE_SHARED_DATA` points elsewhere.
+public enum SharedData {
+    public static var directory: String {
+        if let override = ProcessInfo.processInfo.environment["TRUBIZONE_SHARED_DATA"] { return override }
+        // This file is Sources/Host/Testing/TestSupport.swift in the checkout.
+        let checkout = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        return checkout.deletingLastPathComponent().appendingPathComponent("shared/data").path
+    }
+
+    /// The path of a file under the shared data, e.g. `wycheproof/hkdf_sha256_test.json`.
+    public static func path(_ relative: String) -> String { directory + "/" + relative }
+
+    /// The files of a folder under the shared data, sorted.
+    public static func files(in folder: String, withExtension suffix: String = "") throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: path(folder)).filter { $0.hasSuffix(suffix) }.sorted().map { path(folder + "/" + $0) }
+    }
 }

@@ -60,15 +60,8 @@ import TrubiZoneTesting
         // A daemon that trusts the key installs it and runs it.
         let provision = try runProcess(tool, ["device", "provision", "--state", work.appending("state")])
         #expect(provision.status == 0)
-        let socket = work.appending("d.sock")
-        let daemon = Process()
-        daemon.executableURL = URL(fileURLWithPath: daemonTool)
-        daemon.arguments = ["--state", work.appending("state"), "--ree", work.appending("ree"), "--socket", socket,
-                            "--trusted-key", work.appending("keys/developer-key.pub.pem")]
-        daemon.standardError = Pipe()
-        try daemon.run()
+        let (daemon, socket, _) = try startDaemon(in: work, ["--trusted-key", work.appending("keys/developer-key.pub.pem")])
         defer { kill(daemon.processIdentifier, SIGTERM); daemon.waitUntilExit() }
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { usleep(20_000) }
         let installed = try runProcess(tool, ["trustlet", "install", work.appending("hello.tzpkg"), "--socket", socket, "--json"])
         #expect(installed.status == 0, "\(installed.stderr)")
         let refusedInstall = try runProcess(tool, ["trustlet", "install", work.appending("bad.tzpkg"), "--socket", socket])
@@ -83,6 +76,58 @@ import TrubiZoneTesting
 }
 
 extension TrustletCLITests {
+    /// Starts `trubizoned` on the device in `work/state`, and waits for its socket.
+    func startDaemon(in work: TemporaryDirectory, _ arguments: [String]) throws -> (Process, String, Pipe) {
+        let socket = work.appending("d.sock")
+        let daemon = Process()
+        daemon.executableURL = URL(fileURLWithPath: daemonTool)
+        daemon.arguments = ["--state", work.appending("state"), "--ree", work.appending("ree"), "--socket", socket] + arguments
+        let log = Pipe()
+        daemon.standardError = log
+        try daemon.run()
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) && daemon.isRunning { usleep(20_000) }
+        return (daemon, socket, log)
+    }
+
+    @Test func theDaemonsScriptedTrustedUIAnswersAndRecordsTheScreen() async throws {
+        let work = TemporaryDirectory("tz-ui")
+        let developer = P256.Signing.PrivateKey()
+        try developer.publicKey.pemRepresentation.write(toFile: work.appending("developer.pub.pem"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: work.appending("trustlets"), withIntermediateDirectories: true)
+        let manifest = TrustletManifest(uuid: Samples.vault.description, name: "vault", version: "1.0.0",
+                                        capabilities: ["storage", "crypto", "random", "counters", "ui"])
+        let vault = try TrustletPackage.sign(manifest: manifest, wasm: SampleTrustlets.wasm("vault"), key: developer)
+        _ = FileManager.default.createFile(atPath: work.appending("trustlets/vault.tzpkg"), contents: Data(vault.bytes))
+        try "# the user at the device\npin 8642\npin 8642\npin 8642\n".write(toFile: work.appending("user.script"), atomically: true, encoding: .utf8)
+        #expect(try runProcess(tool, ["device", "provision", "--state", work.appending("state")]).status == 0)
+
+        // Bad values are refused before anything starts.
+        let unknown = try runProcess(daemonTool, ["--state", work.appending("state"), "--ree", work.appending("ree"), "--trusted-ui", "screen"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("'tty' or 'script:FILE'"))
+        try "pin 8642\nswipe left\n".write(toFile: work.appending("bad.script"), atomically: true, encoding: .utf8)
+        let badScript = try runProcess(daemonTool, ["--state", work.appending("state"), "--ree", work.appending("ree"),
+                                                    "--trusted-ui", "script:" + work.appending("bad.script")])
+        #expect(badScript.status == 1 && badScript.stderr.contains("line 2"))
+
+        let (daemon, socket, log) = try startDaemon(in: work, ["--trusted-key", work.appending("developer.pub.pem"), "--trustlets", work.appending("trustlets"),
+                                                               "--trusted-ui", "script:" + work.appending("user.script"), "--log-level", "trace"])
+        let context = try TEEContext.socket(path: socket)
+        let session = try await context.openSession(uuid: Samples.vault)
+        _ = try await session.invoke(command: 0, parameters: [.input(Array("the launch code".utf8))])
+        _ = try await session.invoke(command: 1, parameters: [])
+        context.close()
+        kill(daemon.processIdentifier, SIGTERM)
+        daemon.waitUntilExit()
+        let screen = try String(contentsOfFile: work.appending("user.script.screen"), encoding: .utf8)
+        #expect(screen.contains("[vault] The secret: the launch code"))
+        #expect(try FileManager.default.attributesOfItem(atPath: work.appending("user.script.screen"))[.posixPermissions] as? Int == 0o600)
+        let logged = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(!logged.contains("launch code") && !logged.contains("8642"))
+        for file in EmulatedDevice.files(under: work.appending("ree")) {
+            #expect(file.bytes.firstRange(of: Array("launch code".utf8)) == nil)
+        }
+    }
+
     @Test func theDaemonInstallsTrustedPackagesFromADirectoryAtStart() async throws {
         let work = TemporaryDirectory("tz-dir")
         let developer = P256.Signing.PrivateKey(), stranger = P256.Signing.PrivateKey()
@@ -97,15 +142,8 @@ extension TrustletCLITests {
         _ = FileManager.default.createFile(atPath: work.appending("trustlets/untrusted.tzpkg"), contents: Data(untrusted.bytes))
         #expect(try runProcess(tool, ["device", "provision", "--state", work.appending("state")]).status == 0)
 
-        let socket = work.appending("d.sock")
-        let daemon = Process()
-        daemon.executableURL = URL(fileURLWithPath: daemonTool)
-        daemon.arguments = ["--state", work.appending("state"), "--ree", work.appending("ree"), "--socket", socket,
-                            "--trusted-key", work.appending("developer.pub.pem"), "--trustlets", work.appending("trustlets")]
-        let log = Pipe()
-        daemon.standardError = log
-        try daemon.run()
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { usleep(20_000) }
+        let (daemon, socket, log) = try startDaemon(in: work, ["--trusted-key", work.appending("developer.pub.pem"),
+                                                              "--trustlets", work.appending("trustlets")])
 
         let context = try TEEContext.socket(path: socket)
         #expect(try await context.openSession(uuid: Samples.hello).hello(Array("loaded".utf8)).echo == Array("loaded".utf8))

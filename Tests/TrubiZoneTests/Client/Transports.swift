@@ -17,17 +17,17 @@ final class World {
     let runtime: SecureWorld
     private let daemon: DaemonHarness?
 
-    init(_ kind: TransportKind, limits: SecureWorld.Limits = .init()) throws {
+    init(_ kind: TransportKind, limits: SecureWorld.Limits = .init(), trustedUI: TrustedUI = .none) throws {
         self.kind = kind
         if kind == .socket {
-            let daemon = try DaemonHarness(limits: limits)
+            let daemon = try DaemonHarness(limits: limits, trustedUI: trustedUI)
             self.daemon = daemon
             device = daemon.device
             runtime = daemon.world
         } else {
             daemon = nil
             device = try EmulatedDevice()
-            runtime = try device.secureWorld(limits: limits)
+            runtime = try device.secureWorld(limits: limits, trustedUI: trustedUI)
         }
     }
 

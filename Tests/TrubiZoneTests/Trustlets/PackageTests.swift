@@ -93,12 +93,7 @@ import TrubiZoneTesting
         try world.install(package: try package(version: "1.0.0"))
         let snapshot = device.reeFiles()
         try world.install(package: try package(version: "2.0.0"))
-        try FileManager.default.removeItem(atPath: device.reeDirectory)
-        for file in snapshot {
-            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: file.path).deletingLastPathComponent().path,
-                                                    withIntermediateDirectories: true)
-            _ = FileManager.default.createFile(atPath: file.path, contents: Data(file.bytes))
-        }
+        try device.restoreREE(snapshot)
         let restarted = try self.world(device)
         #expect(restarted.trustlet(Samples.hello) == nil, "the rolled-back package store must not load")
         #expect(throws: PackageError.downgrade(installed: "2.0.0", offered: "1.0.0")) { try restarted.install(package: try package(version: "1.0.0")) }

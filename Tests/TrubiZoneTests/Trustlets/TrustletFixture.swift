@@ -9,6 +9,8 @@ enum Samples {
     static let hello = TrustletUUID("8e0b7a4c-1d2e-4f30-9a1b-000000000001")!
     static let hostile = TrustletUUID("8e0b7a4c-1d2e-4f30-9a1b-0000000000ff")!
     static let hostileCreate = TrustletUUID("8e0b7a4c-1d2e-4f30-9a1b-0000000000fe")!
+    static let vault = TrustletUUID("8e0b7a4c-1d2e-4f30-9a1b-000000000002")!
+    static let probe = TrustletUUID("8e0b7a4c-1d2e-4f30-9a1b-0000000000fd")!
     static let developer = Array(repeating: UInt8(0xD1), count: 32)
     static let otherDeveloper = Array(repeating: UInt8(0xD2), count: 32)
 
@@ -19,7 +21,8 @@ enum Samples {
     static func install(_ name: String, as uuid: TrustletUUID, in world: SecureWorld, signer: [UInt8] = developer,
                         limits: TrustletLimits = testLimits, capabilities: Capabilities = .all) throws -> WasmTrustlet {
         let trustlet = try WasmTrustlet(wasm: SampleTrustlets.wasm(name), uuid: uuid, name: name, signerID: signer,
-                                        limits: limits, capabilities: capabilities, storage: world.storage, secureLog: world.secureLog)
+                                        limits: limits, capabilities: capabilities, storage: world.storage, secureLog: world.secureLog,
+                                        trustedUI: world.trustedUI)
         world.install(trustlet)
         return trustlet
     }

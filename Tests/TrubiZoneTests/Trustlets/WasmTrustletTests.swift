@@ -172,12 +172,7 @@ extension WasmTrustletTests {
         let snapshot = world.device.reeFiles()
         #expect(try await visits(session) == 2)
         // Roll the whole REE directory back, restart: the counter is in replay-protected memory.
-        try FileManager.default.removeItem(atPath: world.device.reeDirectory)
-        for file in snapshot {
-            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: file.path).deletingLastPathComponent().path,
-                                                    withIntermediateDirectories: true)
-            _ = FileManager.default.createFile(atPath: file.path, contents: Data(file.bytes))
-        }
+        try world.device.restoreREE(snapshot)
         let restarted = try world.device.secureWorld()
         try Samples.install("hello", as: Samples.hello, in: restarted)
         #expect(try await visits(try TEEContext.inProcess(restarted).openSession(uuid: Samples.hello)) == 3)

@@ -27,8 +27,7 @@ public enum SecureLog {
     }
 
     public static func write(_ message: String) {
-        var copy = message
-        copy.withUTF8 { tz_log(UnsafeRawPointer($0.baseAddress), Int32($0.count)) }
+        withUTF8(message) { tz_log($0, $1) }
     }
 }
 
@@ -66,20 +65,12 @@ public enum SecureStorage {
 
     /// Reads an object; `nil` if there is none with that ID.
     public static func read(_ id: [UInt8]) throws(TrustletError) -> [UInt8]? {
-        var capacity = 256
-        while true {
-            var buffer = [UInt8](repeating: 0, count: capacity)
-            var length: UInt32 = 0
-            let code = id.withUnsafeBytes { idBytes in
-                buffer.withUnsafeMutableBytes { tz_storage_read(idBytes.baseAddress, Int32(idBytes.count), $0.baseAddress, Int32($0.count), &length) }
+        do throws(TrustletError) {
+            return try withBytes(id) { i, il throws(TrustletError) in
+                try variableOutput(initial: 256) { tz_storage_read(i, il, $0, $1, $2) }
             }
-            if code == TrustletError.itemNotFound.code { return nil }
-            if code == TrustletError.shortBuffer.code, Int(length) > capacity {
-                capacity = Int(length)
-                continue
-            }
-            try TrustletError.check(code)
-            return Array(buffer[0..<Int(length)])
+        } catch where error == .itemNotFound {
+            return nil
         }
     }
 

@@ -54,6 +54,8 @@ public struct TrustletError: Error, Equatable {
     public static let outOfMemory = TrustletError(code: 0xFFFF_000C)
     public static let security = TrustletError(code: 0xFFFF_000F)
     public static let shortBuffer = TrustletError(code: 0xFFFF_0010)
+    public static let macInvalid = TrustletError(code: 0xFFFF_3071)
+    public static let signatureInvalid = TrustletError(code: 0xFFFF_3072)
     public static let corruptObject = TrustletError(code: 0xF010_0001)
 
     /// Throws unless `code` is success.

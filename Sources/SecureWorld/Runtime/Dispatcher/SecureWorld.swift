@@ -50,6 +50,8 @@ public final class SecureWorld: WorldSwitchEndpoint {
     public let limits: Limits
     /// The secure world's own log (trustlet messages, trustlet faults); never the normal world's.
     public let secureLog = SecureLogBook()
+    /// The trusted path to the user that trustlets reach through the internal API.
+    public let trustedUI: TrustedUI
     private let trustlets: Mutex<[TrustletUUID: any NativeTrustlet]>
     private let installer: TrustletInstaller
     private let logger: Logger
@@ -63,15 +65,18 @@ public final class SecureWorld: WorldSwitchEndpoint {
     ///   - logger: the runtime's log. It never receives a secret or stored content.
     ///   - trustPolicy: the developer keys whose trustlet packages this device accepts. Packages
     ///     installed earlier are loaded again if their signer is still trusted.
+    ///   - trustedUI: the trusted display and input; none by default.
     public init(rootOfTrust: any RootOfTrust, storage: SealedStorage, trustlets: [any NativeTrustlet] = [],
-                trustPolicy: TrustPolicy = TrustPolicy(), limits: Limits = Limits(),
+                trustPolicy: TrustPolicy = TrustPolicy(), trustedUI: TrustedUI = .none, limits: Limits = Limits(),
                 logger: Logger = Logger(label: "trubizone.secure-world")) {
         self.rootOfTrust = rootOfTrust
         self.storage = storage
         self.limits = limits
         self.logger = logger
         self.trustlets = Mutex([:])
-        let installer = TrustletInstaller(storage: storage, counters: rootOfTrust.counters, policy: trustPolicy, secureLog: secureLog)
+        self.trustedUI = trustedUI
+        let installer = TrustletInstaller(storage: storage, counters: rootOfTrust.counters, policy: trustPolicy, secureLog: secureLog,
+                                          trustedUI: trustedUI)
         self.installer = installer
         let builtIn: [any NativeTrustlet] = [
             StorageTrustlet(storage: storage), KeystoreTrustlet(storage: storage),
@@ -108,12 +113,13 @@ public final class SecureWorld: WorldSwitchEndpoint {
     ///   - stateDirectory: the secure state directory (`trubizone device provision`).
     ///   - reeDirectory: the normal-world directory for sealed objects.
     public static func emulated(stateDirectory: String, reeDirectory: String, durable: Bool = true,
-                                maxObjectSize: Int = 1 << 20, trustPolicy: TrustPolicy = TrustPolicy(), limits: Limits = Limits(),
+                                maxObjectSize: Int = 1 << 20, trustPolicy: TrustPolicy = TrustPolicy(), trustedUI: TrustedUI = .none,
+                                limits: Limits = Limits(),
                                 logger: Logger = Logger(label: "trubizone.secure-world")) throws -> SecureWorld {
         let root = try EmulatedRootOfTrust(directory: stateDirectory, durable: durable)
         let storage = try SealedStorage(
             configuration: .init(reeDirectory: reeDirectory, maxObjectSize: maxObjectSize, durable: durable), rootOfTrust: root)
-        return SecureWorld(rootOfTrust: root, storage: storage, trustPolicy: trustPolicy, limits: limits, logger: logger)
+        return SecureWorld(rootOfTrust: root, storage: storage, trustPolicy: trustPolicy, trustedUI: trustedUI, limits: limits, logger: logger)
     }
 
     // MARK: WorldSwitchEndpoint

@@ -25,14 +25,16 @@ final class TrustletInstaller: Sendable {
     private let counters: any MonotonicCounterStore
     private let policy: TrustPolicy
     private let secureLog: SecureLogBook
+    private let trustedUI: TrustedUI
     private let namespace = StorageNamespace(signerID: BuiltInSigner.id, uuid: BuiltInTrustlets.Installer.uuid.bytes, subject: "packages")
     private let lock = Mutex(())
 
-    init(storage: SealedStorage, counters: any MonotonicCounterStore, policy: TrustPolicy, secureLog: SecureLogBook) {
+    init(storage: SealedStorage, counters: any MonotonicCounterStore, policy: TrustPolicy, secureLog: SecureLogBook, trustedUI: TrustedUI) {
         self.storage = storage
         self.counters = counters
         self.policy = policy
         self.secureLog = secureLog
+        self.trustedUI = trustedUI
     }
 
     /// Checks a package against the policy and the installed versions, then keeps it.
@@ -107,7 +109,7 @@ final class TrustletInstaller: Sendable {
         do throws(TrustletLoadError) {
             return try WasmTrustlet(wasm: package.wasm, uuid: manifest.uuid, name: package.manifest.name, signerID: package.signerID,
                                     version: package.manifest.version, limits: manifest.limits, capabilities: manifest.capabilities,
-                                    storage: storage, secureLog: secureLog)
+                                    storage: storage, secureLog: secureLog, trustedUI: trustedUI)
         } catch {
             throw .rejectedModule(error.description)
         }

@@ -1,4 +1,3 @@
-import Crypto
 import TrubiZoneProtocol
 import WasmKit
 
@@ -10,12 +9,16 @@ import Glibc
 ///
 /// Each function checks the trustlet's capabilities first (a group outside its manifest answers
 /// `TEEC_ERROR_ACCESS_DENIED`), then every pointer and length against the trustlet's memory (a bad
-/// one ends the session), then does the work. Results are GP return codes.
+/// one ends the session), then does the work. Results are GP return codes. The groups live in
+/// their own files: storage and counters, crypto, keys, trusted UI.
 struct HostAPI {
-    static let functionNames: Set<String> = ["log", "random", "sha256", "storage_write", "storage_read", "storage_delete",
-                                             "counter_read", "counter_increment", "time_monotonic", "time_wall"]
-    /// The longest counter ID a trustlet may use.
-    static let maxCounterID = 24
+    static let functionNames: Set<String> = [
+        "log", "random", "time_monotonic", "time_wall",
+        "storage_write", "storage_read", "storage_delete", "counter_read", "counter_increment",
+        "sha256", "hmac_sha256", "hkdf_sha256", "hpke_seal",
+        "key_generate", "key_public", "key_sign", "key_delete", "aead_seal", "aead_open", "hpke_open",
+        "ui_show", "ui_confirm", "ui_read_pin",
+    ]
     /// When this runtime started: the origin of trusted monotonic time.
     static let started = ContinuousClock.now
     /// The longest secure-log message kept; the rest is cut.
@@ -24,135 +27,78 @@ struct HostAPI {
     static let maxRandom = 64 * 1024
 
     let trustlet: WasmTrustlet
+    /// What the current entry-point call carries (its cancellation flag).
+    let call: CallContext
 
     func imports(in store: Store) -> Imports {
         var imports = Imports()
-        let trustlet = self.trustlet
-        let i32 = ValueType.i32
+        defineCore(&imports, store)
+        defineStorage(&imports, store)
+        defineCrypto(&imports, store)
+        defineKeys(&imports, store)
+        defineTrustedUI(&imports, store)
+        return imports
+    }
 
-        imports.define(module: "tz", name: "log", Function(store: store, parameters: [i32, i32]) { caller, args in
+    private func defineCore(_ imports: inout Imports, _ store: Store) {
+        let trustlet = self.trustlet
+        // `log` returns nothing: a trustlet has nothing to do about a log line that was not kept.
+        imports.define(module: "tz", name: "log", Function(store: store, parameters: [.i32, .i32]) { caller, args in
             guard trustlet.capabilities.contains(.log) else { return [] }
             let memory = try Self.memory(caller, "log")
-            let (address, length) = (Self.u32(args, 0), Self.u32(args, 1))
-            try memory.check(address, length, "a message")
-            let message = try memory.read(address, min(length, UInt32(Self.maxLogMessage)), "a message")
+            let arguments = Arguments(args)
+            try memory.check(arguments[0], arguments[1], "a message")
+            let message = try memory.read(arguments[0], min(arguments[1], UInt32(Self.maxLogMessage)), "a message")
             trustlet.secureLog.record(trustlet.name, String(decoding: message, as: UTF8.self))
             return []
         })
 
-        imports.define(module: "tz", name: "random", Function(store: store, parameters: [i32, i32], results: [i32]) { caller, args in
-            guard trustlet.capabilities.contains(.random) else { return [Self.code(.accessDenied)] }
-            let memory = try Self.memory(caller, "random")
-            let (address, length) = (Self.u32(args, 0), Self.u32(args, 1))
-            try memory.check(address, length, "a buffer")
-            guard length <= Self.maxRandom else { return [Self.code(.badParameters)] }
+        define(&imports, store, "random", parameters: 2, group: .random) { memory, args in
+            try memory.check(args[0], args[1], "a buffer")
+            guard args[1] <= Self.maxRandom else { return .badParameters }
             var generator = SystemRandomNumberGenerator()
-            try memory.write(address, (0..<Int(length)).map { _ in UInt8.random(in: 0...255, using: &generator) }, "a buffer")
-            return [Self.code(.success)]
-        })
-
-        imports.define(module: "tz", name: "sha256", Function(store: store, parameters: [i32, i32, i32], results: [i32]) { caller, args in
-            guard trustlet.capabilities.contains(.crypto) else { return [Self.code(.accessDenied)] }
-            let memory = try Self.memory(caller, "sha256")
-            try memory.check(Self.u32(args, 2), 32, "the digest buffer")
-            let digest = try memory.withBytes(Self.u32(args, 0), Self.u32(args, 1), "the data") { Array(SHA256.hash(data: $0)) }
-            try memory.write(Self.u32(args, 2), digest, "the digest buffer")
-            return [Self.code(.success)]
-        })
-
-        imports.define(module: "tz", name: "storage_write", Function(store: store, parameters: [i32, i32, i32, i32], results: [i32]) { caller, args in
-            guard trustlet.capabilities.contains(.storage) else { return [Self.code(.accessDenied)] }
-            let memory = try Self.memory(caller, "storage_write")
-            let id = try memory.read(Self.u32(args, 0), Self.u32(args, 1), "an object ID")
-            let data = try memory.read(Self.u32(args, 2), Self.u32(args, 3), "object data")
-            return [Self.outcome { () throws(StorageError) in try trustlet.storage.put(trustlet.namespace, id: id, data: data) }]
-        })
-
-        imports.define(module: "tz", name: "storage_read", Function(store: store, parameters: [i32, i32, i32, i32, i32], results: [i32]) { caller, args in
-            guard trustlet.capabilities.contains(.storage) else { return [Self.code(.accessDenied)] }
-            let memory = try Self.memory(caller, "storage_read")
-            let id = try memory.read(Self.u32(args, 0), Self.u32(args, 1), "an object ID")
-            let (buffer, capacity, lengthAddress) = (Self.u32(args, 2), Self.u32(args, 3), Self.u32(args, 4))
-            try memory.check(buffer, capacity, "the read buffer")
-            try memory.check(lengthAddress, 4, "the length")
-            let data: [UInt8]
-            do throws(StorageError) {
-                data = try trustlet.storage.get(trustlet.namespace, id: id)
-            } catch {
-                return [Self.code(error.code)]
-            }
-            try memory.writeU32(lengthAddress, UInt32(data.count), "the length")
-            guard data.count <= Int(capacity) else { return [Self.code(.shortBuffer)] }
-            try memory.write(buffer, data, "the read buffer")
-            return [Self.code(.success)]
-        })
-
-        imports.define(module: "tz", name: "storage_delete", Function(store: store, parameters: [i32, i32], results: [i32]) { caller, args in
-            guard trustlet.capabilities.contains(.storage) else { return [Self.code(.accessDenied)] }
-            let memory = try Self.memory(caller, "storage_delete")
-            let id = try memory.read(Self.u32(args, 0), Self.u32(args, 1), "an object ID")
-            return [Self.outcome { () throws(StorageError) in try trustlet.storage.delete(trustlet.namespace, id: id) }]
-        })
-        // counter_read(id, idLength, value*) and counter_increment(id, idLength, value*): the same
-        // checks, then read, or read and advance by one.
-        for (function, increment) in [("counter_read", false), ("counter_increment", true)] {
-            imports.define(module: "tz", name: function, Function(store: store, parameters: [i32, i32, i32], results: [i32]) { caller, args in
-                guard trustlet.capabilities.contains(.counters) else { return [Self.code(.accessDenied)] }
-                let memory = try Self.memory(caller, function)
-                let id = try memory.read(Self.u32(args, 0), Self.u32(args, 1), "a counter ID")
-                try memory.check(Self.u32(args, 2), 8, "the value")
-                guard let name = Self.counterName(trustlet, id) else { return [Self.code(.badParameters)] }
-                guard var value = Self.counterValue(trustlet, name) else { return [Self.code(.storageNotAvailable)] }
-                if increment {
-                    guard value < UInt64.max else { return [Self.code(.overflow)] }
-                    value += 1
-                    guard (try? trustlet.counters.advance(name, to: value, payload: [])) != nil else { return [Self.code(.storageNotAvailable)] }
-                }
-                try memory.writeU64(Self.u32(args, 2), value, "the value")
-                return [Self.code(.success)]
-            })
+            try memory.write(args[0], (0..<Int(args[1])).map { _ in UInt8.random(in: 0...255, using: &generator) }, "a buffer")
+            return .success
         }
 
-        imports.define(module: "tz", name: "time_monotonic", Function(store: store, parameters: [i32], results: [i32]) { caller, args in
-            guard trustlet.capabilities.contains(.time) else { return [Self.code(.accessDenied)] }
-            let memory = try Self.memory(caller, "time_monotonic")
+        define(&imports, store, "time_monotonic", parameters: 1, group: .time) { memory, args in
             // Read the origin first: a lazily initialized static read after `now` would be later
             // than it, and the runtime must never trap on arithmetic a guest can trigger.
             let origin = Self.started
             let elapsed = ContinuousClock.now - origin
             let seconds = UInt64(clamping: max(0, elapsed.components.seconds))
             let nanoseconds = seconds &* 1_000_000_000 &+ UInt64(clamping: max(0, elapsed.components.attoseconds / 1_000_000_000))
-            try memory.writeU64(Self.u32(args, 0), nanoseconds, "the time")
-            return [Self.code(.success)]
-        })
+            try memory.writeU64(args[0], nanoseconds, "the time")
+            return .success
+        }
 
-        imports.define(module: "tz", name: "time_wall", Function(store: store, parameters: [i32], results: [i32]) { caller, args in
-            guard trustlet.capabilities.contains(.time) else { return [Self.code(.accessDenied)] }
-            let memory = try Self.memory(caller, "time_wall")
+        define(&imports, store, "time_wall", parameters: 1, group: .time) { memory, args in
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)
-            try memory.writeU64(Self.u32(args, 0), UInt64(clamping: max(0, now.tv_sec)), "the time")
-            return [Self.code(.success)]
-        })
-        return imports
-    }
-
-    // MARK: Helpers
-
-    /// A counter's value (0 if never advanced); `nil` if the store cannot be read.
-    private static func counterValue(_ trustlet: WasmTrustlet, _ name: String) -> UInt64? {
-        do throws(CounterError) {
-            return try trustlet.counters.read(name)?.value ?? 0
-        } catch {
-            return nil
+            try memory.writeU64(args[0], UInt64(clamping: max(0, now.tv_sec)), "the time")
+            return .success
         }
     }
 
-    /// A trustlet's counter, in the replay-protected store: bound to its signer and UUID like its
-    /// storage, so no other trustlet (or signer) reaches it.
-    private static func counterName(_ trustlet: WasmTrustlet, _ id: [UInt8]) -> String? {
-        guard !id.isEmpty, id.count <= maxCounterID else { return nil }
-        return "trustlet/" + hex(trustlet.namespace.id.prefix(16)) + "/" + hex(id)
+    // MARK: Defining functions
+
+    /// Defines `tz.<name>(i32 × parameters) -> i32`: the capability check, the guest's memory, and
+    /// the translation of the outcome. A `TrustletError` from `body` becomes its GP code; a
+    /// `SandboxFault` (a bad pointer) ends the session.
+    func define(_ imports: inout Imports, _ store: Store, _ name: String, parameters: Int, group: Capabilities,
+                _ body: @escaping (GuestMemory, Arguments) throws -> ReturnCode) {
+        assert(Self.functionNames.contains(name), "tz.\(name) is missing from HostAPI.functionNames")
+        let capabilities = trustlet.capabilities
+        let function = Function(store: store, parameters: Array(repeating: .i32, count: parameters), results: [.i32]) { caller, args in
+            guard capabilities.contains(group) else { return [.i32(ReturnCode.accessDenied.rawValue)] }
+            let memory = try Self.memory(caller, name)
+            do {
+                return [.i32(try body(memory, Arguments(args)).rawValue)]
+            } catch let error as TrustletError {
+                return [.i32(error.code.rawValue)]
+            }
+        }
+        imports.define(module: "tz", name: name, function)
     }
 
     private static func memory(_ caller: borrowing Caller, _ function: String) throws -> GuestMemory {
@@ -161,21 +107,42 @@ struct HostAPI {
         }
         return GuestMemory(memory: memory, function: function)
     }
+}
 
-    /// The engine has checked the argument types against the signature; this never traps anyway.
-    private static func u32(_ args: [Value], _ index: Int) -> UInt32 {
-        guard index < args.count, case let .i32(value) = args[index] else { return 0 }
+/// The arguments of a host call, as unsigned 32-bit values. The engine has checked their types
+/// against the signature; reading one never traps anyway.
+struct Arguments {
+    private let values: [Value]
+    init(_ values: [Value]) { self.values = values }
+
+    subscript(_ index: Int) -> UInt32 {
+        guard index < values.count, case let .i32(value) = values[index] else { return 0 }
         return value
     }
+}
 
-    private static func code(_ code: ReturnCode) -> Value { .i32(code.rawValue) }
+/// What the runtime knows about the entry-point call in progress, for the host functions that
+/// need it. Set by the sandbox before each call; touched only by the session's thread.
+final class CallContext: @unchecked Sendable {
+    var cancellation = Cancellation()
+}
 
-    private static func outcome(_ body: () throws(StorageError) -> Void) -> Value {
-        do throws(StorageError) {
-            try body()
-            return code(.success)
-        } catch {
-            return code(error.code)
-        }
+extension GuestMemory {
+    /// The bytes at the (pointer, length) pair starting at argument `index`.
+    func bytes(_ args: Arguments, _ index: Int, _ what: String) throws(SandboxFault) -> [UInt8] {
+        try read(args[index], args[index + 1], what)
+    }
+
+    /// Writes a variable-length result through the (buffer, capacity, length pointer) triple
+    /// starting at argument `index`, with the GP short-buffer rule: the length is always written,
+    /// the bytes only if they fit. Every pointer is checked before anything is written.
+    func output(_ bytes: [UInt8], _ args: Arguments, _ index: Int, _ what: String) throws(SandboxFault) -> ReturnCode {
+        let (buffer, capacity, length) = (args[index], args[index + 1], args[index + 2])
+        try check(buffer, capacity, what)
+        try check(length, 4, "the length")
+        try writeU32(length, UInt32(clamping: bytes.count), "the length")
+        guard bytes.count <= Int(capacity) else { return .shortBuffer }
+        try write(buffer, bytes, what)
+        return .success
     }
 }

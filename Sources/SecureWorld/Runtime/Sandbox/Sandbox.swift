@@ -16,6 +16,7 @@ final class Sandbox {
     private let instance: Instance
     private let memory: Memory
     private let cap: MemoryCap
+    private let context = CallContext()
     /// The parameter block, allocated in guest memory once per instance and reused by every call.
     private var block: UInt32 = 0
     private let entry: (create: Function, open: Function, invoke: Function, close: Function, alloc: Function, free: Function)
@@ -28,7 +29,7 @@ final class Sandbox {
         cap = MemoryCap(maxBytes: trustlet.limits.memoryPages * 65536)
         store.resourceLimiter = cap
         store.fuel = Fuel(remaining: trustlet.limits.fuelPerCall)
-        let imports = HostAPI(trustlet: trustlet).imports(in: store)
+        let imports = HostAPI(trustlet: trustlet, call: context).imports(in: store)
         do {
             instance = try trustlet.module.instantiate(store: store, imports: imports)
         } catch {
@@ -64,8 +65,10 @@ final class Sandbox {
         }
     }
 
-    func invoke(command: UInt32, _ parameters: Parameters) -> Outcome {
-        call(entry.invoke, name: "invoke", parameters, command: command)
+    func invoke(command: UInt32, _ parameters: Parameters, cancellation: Cancellation) -> Outcome {
+        context.cancellation = cancellation
+        defer { context.cancellation = Cancellation() }
+        return call(entry.invoke, name: "invoke", parameters, command: command)
     }
 
     /// `TA_CloseSessionEntryPoint`; a fault here is logged and otherwise ignored (the session is

@@ -30,11 +30,16 @@ public struct Capabilities: OptionSet, Sendable, Hashable {
     public static let log = Capabilities(rawValue: 1 << 3)
     public static let counters = Capabilities(rawValue: 1 << 4)
     public static let time = Capabilities(rawValue: 1 << 5)
+    /// Keys held by the runtime: generate, public key, sign, AEAD and HPKE open.
+    public static let keys = Capabilities(rawValue: 1 << 6)
+    /// The trusted UI: show, confirm, read a PIN.
+    public static let ui = Capabilities(rawValue: 1 << 7)
 
-    public static let all: Capabilities = [.storage, .crypto, .random, .log, .counters, .time]
+    public static let all: Capabilities = [.storage, .crypto, .random, .log, .counters, .time, .keys, .ui]
 
     /// The manifest's names for the groups.
     public static let names: [(String, Capabilities)] = [
         ("storage", .storage), ("crypto", .crypto), ("random", .random), ("log", .log), ("counters", .counters), ("time", .time),
+        ("keys", .keys), ("ui", .ui),
     ]
 }

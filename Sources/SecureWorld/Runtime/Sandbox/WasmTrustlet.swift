@@ -24,6 +24,8 @@ public final class WasmTrustlet: NativeTrustlet {
     let module: Module
     let storage: SealedStorage
     let secureLog: SecureLogBook
+    /// The trusted path to the user, for the internal API's ui group.
+    let trustedUI: TrustedUI
     /// The replay-protected counters, for the internal API's counters group.
     let counters: any MonotonicCounterStore
     private let openSessions = Mutex(0)
@@ -35,7 +37,8 @@ public final class WasmTrustlet: NativeTrustlet {
     /// - Throws: `TrustletLoadError` when the bytes are not a module, import anything but the
     ///   internal API, or lack an entry point.
     public init(wasm: [UInt8], uuid: TrustletUUID, name: String, signerID: [UInt8], version: String = "0.0.0", limits: TrustletLimits = .init(),
-                capabilities: Capabilities = .all, storage: SealedStorage, secureLog: SecureLogBook) throws(TrustletLoadError) {
+                capabilities: Capabilities = .all, storage: SealedStorage, secureLog: SecureLogBook,
+                trustedUI: TrustedUI = .none) throws(TrustletLoadError) {
         let parsed: Module
         do {
             parsed = try parseWasm(bytes: wasm)
@@ -62,6 +65,7 @@ public final class WasmTrustlet: NativeTrustlet {
         self.storage = storage
         self.counters = storage.counters
         self.secureLog = secureLog
+        self.trustedUI = trustedUI
         _ = HostAPI.started  // trusted monotonic time counts from the first trustlet loaded
     }
 
@@ -87,6 +91,10 @@ public final class WasmTrustlet: NativeTrustlet {
     func sessionEnded() { openSessions.withLock { $0 -= 1 } }
 
     var namespace: StorageNamespace { StorageNamespace(signerID: signerID, uuid: uuid.bytes) }
+
+    /// The keys the runtime holds for this trustlet: bound, like its objects, to its signer and
+    /// UUID, in a namespace of their own that its storage API cannot open.
+    var keys: KeyRing { KeyRing(storage: storage, namespace: StorageNamespace(signerID: signerID, uuid: uuid.bytes, subject: "keys")) }
 
     /// Ends a session that faulted: logs why, securely, and answers the caller.
     /// - Parameter memoryFull: whether the instance was refused memory during the call (a trap then
@@ -136,7 +144,7 @@ final class WasmSession: TrustletSession {
             guard let live = sandbox else {
                 return .died(TrustletError(.targetDead, "the \(trustlet.name) session has ended; open a new session"))
             }
-            let outcome = live.invoke(command: command, parameters.request)
+            let outcome = live.invoke(command: command, parameters.request, cancellation: cancellation)
             if case .died = outcome { sandbox = nil }
             return outcome
         }

@@ -1,0 +1,67 @@
+import TrubiZoneProtocol
+import WasmKit
+
+/// The storage and counters groups: the trustlet's sealed objects, and its replay-protected
+/// counters.
+extension HostAPI {
+    /// The longest counter ID a trustlet may use.
+    static let maxCounterID = 24
+
+    func defineStorage(_ imports: inout Imports, _ store: Store) {
+        let trustlet = self.trustlet
+        // storage_write(id, idLength, data, dataLength)
+        define(&imports, store, "storage_write", parameters: 4, group: .storage) { memory, args in
+            let id = try memory.bytes(args, 0, "an object ID")
+            let data = try memory.bytes(args, 2, "object data")
+            try sealed { () throws(StorageError) in try trustlet.storage.put(trustlet.namespace, id: id, data: data) }
+            return .success
+        }
+        // storage_read(id, idLength, buffer, capacity, length*)
+        define(&imports, store, "storage_read", parameters: 5, group: .storage) { memory, args in
+            let id = try memory.bytes(args, 0, "an object ID")
+            try memory.check(args[2], args[3], "the read buffer")
+            try memory.check(args[4], 4, "the length")
+            let data = try sealed { () throws(StorageError) in try trustlet.storage.get(trustlet.namespace, id: id) }
+            return try memory.output(data, args, 2, "the read buffer")
+        }
+        // storage_delete(id, idLength)
+        define(&imports, store, "storage_delete", parameters: 2, group: .storage) { memory, args in
+            let id = try memory.bytes(args, 0, "an object ID")
+            try sealed { () throws(StorageError) in try trustlet.storage.delete(trustlet.namespace, id: id) }
+            return .success
+        }
+        // counter_read(id, idLength, value*) and counter_increment(id, idLength, value*): the same
+        // checks, then read, or read and advance by one.
+        for (function, increment) in [("counter_read", false), ("counter_increment", true)] {
+            define(&imports, store, function, parameters: 3, group: .counters) { memory, args in
+                let id = try memory.bytes(args, 0, "a counter ID")
+                try memory.check(args[2], 8, "the value")
+                guard let name = Self.counterName(trustlet, id) else { return .badParameters }
+                guard var value = Self.counterValue(trustlet, name) else { return .storageNotAvailable }
+                if increment {
+                    guard value < UInt64.max else { return .overflow }
+                    value += 1
+                    guard (try? trustlet.counters.advance(name, to: value, payload: [])) != nil else { return .storageNotAvailable }
+                }
+                try memory.writeU64(args[2], value, "the value")
+                return .success
+            }
+        }
+    }
+
+    /// A counter's value (0 if never advanced); `nil` if the store cannot be read.
+    private static func counterValue(_ trustlet: WasmTrustlet, _ name: String) -> UInt64? {
+        do throws(CounterError) {
+            return try trustlet.counters.read(name)?.value ?? 0
+        } catch {
+            return nil
+        }
+    }
+
+    /// A trustlet's counter, in the replay-protected store: bound to its signer and UUID like its
+    /// storage, so no other trustlet (or signer) reaches it.
+    private static func counterName(_ trustlet: WasmTrustlet, _ id: [UInt8]) -> String? {
+        guard !id.isEmpty, id.count <= maxCounterID else { return nil }
+        return "trustlet/" + hex(trustlet.namespace.id.prefix(16)) + "/" + hex(id)
+    }
+}

@@ -1,0 +1,74 @@
+// Small byte helpers for trustlet code: hex, big-endian integers, text.
+
+public enum Hex {
+    private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Lowercase hex.
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes hex (either case); `nil` for an odd length or a character that is not a hex digit.
+    public static func decode(_ text: String) -> [UInt8]? {
+        let input = Array(text.utf8)
+        guard input.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(input.count / 2)
+        var index = 0
+        while index < input.count {
+            guard let high = value(input[index]), let low = value(input[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
+    }
+
+    private static func value(_ digit: UInt8) -> UInt8? {
+        switch digit {
+        case 0x30...0x39: digit - 0x30
+        case 0x61...0x66: digit - 0x61 + 10
+        case 0x41...0x46: digit - 0x41 + 10
+        default: nil
+        }
+    }
+}
+
+public enum Bytes {
+    /// The UTF-8 bytes of a string.
+    public static func utf8(_ text: String) -> [UInt8] { Array(text.utf8) }
+
+    /// Text from UTF-8 bytes (invalid sequences become U+FFFD).
+    public static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    public static func bigEndian(_ value: UInt32) -> [UInt8] {
+        [UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)]
+    }
+
+    public static func bigEndian(_ value: UInt64) -> [UInt8] {
+        bigEndian(UInt32(truncatingIfNeeded: value >> 32)) + bigEndian(UInt32(truncatingIfNeeded: value))
+    }
+
+    /// A big-endian `UInt32` from exactly four bytes at `offset`; `nil` if they are not there.
+    public static func readUInt32(_ bytes: [UInt8], at offset: Int = 0) -> UInt32? {
+        guard offset >= 0, offset + 4 <= bytes.count else { return nil }
+        return UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
+    }
+
+    /// The decimal digits of a number.
+    public static func decimal(_ value: UInt64) -> String {
+        if value == 0 { return "0" }
+        var digits: [UInt8] = []
+        var rest = value
+        while rest > 0 {
+            digits.append(UInt8(rest % 10) + 0x30)
+            rest /= 10
+        }
+        return String(decoding: digits.reversed(), as: UTF8.self)
+    }
+}

@@ -1,0 +1,443 @@
+// A strict JSON (RFC 8259) reader and writer for trustlets, in Embedded Swift: enough to read and
+// produce FHIR resources inside the secure world.
+//
+// Strict means the reader accepts exactly RFC 8259 and I-JSON's (RFC 7493) further rules: UTF-8
+// only, no duplicate member names, no unpaired surrogates; no comments, trailing commas, leading
+// zeros, NaN or bare control characters. Numbers are kept as the literal text, so a FHIR decimal
+// like 1.50 round-trips exactly. Limits on input size and nesting depth keep a hostile document
+// from exhausting the trustlet's memory or stack.
+
+public enum JSON: Equatable {
+    case null
+    case bool(Bool)
+    /// A number, as its literal (already checked against the grammar).
+    case number(String)
+    case string(String)
+    case array([JSON])
+    /// An object's members, in document order.
+    case object([JSONMember])
+
+    /// How much a document may ask of the reader.
+    public struct Limits {
+        /// The longest document, in bytes.
+        public var maxBytes: Int
+        /// The deepest nesting of arrays and objects.
+        public var maxDepth: Int
+
+        public init(maxBytes: Int = 1 << 20, maxDepth: Int = 32) {
+            self.maxBytes = maxBytes
+            self.maxDepth = maxDepth
+        }
+    }
+
+    /// Reads a document.
+    /// - Throws: `JSONError` with the reason and the byte offset where reading stopped.
+    public static func parse(_ bytes: [UInt8], limits: Limits = Limits()) throws(JSONError) -> JSON {
+        guard bytes.count <= limits.maxBytes else { throw JSONError(.tooLarge, at: limits.maxBytes) }
+        var reader = JSONReader(bytes: bytes, maxDepth: limits.maxDepth)
+        let value = try reader.value(depth: 0)
+        reader.skipWhitespace()
+        guard reader.index == bytes.count else { throw JSONError(.trailingData, at: reader.index) }
+        return value
+    }
+
+    /// Reads a document in trustlet code: a refused document is `badFormat`.
+    public static func read(_ bytes: [UInt8], limits: Limits = Limits()) throws(TrustletError) -> JSON {
+        do throws(JSONError) {
+            return try parse(bytes, limits: limits)
+        } catch {
+            throw .badFormat
+        }
+    }
+
+    /// A number from an integer.
+    public static func integer(_ value: Int64) -> JSON {
+        let magnitude = value < 0 ? UInt64(0) &- UInt64(bitPattern: value) : UInt64(value)
+        return .number((value < 0 ? "-" : "") + Bytes.decimal(magnitude))
+    }
+
+    // MARK: Reading values
+
+    /// The value of the first member with this name, for an object.
+    public subscript(key: String) -> JSON? {
+        guard case let .object(members) = self else { return nil }
+        for member in members where member.key.utf8.elementsEqual(key.utf8) { return member.value }
+        return nil
+    }
+
+    /// The element at `index`, for an array.
+    public subscript(index: Int) -> JSON? {
+        guard case let .array(elements) = self, index >= 0, index < elements.count else { return nil }
+        return elements[index]
+    }
+
+    public var string: String? {
+        if case let .string(value) = self { return value }
+        return nil
+    }
+
+    public var bool: Bool? {
+        if case let .bool(value) = self { return value }
+        return nil
+    }
+
+    public var array: [JSON]? {
+        if case let .array(value) = self { return value }
+        return nil
+    }
+
+    public var members: [JSONMember]? {
+        if case let .object(value) = self { return value }
+        return nil
+    }
+
+    public var isNull: Bool { self == .null }
+
+    /// The number as an integer, if it is written as one (no fraction or exponent) and fits.
+    public var integer: Int64? {
+        guard case let .number(literal) = self else { return nil }
+        var digits = Array(literal.utf8)
+        let negative = digits.first == 0x2D
+        if negative { digits.removeFirst() }
+        var magnitude: UInt64 = 0
+        for digit in digits {
+            guard digit >= 0x30 && digit <= 0x39 else { return nil }
+            let (times10, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(digit - 0x30))
+            if overflow1 || overflow2 { return nil }
+            magnitude = sum
+        }
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        guard magnitude <= UInt64(Int64.max) else { return nil }
+        return Int64(magnitude)
+    }
+
+    // MARK: Writing
+
+    /// The compact serialization (no whitespace), members in their order.
+    public func serialized() -> [UInt8] {
+        var out: [UInt8] = []
+        write(into: &out)
+        return out
+    }
+
+    private func write(into out: inout [UInt8]) {
+        switch self {
+        case .null: out += [0x6E, 0x75, 0x6C, 0x6C]
+        case .bool(true): out += [0x74, 0x72, 0x75, 0x65]
+        case .bool(false): out += [0x66, 0x61, 0x6C, 0x73, 0x65]
+        case let .number(literal): out += Array(literal.utf8)
+        case let .string(text): Self.writeString(text, into: &out)
+        case let .array(elements):
+            out.append(0x5B)
+            for (index, element) in elements.enumerated() {
+                if index > 0 { out.append(0x2C) }
+                element.write(into: &out)
+            }
+            out.append(0x5D)
+        case let .object(members):
+            out.append(0x7B)
+            for (index, member) in members.enumerated() {
+                if index > 0 { out.append(0x2C) }
+                Self.writeString(member.key, into: &out)
+                out.append(0x3A)
+                member.value.write(into: &out)
+            }
+            out.append(0x7D)
+        }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private static func writeString(_ text: String, into out: inout [UInt8]) {
+        out.append(0x22)
+        for byte in text.utf8 {
+            switch byte {
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, 0x6E]
+            case 0x0D: out += [0x5C, 0x72]
+            case 0x09: out += [0x5C, 0x74]
+            case 0x08: out += [0x5C, 0x62]
+            case 0x0C: out += [0x5C, 0x66]
+            case 0x00..<0x20: out += [0x5C, 0x75, 0x30, 0x30, hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]]
+            default: out.append(byte)
+            }
+        }
+        out.append(0x22)
+    }
+}
+
+public struct JSONMember: Equatable {
+    public var key: String
+    public var value: JSON
+
+    public init(_ key: String, _ value: JSON) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// Why a document was refused, and where.
+public struct JSONError: Error, Equatable {
+    public enum Reason: UInt32 {
+        case tooLarge = 1, tooDeep, unexpectedEnd, unexpectedCharacter, invalidNumber, invalidEscape,
+             invalidUTF8, controlCharacter, duplicateKey, trailingData
+    }
+
+    public let reason: Reason
+    /// The byte offset where reading stopped.
+    public let offset: Int
+
+    public init(_ reason: Reason, at offset: Int) {
+        self.reason = reason
+        self.offset = offset
+    }
+}
+
+/// The recursive-descent reader behind `JSON.parse`.
+struct JSONReader {
+    let bytes: [UInt8]
+    let maxDepth: Int
+    var index = 0
+
+    init(bytes: [UInt8], maxDepth: Int) {
+        self.bytes = bytes
+        self.maxDepth = maxDepth
+    }
+
+    mutating func skipWhitespace() {
+        while index < bytes.count {
+            let byte = bytes[index]
+            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
+            index += 1
+        }
+    }
+
+    private func peek() throws(JSONError) -> UInt8 {
+        guard index < bytes.count else { throw JSONError(.unexpectedEnd, at: index) }
+        return bytes[index]
+    }
+
+    mutating func value(depth: Int) throws(JSONError) -> JSON {
+        skipWhitespace()
+        switch try peek() {
+        case 0x7B: return try object(depth: depth + 1)
+        case 0x5B: return try array(depth: depth + 1)
+        case 0x22: return .string(try string())
+        case 0x74: try literal([0x74, 0x72, 0x75, 0x65]); return .bool(true)
+        case 0x66: try literal([0x66, 0x61, 0x6C, 0x73, 0x65]); return .bool(false)
+        case 0x6E: try literal([0x6E, 0x75, 0x6C, 0x6C]); return .null
+        case 0x2D, 0x30...0x39: return .number(try number())
+        default: throw JSONError(.unexpectedCharacter, at: index)
+        }
+    }
+
+    private mutating func literal(_ word: [UInt8]) throws(JSONError) {
+        for expected in word {
+            guard try peek() == expected else { throw JSONError(.unexpectedCharacter, at: index) }
+            index += 1
+        }
+    }
+
+    private mutating func expect(_ byte: UInt8) throws(JSONError) {
+        skipWhitespace()
+        guard try peek() == byte else { throw JSONError(.unexpectedCharacter, at: index) }
+        index += 1
+    }
+
+    private mutating func array(depth: Int) throws(JSONError) -> JSON {
+        guard depth <= maxDepth else { throw JSONError(.tooDeep, at: index) }
+        index += 1
+        var elements: [JSON] = []
+        skipWhitespace()
+        if try peek() == 0x5D {
+            index += 1
+            return .array(elements)
+        }
+        while true {
+            elements.append(try value(depth: depth))
+            skipWhitespace()
+            let next = try peek()
+            index += 1
+            if next == 0x5D { return .array(elements) }
+            guard next == 0x2C else { throw JSONError(.unexpectedCharacter, at: index - 1) }
+        }
+    }
+
+    private mutating func object(depth: Int) throws(JSONError) -> JSON {
+        guard depth <= maxDepth else { throw JSONError(.tooDeep, at: index) }
+        index += 1
+        var members: [JSONMember] = []
+        // Names seen so far, for the duplicate check: a scan while few, a set beyond.
+        var seen = Set<[UInt8]>()
+        skipWhitespace()
+        if try peek() == 0x7D {
+            index += 1
+            return .object(members)
+        }
+        while true {
+            skipWhitespace()
+            guard try peek() == 0x22 else { throw JSONError(.unexpectedCharacter, at: index) }
+            let keyStart = index
+            let key = try string()
+            let keyBytes = Array(key.utf8)
+            if members.count < 8 {
+                for member in members where member.key.utf8.elementsEqual(keyBytes) { throw JSONError(.duplicateKey, at: keyStart) }
+                if members.count == 7 { for member in members { seen.insert(Array(member.key.utf8)) }; seen.insert(keyBytes) }
+            } else if !seen.insert(keyBytes).inserted {
+                throw JSONError(.duplicateKey, at: keyStart)
+            }
+            try expect(0x3A)
+            members.append(JSONMember(key, try value(depth: depth)))
+            skipWhitespace()
+            let next = try peek()
+            index += 1
+            if next == 0x7D { return .object(members) }
+            guard next == 0x2C else { throw JSONError(.unexpectedCharacter, at: index - 1) }
+        }
+    }
+
+    /// A string, from its opening quote.
+    private mutating func string() throws(JSONError) -> String {
+        index += 1
+        var out: [UInt8] = []
+        while true {
+            let byte = try peek()
+            switch byte {
+            case 0x22:
+                index += 1
+                return String(decoding: out, as: UTF8.self)
+            case 0x5C:
+                try escape(into: &out)
+            case 0x00..<0x20:
+                throw JSONError(.controlCharacter, at: index)
+            case 0x80...0xFF:
+                try utf8Sequence(into: &out)
+            default:
+                out.append(byte)
+                index += 1
+            }
+        }
+    }
+
+    private mutating func escape(into out: inout [UInt8]) throws(JSONError) {
+        let start = index
+        index += 1
+        let byte = try peek()
+        index += 1
+        switch byte {
+        case 0x22, 0x5C, 0x2F: out.append(byte)
+        case 0x62: out.append(0x08)
+        case 0x66: out.append(0x0C)
+        case 0x6E: out.append(0x0A)
+        case 0x72: out.append(0x0D)
+        case 0x74: out.append(0x09)
+        case 0x75:
+            var scalar = try hex4(start)
+            if scalar >= 0xD800 && scalar <= 0xDBFF {
+                // A high surrogate must be followed by an escaped low one.
+                guard index + 1 < bytes.count, bytes[index] == 0x5C, bytes[index + 1] == 0x75 else { throw JSONError(.invalidEscape, at: start) }
+                index += 2
+                let low = try hex4(start)
+                guard low >= 0xDC00 && low <= 0xDFFF else { throw JSONError(.invalidEscape, at: start) }
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            } else if scalar >= 0xDC00 && scalar <= 0xDFFF {
+                throw JSONError(.invalidEscape, at: start)
+            }
+            appendUTF8(scalar, into: &out)
+        default:
+            throw JSONError(.invalidEscape, at: start)
+        }
+    }
+
+    private mutating func hex4(_ start: Int) throws(JSONError) -> UInt32 {
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let digit = try peek()
+            index += 1
+            switch digit {
+            case 0x30...0x39: value = value << 4 | UInt32(digit - 0x30)
+            case 0x61...0x66: value = value << 4 | UInt32(digit - 0x61 + 10)
+            case 0x41...0x46: value = value << 4 | UInt32(digit - 0x41 + 10)
+            default: throw JSONError(.invalidEscape, at: start)
+            }
+        }
+        return value
+    }
+
+    private func appendUTF8(_ scalar: UInt32, into out: inout [UInt8]) {
+        switch scalar {
+        case 0..<0x80:
+            out.append(UInt8(scalar))
+        case 0x80..<0x800:
+            out += [UInt8(0xC0 | scalar >> 6), UInt8(0x80 | scalar & 0x3F)]
+        case 0x800..<0x10000:
+            out += [UInt8(0xE0 | scalar >> 12), UInt8(0x80 | (scalar >> 6) & 0x3F), UInt8(0x80 | scalar & 0x3F)]
+        default:
+            out += [UInt8(0xF0 | scalar >> 18), UInt8(0x80 | (scalar >> 12) & 0x3F), UInt8(0x80 | (scalar >> 6) & 0x3F), UInt8(0x80 | scalar & 0x3F)]
+        }
+    }
+
+    /// One multi-byte UTF-8 sequence, checked as RFC 3629 defines it (no overlong forms, no
+    /// surrogates, nothing above U+10FFFF).
+    private mutating func utf8Sequence(into out: inout [UInt8]) throws(JSONError) {
+        let start = index
+        let lead = bytes[index]
+        let count: Int
+        var secondRange: ClosedRange<UInt8> = 0x80...0xBF
+        switch lead {
+        case 0xC2...0xDF: count = 1
+        case 0xE0: count = 2; secondRange = 0xA0...0xBF
+        case 0xE1...0xEC, 0xEE...0xEF: count = 2
+        case 0xED: count = 2; secondRange = 0x80...0x9F
+        case 0xF0: count = 3; secondRange = 0x90...0xBF
+        case 0xF1...0xF3: count = 3
+        case 0xF4: count = 3; secondRange = 0x80...0x8F
+        default: throw JSONError(.invalidUTF8, at: start)
+        }
+        guard index + count < bytes.count else { throw JSONError(.invalidUTF8, at: start) }
+        for offset in 1...count {
+            let byte = bytes[index + offset]
+            let range: ClosedRange<UInt8> = offset == 1 ? secondRange : 0x80...0xBF
+            guard range.contains(byte) else { throw JSONError(.invalidUTF8, at: start) }
+        }
+        out += bytes[index...(index + count)]
+        index += count + 1
+    }
+
+    /// A number literal: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    private mutating func number() throws(JSONError) -> String {
+        let start = index
+        func digits(_ reader: inout JSONReader) -> Int {
+            var count = 0
+            while reader.index < reader.bytes.count, reader.bytes[reader.index] >= 0x30, reader.bytes[reader.index] <= 0x39 {
+                reader.index += 1
+                count += 1
+            }
+            return count
+        }
+        if bytes[index] == 0x2D { index += 1 }
+        guard index < bytes.count else { throw JSONError(.invalidNumber, at: start) }
+        if bytes[index] == 0x30 {
+            index += 1
+        } else if digits(&self) == 0 {
+            throw JSONError(.invalidNumber, at: start)
+        }
+        if index < bytes.count, bytes[index] == 0x2E {
+            index += 1
+            guard digits(&self) > 0 else { throw JSONError(.invalidNumber, at: start) }
+        }
+        if index < bytes.count, bytes[index] == 0x65 || bytes[index] == 0x45 {
+            index += 1
+            if index < bytes.count, bytes[index] == 0x2B || bytes[index] == 0x2D { index += 1 }
+            guard digits(&self) > 0 else { throw JSONError(.invalidNumber, at: start) }
+        }
+        // A digit right after a complete number ("01") is a leading zero.
+        if index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { throw JSONError(.invalidNumber, at: start) }
+        return String(decoding: bytes[start..<index], as: UTF8.self)
+    }
+}
