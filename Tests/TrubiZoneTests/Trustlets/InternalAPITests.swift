@@ -32,12 +32,10 @@ import TrubiZoneTesting
 
         func code(_ command: UInt32, _ parameters: [TEEParameter]) async -> ReturnCode {
             do {
-                _ = try await call(command, parameters)
+                _ = try await session.invoke(command: command, parameters: parameters)
                 return .success
-            } catch let error as TEEError {
-                return error.code
             } catch {
-                return .generic
+                return error.code
             }
         }
 

@@ -46,10 +46,8 @@ import TrubiZoneTesting
             do {
                 _ = try await session.invoke(command: command, parameters: parameters)
                 return .success
-            } catch let error as TEEError {
-                return error.code
             } catch {
-                return .generic
+                return error.code
             }
         }
     }

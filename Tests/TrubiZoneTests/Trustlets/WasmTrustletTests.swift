@@ -70,6 +70,38 @@ import WAT
         #expect(world.runtime.secureLog.all.contains { $0.trustlet == "hostile" && $0.message.contains("session ended in invoke") })
     }
 
+    /// The host functions in the order of the hostile trustlet's `callHost`, with their arity.
+    static let hostFunctions: [(name: String, arguments: Int)] = [
+        ("log", 2), ("random", 2), ("sha256", 3), ("storage_write", 4), ("storage_read", 5), ("storage_delete", 2),
+        ("counter_read", 3), ("counter_increment", 3), ("time_monotonic", 1), ("time_wall", 1), ("hmac_sha256", 5),
+        ("hkdf_sha256", 8), ("hpke_seal", 11), ("key_generate", 6), ("key_public", 5), ("key_sign", 5), ("key_delete", 2),
+        ("aead_seal", 9), ("aead_open", 9), ("hpke_open", 11), ("ui_show", 2), ("ui_confirm", 3), ("ui_read_pin", 5),
+    ]
+
+    @Test func everyPointerAndLengthOfEveryHostFunctionIsChecked() async throws {
+        #expect(Set(Self.hostFunctions.map(\.name)) == WasmTrustlet.internalAPI, "the hostile trustlet must call every host function")
+        let world = try World(.inProcess)
+        try Samples.installAll(in: world.runtime)
+        let context = try world.context()
+        defer { context.close() }
+        let honest = try await context.openSession(uuid: Samples.hello)
+        var session = try await context.openSession(uuid: Samples.hostile)
+        for (index, function) in Self.hostFunctions.enumerated() {
+            // With every argument in bounds the call returns, whatever its answer.
+            _ = try await session.invoke(command: 30, parameters: [.valueInput(UInt32(index), 99)])
+            // key_generate's first argument is the key kind, not a pointer or a length.
+            for argument in 0..<function.arguments where !(function.name == "key_generate" && argument == 0) {
+                let error = await #expect(throws: TEEError.self, "tz.\(function.name) argument \(argument)") {
+                    try await session.invoke(command: 30, parameters: [.valueInput(UInt32(index), UInt32(argument))])
+                }
+                #expect(error?.code == .targetDead && error?.message.contains("bad pointer") == true, "tz.\(function.name) argument \(argument)")
+                try await session.close()
+                session = try await context.openSession(uuid: Samples.hostile)
+            }
+        }
+        #expect(try await honest.hello([7]).count == 1)
+    }
+
     @Test func trapsInEveryEntryPointAreContained() async throws {
         let world = try World(.inProcess)
         try Samples.installAll(in: world.runtime)
@@ -140,6 +172,27 @@ import WAT
         let session = try await world.context().openSession(uuid: Samples.hello)
         let payload = [UInt8](repeating: 0x5A, count: 16 * 1024)
         for _ in 0..<2_000 { _ = try await session.invoke(command: 0, parameters: [.input(payload), .output(capacity: payload.count), .valueOutput]) }
+    }
+
+    @Test func linearMemoryStaysFlatOver100000Calls() async throws {
+        // Parameters of many sizes placed by the runtime and copied through the guest's heap, and
+        // now and then a JSON tree: after warming up, not one more page in 100,000 calls.
+        let probe = try await InternalAPITests.Probe()
+        let sizes = [0, 1, 17, 100, 255, 1000, 4096, 16384]
+        let document = Array(#"{"resourceType":"Observation","id":"bp","valueQuantity":{"value":128.0,"unit":"mmHg"},"code":[1,2,3]}"#.utf8)
+        func pages() async throws -> UInt32 { try await probe.call(13, [.valueOutput]).value(0)?.a ?? 0 }
+        var warm: UInt32 = 0
+        for call in 0..<100_000 {
+            if call == 1_000 { warm = try await pages() }
+            if call % 100 == 0 {
+                _ = try await probe.call(0, [.input(document), .output(capacity: 256), .valueInput(0, 0), .valueOutput])
+            } else {
+                let size = call % 5_000 == 1 ? 200 * 1024 : sizes[call % sizes.count]
+                _ = try await probe.call(14, [.input([UInt8](repeating: UInt8(truncatingIfNeeded: call), count: size)), .output(capacity: size)])
+            }
+        }
+        #expect(warm > 0)
+        #expect(try await pages() == warm, "linear memory grew after warm-up")
     }
 
     @Test func modulesThatAreNotTrustletsAreRefused() throws {

@@ -9,6 +9,8 @@ import TrustletKit
 //           3 storage_write, 4 storage_read, 5 storage_delete, 6 storage_read length pointer,
 //           7 counter_read, 8 counter_increment, 9 time_monotonic, 10 time_wall)
 //   20  read the object "count" (hello keeps its counter under that ID) → [1] value output a = found
+//   30  [0] value input (f, n): call host function f (HostAPI order below) with every argument 16 —
+//       a small valid address or length — except argument n, which is 0xFFFFFF00 (none if n ≥ 11)
 
 @_extern(wasm, module: "tz", name: "log") @_extern(c)
 func raw_log(_ message: UInt32, _ length: Int32)
@@ -30,6 +32,65 @@ func raw_counter_increment(_ id: UInt32, _ idLength: Int32, _ value: UInt32) -> 
 func raw_time_monotonic(_ value: UInt32) -> UInt32
 @_extern(wasm, module: "tz", name: "time_wall") @_extern(c)
 func raw_time_wall(_ value: UInt32) -> UInt32
+
+@_extern(wasm, module: "tz", name: "hmac_sha256") @_extern(c)
+func raw_hmac_sha256(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "hkdf_sha256") @_extern(c)
+func raw_hkdf_sha256(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "hpke_seal") @_extern(c)
+func raw_hpke_seal(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: UInt32,
+                   _ i: UInt32, _ j: UInt32, _ k: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "key_generate") @_extern(c)
+func raw_key_generate(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32, _ f: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "key_public") @_extern(c)
+func raw_key_public(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "key_sign") @_extern(c)
+func raw_key_sign(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "key_delete") @_extern(c)
+func raw_key_delete(_ a: UInt32, _ b: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "aead_seal") @_extern(c)
+func raw_aead_seal(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: UInt32, _ i: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "aead_open") @_extern(c)
+func raw_aead_open(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: UInt32, _ i: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "hpke_open") @_extern(c)
+func raw_hpke_open(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: UInt32,
+                   _ i: UInt32, _ j: UInt32, _ k: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "ui_show") @_extern(c)
+func raw_ui_show(_ a: UInt32, _ b: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "ui_confirm") @_extern(c)
+func raw_ui_confirm(_ a: UInt32, _ b: UInt32, _ c: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "ui_read_pin") @_extern(c)
+func raw_ui_read_pin(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32) -> UInt32
+
+/// Calls host function `function` (in HostAPI.functionNames' documented order) with `a`.
+func callHost(_ function: UInt32, _ a: [UInt32]) -> UInt32 {
+    switch function {
+    case 0: raw_log(a[0], Int32(bitPattern: a[1])); return 0
+    case 1: return raw_random(a[0], Int32(bitPattern: a[1]))
+    case 2: return raw_sha256(a[0], Int32(bitPattern: a[1]), a[2])
+    case 3: return raw_storage_write(a[0], Int32(bitPattern: a[1]), a[2], Int32(bitPattern: a[3]))
+    case 4: return raw_storage_read(a[0], Int32(bitPattern: a[1]), a[2], Int32(bitPattern: a[3]), a[4])
+    case 5: return raw_storage_delete(a[0], Int32(bitPattern: a[1]))
+    case 6: return raw_counter_read(a[0], Int32(bitPattern: a[1]), a[2])
+    case 7: return raw_counter_increment(a[0], Int32(bitPattern: a[1]), a[2])
+    case 8: return raw_time_monotonic(a[0])
+    case 9: return raw_time_wall(a[0])
+    case 10: return raw_hmac_sha256(a[0], a[1], a[2], a[3], a[4])
+    case 11: return raw_hkdf_sha256(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])
+    case 12: return raw_hpke_seal(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10])
+    case 13: return raw_key_generate(a[0], a[1], a[2], a[3], a[4], a[5])
+    case 14: return raw_key_public(a[0], a[1], a[2], a[3], a[4])
+    case 15: return raw_key_sign(a[0], a[1], a[2], a[3], a[4])
+    case 16: return raw_key_delete(a[0], a[1])
+    case 17: return raw_aead_seal(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+    case 18: return raw_aead_open(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+    case 19: return raw_hpke_open(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10])
+    case 20: return raw_ui_show(a[0], a[1])
+    case 21: return raw_ui_confirm(a[0], a[1], a[2])
+    case 22: return raw_ui_read_pin(a[0], a[1], a[2], a[3], a[4])
+    default: return 0xFFFF_000A
+    }
+}
 
 nonisolated(unsafe) var sink: UInt32 = 0
 nonisolated(unsafe) var hoard: [[UInt8]] = []
@@ -73,6 +134,12 @@ struct Hostile: Trustlet {
             try parameters.expect(.none, .valueOutput)
             let found = try SecureStorage.read([0x63, 0x6F, 0x75, 0x6E, 0x74]) != nil
             try parameters.setValue(1, a: found ? 1 : 0)
+        case 30:
+            try parameters.expect(.valueInput)
+            let (function, bad) = try parameters.value(0)
+            var arguments = [UInt32](repeating: 16, count: 11)
+            if bad < 11 { arguments[Int(bad)] = far }
+            sink = callHost(function, arguments)
         default:
             throw .notSupported
         }

@@ -16,6 +16,8 @@ import TrustletKit
 //   10 public key: [0] key ID → [1] public key
 //   11 delete key: [0] key ID
 //   12 FHIR: [0] resource → [1] "resourceType/id", [2] value output a = member count
+//   13 memory: [0] value output a = linear memory pages
+//   14 echo: [0] bytes → [1] the same bytes (a copy through the guest's heap)
 @main
 struct Probe: Trustlet {
     static let aad: [UInt8] = [0x70, 0x72, 0x6F, 0x62, 0x65]  // "probe"
@@ -80,6 +82,12 @@ struct Probe: Trustlet {
             guard let type = resource["resourceType"]?.string, let id = resource["id"]?.string else { throw .badFormat }
             try p.setValue(2, a: UInt32(resource.members?.count ?? 0))
             try p.setBytes(1, Bytes.utf8(type + "/" + id))
+        case 14:
+            try p.expect(.memrefInput, .memrefOutput)
+            try p.setBytes(1, try p.bytes(0))
+        case 13:
+            try p.expect(.valueOutput)
+            try p.setValue(0, a: UInt32(TrustletMemory.pages))
         default:
             throw .notSupported
         }

@@ -147,3 +147,12 @@ public func memcmp(_ lhs: UnsafeRawPointer, _ rhs: UnsafeRawPointer, _ count: In
 public func arc4random_buf(_ buffer: UnsafeMutableRawPointer, _ count: Int) {
     _ = tz_random(buffer, Int32(count))
 }
+
+/// This trustlet's linear memory, as the runtime granted it.
+public enum TrustletMemory {
+    /// The size of linear memory, in 64 KiB pages. It only grows; a trustlet whose allocations are
+    /// reused keeps it flat however many calls it serves.
+    public static var pages: Int {
+        Int(Int32(Builtin.int_wasm_memory_size_Int32(Int32(0)._value)))
+    }
+}

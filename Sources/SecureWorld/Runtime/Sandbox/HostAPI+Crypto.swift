@@ -42,6 +42,7 @@ extension HostAPI {
             let info = try memory.bytes(args, 2, "the info")
             let aad = try memory.bytes(args, 4, "the associated data")
             let plaintext = try memory.bytes(args, 6, "the plaintext")
+            try memory.checkOutput(args, 8, "the output buffer")
             let needed = KeyRing.encapsulatedKeyLength + plaintext.count + 16
             if needed > Int(args[9]) {
                 return try memory.output([UInt8](repeating: 0, count: needed), args, 8, "the output buffer")

@@ -10,20 +10,20 @@ extension HostAPI {
         // key_generate(kind, id, idLength, publicKey, capacity, length*): kind 1 signing, 2 HPKE,
         // 3 AEAD. The public key (65 bytes; none for AEAD) is written like any output.
         define(&imports, store, "key_generate", parameters: 6, group: .keys) { memory, args in
-            guard let kind = KeyRing.Kind(rawValue: args[0]) else { return .badParameters }
             let id = try memory.bytes(args, 1, "a key ID")
+            try memory.checkOutput(args, 3, "the public key buffer")
+            guard let kind = KeyRing.Kind(rawValue: args[0]) else { return .badParameters }
             let publicLength = kind == .aead ? 0 : 65
             if publicLength > Int(args[4]) {
                 // Say what fits before anything is created, so the retry does not find the ID taken.
                 return try memory.output([UInt8](repeating: 0, count: publicLength), args, 3, "the public key buffer")
             }
-            try memory.check(args[3], args[4], "the public key buffer")
-            try memory.check(args[5], 4, "the length")
             return try memory.output(try keys.generate(id, kind: kind), args, 3, "the public key buffer")
         }
         // key_public(id, idLength, publicKey, capacity, length*)
         define(&imports, store, "key_public", parameters: 5, group: .keys) { memory, args in
             let id = try memory.bytes(args, 0, "a key ID")
+            try memory.checkOutput(args, 2, "the public key buffer")
             return try memory.output(try keys.publicKey(id).1, args, 2, "the public key buffer")
         }
         // key_sign(id, idLength, data, dataLength, signature[64]): ES256, raw r ‖ s.
@@ -46,6 +46,7 @@ extension HostAPI {
                 let id = try memory.bytes(args, 0, "a key ID")
                 let aad = try memory.bytes(args, 2, "the associated data")
                 let input = try memory.bytes(args, 4, sealing ? "the plaintext" : "the sealed box")
+                try memory.checkOutput(args, 6, "the output buffer")
                 if sealing, input.count + KeyRing.aeadOverhead > Int(args[7]) {
                     return try memory.output([UInt8](repeating: 0, count: input.count + KeyRing.aeadOverhead), args, 6, "the output buffer")
                 }
@@ -60,6 +61,7 @@ extension HostAPI {
             let info = try memory.bytes(args, 2, "the info")
             let aad = try memory.bytes(args, 4, "the associated data")
             let message = try memory.bytes(args, 6, "the message")
+            try memory.checkOutput(args, 8, "the output buffer")
             return try memory.output(try keys.hpkeOpen(id, message, info: info, authenticating: aad), args, 8, "the output buffer")
         }
     }

@@ -19,8 +19,7 @@ extension HostAPI {
         // storage_read(id, idLength, buffer, capacity, length*)
         define(&imports, store, "storage_read", parameters: 5, group: .storage) { memory, args in
             let id = try memory.bytes(args, 0, "an object ID")
-            try memory.check(args[2], args[3], "the read buffer")
-            try memory.check(args[4], 4, "the length")
+            try memory.checkOutput(args, 2, "the read buffer")
             let data = try sealed { () throws(StorageError) in try trustlet.storage.get(trustlet.namespace, id: id) }
             return try memory.output(data, args, 2, "the read buffer")
         }

@@ -27,8 +27,7 @@ extension HostAPI {
         // ui_read_pin(prompt, length, buffer, capacity, length*): the digits, as ASCII.
         define(&imports, store, "ui_read_pin", parameters: 5, group: .ui) { memory, args in
             let prompt = try memory.bytes(args, 0, "the prompt")
-            try memory.check(args[2], args[3], "the PIN buffer")
-            try memory.check(args[4], 4, "the length")
+            try memory.checkOutput(args, 2, "the PIN buffer")
             // Ask only when any PIN fits, so the user never types one that is then thrown away.
             guard args[3] >= UInt32(TrustedUI.pinLengths.upperBound) else {
                 try memory.writeU32(args[4], UInt32(TrustedUI.pinLengths.upperBound), "the length")

@@ -138,11 +138,17 @@ extension GuestMemory {
     /// the bytes only if they fit. Every pointer is checked before anything is written.
     func output(_ bytes: [UInt8], _ args: Arguments, _ index: Int, _ what: String) throws(SandboxFault) -> ReturnCode {
         let (buffer, capacity, length) = (args[index], args[index + 1], args[index + 2])
-        try check(buffer, capacity, what)
-        try check(length, 4, "the length")
+        try checkOutput(args, index, what)
         try writeU32(length, UInt32(clamping: bytes.count), "the length")
         guard bytes.count <= Int(capacity) else { return .shortBuffer }
         try write(buffer, bytes, what)
         return .success
+    }
+
+    /// Checks a (buffer, capacity, length pointer) triple. Functions call it before their work,
+    /// so a bad output pointer ends the session whatever the work's outcome.
+    func checkOutput(_ args: Arguments, _ index: Int, _ what: String) throws(SandboxFault) {
+        try check(args[index], args[index + 1], what)
+        try check(args[index + 2], 4, "the length")
     }
 }

@@ -30,6 +30,9 @@ public final class WasmTrustlet: NativeTrustlet {
     let counters: any MonotonicCounterStore
     private let openSessions = Mutex(0)
 
+    /// The internal API: the functions of module `tz` a trustlet may import.
+    public static var internalAPI: Set<String> { HostAPI.functionNames }
+
     static let requiredExports = ["memory", "__main_argc_argv", "tz_create", "tz_open_session", "tz_invoke",
                                   "tz_close_session", "tz_alloc", "tz_free"]
 
