@@ -354,7 +354,11 @@ nonisolated func measureTrustlets(workspace: String, iterations: Int) async thro
     out.append(Measurement(name: "SHA-256 of 1 MiB native (swift-crypto)", value: nativeCrypto * 1e3, unit: "ms", note: ""))
     out.append(Measurement(name: "host-API / native crypto throughput", value: nativeCrypto / hostCrypto, unit: "×", note: "goal ≥ 0.9×"))
 
-    for name in ["hello", "bench"] {
+    // Each sample's first invoke: hello echoes, vault reports its status, bench runs its no-op.
+    let firstCalls: [(String, UInt32, [TEEParameter])] = [
+        ("hello", 0, [.input([1]), .output(capacity: 8), .valueOutput]), ("vault", 2, [.valueOutput, .valueOutput]), ("bench", 0, []),
+    ]
+    for (name, command, parameters) in firstCalls {
         let bytes = try SampleTrustlets.wasm(name)
         let uuid = TrustletUUID("b0b0b0b0-0000-4000-8000-0000000000c0")!
         let cold = try await perCall(20) {
@@ -362,7 +366,7 @@ nonisolated func measureTrustlets(workspace: String, iterations: Int) async thro
                                             limits: limits, storage: world.storage, secureLog: world.secureLog)
             runtime.install(trustlet)
             let session = try await context.openSession(uuid: uuid)
-            _ = try? await session.invoke(command: 0, parameters: name == "hello" ? [.input([1]), .output(capacity: 8), .valueOutput] : [])
+            _ = try await session.invoke(command: command, parameters: parameters)
             try await session.close()
         }
         out.append(Measurement(name: "cold start \(name), \(bytes.count / 1024) KiB (parse … first invoke)", value: cold * 1e3, unit: "ms", note: ""))

@@ -124,7 +124,9 @@ struct Arguments {
 /// What the runtime knows about the entry-point call in progress, for the host functions that
 /// need it. Set by the sandbox before each call; touched only by the session's thread.
 final class CallContext: @unchecked Sendable {
-    var cancellation = Cancellation()
+    /// The current call's cancellation flag; a fresh, never-set one outside `invoke`.
+    var cancellation = CallContext.neverCancelled
+    static let neverCancelled = Cancellation()
 }
 
 extension GuestMemory {

@@ -67,7 +67,7 @@ final class Sandbox {
 
     func invoke(command: UInt32, _ parameters: Parameters, cancellation: Cancellation) -> Outcome {
         context.cancellation = cancellation
-        defer { context.cancellation = Cancellation() }
+        defer { context.cancellation = CallContext.neverCancelled }
         return call(entry.invoke, name: "invoke", parameters, command: command)
     }
 
