@@ -3,6 +3,7 @@ import PackageDescription
 
 // The folder layout shows the trust boundary (see ARCHITECTURE.md):
 //   Sources/Protocol      — the world-switch protocol both worlds speak (no dependencies)
+//   Sources/Attestation   — CBOR, COSE and the attestation token: issued in the TCB, checked anywhere
 //   Sources/SecureWorld   — the TCB: root of trust, sealed storage, runtime, built-in trustlets, daemon
 //   Sources/NormalWorld   — the GP TEE Client API and its transports
 //   Sources/Host          — manufacturer and developer tooling that never runs in the secure world
@@ -14,6 +15,7 @@ let package = Package(
         .library(name: "TrubiZoneProtocol", targets: ["TrubiZoneProtocol"]),
         .library(name: "TrubiZoneSecureWorld", targets: ["TrubiZoneSecureWorld"]),
         .library(name: "TrubiZoneClient", targets: ["TrubiZoneClient"]),
+        .library(name: "TrubiZoneCBOR", targets: ["TrubiZoneCBOR"]),
         .executable(name: "trubizone", targets: ["trubizone"]),
         .executable(name: "trubizoned", targets: ["trubizoned"]),
         .executable(name: "trubizone-bench", targets: ["trubizone-bench"]),
@@ -29,6 +31,9 @@ let package = Package(
     targets: [
         // Shared by both worlds. Depends on nothing so either side can embed it.
         .target(name: "TrubiZoneProtocol", path: "Sources/Protocol"),
+
+        // CBOR (RFC 8949): small and strict, no dependencies; used inside and outside the TCB.
+        .target(name: "TrubiZoneCBOR", path: "Sources/Attestation/CBOR"),
 
         // The trusted computing base. Only the protocol and the crypto point inward.
         .target(
@@ -97,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "trubizone-bench",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR",
                 "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -115,7 +120,7 @@ let package = Package(
         .target(
             name: "TrubiZoneTesting",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR",
                 "TrubiZoneManufacturer",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -124,7 +129,7 @@ let package = Package(
         .testTarget(
             name: "TrubiZoneTests",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR",
                 "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
                 "trubizone", "trubizoned", "trubizone-storage-stress",
                 .product(name: "Crypto", package: "swift-crypto"),
