@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "TrubiZoneSecureWorld", targets: ["TrubiZoneSecureWorld"]),
         .library(name: "TrubiZoneClient", targets: ["TrubiZoneClient"]),
         .library(name: "TrubiZoneCBOR", targets: ["TrubiZoneCBOR"]),
+        .library(name: "TrubiZoneCOSE", targets: ["TrubiZoneCOSE"]),
         .executable(name: "trubizone", targets: ["trubizone"]),
         .executable(name: "trubizoned", targets: ["trubizoned"]),
         .executable(name: "trubizone-bench", targets: ["trubizone-bench"]),
@@ -34,6 +35,12 @@ let package = Package(
 
         // CBOR (RFC 8949): small and strict, no dependencies; used inside and outside the TCB.
         .target(name: "TrubiZoneCBOR", path: "Sources/Attestation/CBOR"),
+        // COSE_Sign1 with ES256 (RFC 9052), over our CBOR and swift-crypto.
+        .target(
+            name: "TrubiZoneCOSE",
+            dependencies: ["TrubiZoneCBOR", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Attestation/COSE"
+        ),
 
         // The trusted computing base. Only the protocol and the crypto point inward.
         .target(
@@ -102,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "trubizone-bench",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR",
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE",
                 "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -120,7 +127,7 @@ let package = Package(
         .target(
             name: "TrubiZoneTesting",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR",
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE",
                 "TrubiZoneManufacturer",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -129,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "TrubiZoneTests",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR",
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE",
                 "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
                 "trubizone", "trubizoned", "trubizone-storage-stress",
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -13,6 +13,8 @@ public struct CBORError: Error, Equatable, Sendable, CustomStringConvertible {
         case unexpectedBreak
         /// An indefinite-length map ending after a key.
         case missingMapValue
+        /// An indefinite length where the caller forbids them.
+        case indefiniteLengthForbidden
         /// A text string that is not valid UTF-8.
         case invalidUTF8
         /// The same key twice in one map.
@@ -49,6 +51,7 @@ public struct CBORError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidChunk: what = "an indefinite-length string holds a chunk that is not a definite string of its type"
         case .unexpectedBreak: what = "a break code outside an indefinite-length item"
         case .missingMapValue: what = "a map key without a value"
+        case .indefiniteLengthForbidden: what = "an indefinite length, which this format forbids"
         case .invalidUTF8: what = "a text string that is not valid UTF-8"
         case .duplicateKey: what = "a map with the same key twice"
         case .tooDeep: what = "nesting deeper than the decoder's limit"
@@ -72,12 +75,16 @@ public struct CBORDecoder: Sendable {
     public var maxItems: Int
     public var maxBytes: Int
     public var requireDeterministic: Bool
+    /// Whether indefinite-length strings, arrays and maps are accepted (COSE forbids them).
+    public var allowIndefiniteLengths: Bool
 
-    public init(maxDepth: Int = 32, maxItems: Int = 65536, maxBytes: Int = 1 << 20, requireDeterministic: Bool = false) {
+    public init(maxDepth: Int = 32, maxItems: Int = 65536, maxBytes: Int = 1 << 20, requireDeterministic: Bool = false,
+                allowIndefiniteLengths: Bool = true) {
         self.maxDepth = maxDepth
         self.maxItems = maxItems
         self.maxBytes = maxBytes
         self.requireDeterministic = requireDeterministic
+        self.allowIndefiniteLengths = allowIndefiniteLengths
     }
 
     /// Decodes exactly one item that fills `bytes`.
@@ -133,6 +140,7 @@ public struct CBORDecoder: Sendable {
 
         private func indefinite(_ start: Int) throws(CBORError) {
             if limits.requireDeterministic { throw CBORError(.notDeterministic("an indefinite length"), at: start) }
+            if !limits.allowIndefiniteLengths { throw CBORError(.indefiniteLengthForbidden, at: start) }
         }
 
         private func isBreak() -> Bool { offset < bytes.count && bytes[offset] == 0xFF }
