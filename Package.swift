@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "TrubiZoneClient", targets: ["TrubiZoneClient"]),
         .library(name: "TrubiZoneCBOR", targets: ["TrubiZoneCBOR"]),
         .library(name: "TrubiZoneCOSE", targets: ["TrubiZoneCOSE"]),
+        .library(name: "TrubiZoneEAT", targets: ["TrubiZoneEAT"]),
         .executable(name: "trubizone", targets: ["trubizone"]),
         .executable(name: "trubizoned", targets: ["trubizoned"]),
         .executable(name: "trubizone-bench", targets: ["trubizone-bench"]),
@@ -40,6 +41,12 @@ let package = Package(
             name: "TrubiZoneCOSE",
             dependencies: ["TrubiZoneCBOR", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Attestation/COSE"
+        ),
+        // The attestation token: EAT with PSA claims, over COSE_Sign1. Issued in the TCB.
+        .target(
+            name: "TrubiZoneEAT",
+            dependencies: ["TrubiZoneCBOR", "TrubiZoneCOSE", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Attestation/Token"
         ),
 
         // The trusted computing base. Only the protocol and the crypto point inward.
@@ -109,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "trubizone-bench",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE",
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
                 "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -127,7 +134,7 @@ let package = Package(
         .target(
             name: "TrubiZoneTesting",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE",
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
                 "TrubiZoneManufacturer",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -136,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "TrubiZoneTests",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE",
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
                 "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
                 "trubizone", "trubizoned", "trubizone-storage-stress",
                 .product(name: "Crypto", package: "swift-crypto"),
