@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "TrubiZoneSecureWorld",
             dependencies: [
-                "TrubiZoneProtocol",
+                "TrubiZoneProtocol", "TrubiZoneEAT",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "WasmKit", package: "WasmKit"),
@@ -149,6 +149,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "WAT", package: "WasmKit"),
+                .product(name: "X509", package: "swift-certificates"),
             ],
             path: "Tests/TrubiZoneTests"
         ),

@@ -39,6 +39,9 @@ public enum BuiltInTrustlets {
             case delete = 3
             /// [0] memref output: the aliases, each as u16 length + bytes.
             case list = 4
+            /// [0] memref input: the verifier's nonce (32, 48 or 64 bytes); [1] memref input: the
+            /// alias of a key to bind (empty for none); [2] memref output: the attestation token.
+            case attest = 5
         }
 
         public enum KeyKind: UInt32, Sendable, CaseIterable {

@@ -22,7 +22,7 @@ enum Samples {
                         limits: TrustletLimits = testLimits, capabilities: Capabilities = .all) throws -> WasmTrustlet {
         let trustlet = try WasmTrustlet(wasm: SampleTrustlets.wasm(name), uuid: uuid, name: name, signerID: signer,
                                         limits: limits, capabilities: capabilities, storage: world.storage, secureLog: world.secureLog,
-                                        trustedUI: world.trustedUI)
+                                        trustedUI: world.trustedUI, attester: world.attester)
         world.install(trustlet)
         return trustlet
     }

@@ -59,6 +59,8 @@ func raw_hpke_open(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt
 func raw_ui_show(_ a: UInt32, _ b: UInt32) -> UInt32
 @_extern(wasm, module: "tz", name: "ui_confirm") @_extern(c)
 func raw_ui_confirm(_ a: UInt32, _ b: UInt32, _ c: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "attest") @_extern(c)
+func raw_attest(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: UInt32, _ i: UInt32) -> UInt32
 @_extern(wasm, module: "tz", name: "ui_read_pin") @_extern(c)
 func raw_ui_read_pin(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32) -> UInt32
 
@@ -88,6 +90,7 @@ func callHost(_ function: UInt32, _ a: [UInt32]) -> UInt32 {
     case 20: return raw_ui_show(a[0], a[1])
     case 21: return raw_ui_confirm(a[0], a[1], a[2])
     case 22: return raw_ui_read_pin(a[0], a[1], a[2], a[3], a[4])
+    case 23: return raw_attest(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
     default: return 0xFFFF_000A
     }
 }

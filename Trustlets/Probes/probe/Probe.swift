@@ -18,6 +18,7 @@ import TrustletKit
 //   12 FHIR: [0] resource → [1] "resourceType/id", [2] value output a = member count
 //   13 memory: [0] value output a = linear memory pages
 //   14 echo: [0] bytes → [1] the same bytes (a copy through the guest's heap)
+//   15 attest: [0] nonce, [1] signing key ID (may be empty), [2] HPKE key ID (may be empty) → [3] token
 @main
 struct Probe: Trustlet {
     static let aad: [UInt8] = [0x70, 0x72, 0x6F, 0x62, 0x65]  // "probe"
@@ -85,6 +86,11 @@ struct Probe: Trustlet {
         case 14:
             try p.expect(.memrefInput, .memrefOutput)
             try p.setBytes(1, try p.bytes(0))
+        case 15:
+            try p.expect(.memrefInput, .memrefInput, .memrefInput, .memrefOutput)
+            let signing = try p.bytes(1), hpke = try p.bytes(2)
+            try p.setBytes(3, try Attestation.token(nonce: try p.bytes(0), signingKey: signing.isEmpty ? nil : RuntimeKey(id: signing),
+                                                    hpkeKey: hpke.isEmpty ? nil : RuntimeKey(id: hpke)))
         case 13:
             try p.expect(.valueOutput)
             try p.setValue(0, a: UInt32(TrustletMemory.pages))

@@ -1,3 +1,4 @@
+import TrubiZoneEAT
 import TrubiZoneProtocol
 
 /// Keys that never leave the secure world, under aliases chosen by the client (like Android
@@ -7,19 +8,24 @@ struct KeystoreTrustlet: NativeTrustlet {
     typealias Command = BuiltInTrustlets.Keystore.Command
     typealias KeyKind = BuiltInTrustlets.Keystore.KeyKind
     let storage: SealedStorage
+    let attester: Attester
     var uuid: TrustletUUID { BuiltInTrustlets.Keystore.uuid }
     var name: String { "TrubiZone keystore" }
 
     func openSession(client: ClientIdentity, parameters: inout TrustletParameters) throws(TrustletError) -> any TrustletSession {
         try parameters.expect()
-        return Session(storage: storage, namespace: .builtIn(uuid, client: client))
+        return Session(storage: storage, namespace: .builtIn(uuid, client: client), attester: attester, client: client)
     }
 
     struct Session: TrustletSession {
         let keys: KeyRing
+        let attester: Attester
+        let client: ClientIdentity
 
-        init(storage: SealedStorage, namespace: StorageNamespace) {
+        init(storage: SealedStorage, namespace: StorageNamespace, attester: Attester, client: ClientIdentity) {
             keys = KeyRing(storage: storage, namespace: namespace)
+            self.attester = attester
+            self.client = client
         }
 
         func invoke(command: UInt32, parameters p: inout TrustletParameters, cancellation: Cancellation) throws(TrustletError) {
@@ -49,6 +55,19 @@ struct KeystoreTrustlet: NativeTrustlet {
             case .list:
                 try p.expect(.memrefOutput)
                 try p.setBytes(0, BuiltInTrustlets.encodeList(try keys.list()))
+            case .attest:
+                try p.expect(.memrefInput, .memrefInput, .memrefOutput)
+                let alias = try p.bytes(1)
+                var bound: [BoundKey] = []
+                if !alias.isEmpty {
+                    let (kind, publicKey) = try keys.publicKey(alias)
+                    guard kind != .aead else { throw TrustletError(.badParameters, "an AEAD key has no public key to bind") }
+                    bound.append(BoundKey(use: kind == .signing ? .signing : .hpke, publicKey: publicKey))
+                }
+                // The keystore is part of the runtime: its component is the runtime's build.
+                let caller = SoftwareComponent(measurementType: "builtin:keystore", measurementValue: Attester.runtimeComponent.measurementValue,
+                                               version: Attester.runtimeVersion, signerID: BuiltInSigner.id)
+                try p.setBytes(2, try attester.issue(nonce: try p.bytes(0), caller: caller, clientID: Attester.clientID(for: client), boundKeys: bound))
             }
         }
 

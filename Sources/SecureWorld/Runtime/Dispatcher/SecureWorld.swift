@@ -52,6 +52,8 @@ public final class SecureWorld: WorldSwitchEndpoint {
     public let secureLog = SecureLogBook()
     /// The trusted path to the user that trustlets reach through the internal API.
     public let trustedUI: TrustedUI
+    /// Issues attestation tokens signed by the device.
+    public var attester: Attester { Attester(rootOfTrust: rootOfTrust) }
     private let trustlets: Mutex<[TrustletUUID: any NativeTrustlet]>
     private let installer: TrustletInstaller
     private let logger: Logger
@@ -76,10 +78,10 @@ public final class SecureWorld: WorldSwitchEndpoint {
         self.trustlets = Mutex([:])
         self.trustedUI = trustedUI
         let installer = TrustletInstaller(storage: storage, counters: rootOfTrust.counters, policy: trustPolicy, secureLog: secureLog,
-                                          trustedUI: trustedUI)
+                                          trustedUI: trustedUI, attester: Attester(rootOfTrust: rootOfTrust))
         self.installer = installer
         let builtIn: [any NativeTrustlet] = [
-            StorageTrustlet(storage: storage), KeystoreTrustlet(storage: storage),
+            StorageTrustlet(storage: storage), KeystoreTrustlet(storage: storage, attester: Attester(rootOfTrust: rootOfTrust)),
             InstallerTrustlet(installer: installer, register: { [weak self] in self?.install($0) }),
         ]
         for trustlet in builtIn + installer.installedTrustlets() + trustlets {

@@ -26,15 +26,18 @@ final class TrustletInstaller: Sendable {
     private let policy: TrustPolicy
     private let secureLog: SecureLogBook
     private let trustedUI: TrustedUI
+    private let attester: Attester
     private let namespace = StorageNamespace(signerID: BuiltInSigner.id, uuid: BuiltInTrustlets.Installer.uuid.bytes, subject: "packages")
     private let lock = Mutex(())
 
-    init(storage: SealedStorage, counters: any MonotonicCounterStore, policy: TrustPolicy, secureLog: SecureLogBook, trustedUI: TrustedUI) {
+    init(storage: SealedStorage, counters: any MonotonicCounterStore, policy: TrustPolicy, secureLog: SecureLogBook, trustedUI: TrustedUI,
+         attester: Attester) {
         self.storage = storage
         self.counters = counters
         self.policy = policy
         self.secureLog = secureLog
         self.trustedUI = trustedUI
+        self.attester = attester
     }
 
     /// Checks a package against the policy and the installed versions, then keeps it.
@@ -109,7 +112,8 @@ final class TrustletInstaller: Sendable {
         do throws(TrustletLoadError) {
             return try WasmTrustlet(wasm: package.wasm, uuid: manifest.uuid, name: package.manifest.name, signerID: package.signerID,
                                     version: package.manifest.version, limits: manifest.limits, capabilities: manifest.capabilities,
-                                    storage: storage, secureLog: secureLog, trustedUI: trustedUI)
+                                    storage: storage, secureLog: secureLog, trustedUI: trustedUI,
+                                    attester: attester)
         } catch {
             throw .rejectedModule(error.description)
         }

@@ -10,14 +10,14 @@ import Glibc
 /// Each function checks the trustlet's capabilities first (a group outside its manifest answers
 /// `TEEC_ERROR_ACCESS_DENIED`), then every pointer and length against the trustlet's memory (a bad
 /// one ends the session), then does the work. Results are GP return codes. The groups live in
-/// their own files: storage and counters, crypto, keys, trusted UI.
+/// their own files: storage and counters, crypto, keys, trusted UI, attestation.
 struct HostAPI {
     static let functionNames: Set<String> = [
         "log", "random", "time_monotonic", "time_wall",
         "storage_write", "storage_read", "storage_delete", "counter_read", "counter_increment",
         "sha256", "hmac_sha256", "hkdf_sha256", "hpke_seal",
         "key_generate", "key_public", "key_sign", "key_delete", "aead_seal", "aead_open", "hpke_open",
-        "ui_show", "ui_confirm", "ui_read_pin",
+        "ui_show", "ui_confirm", "ui_read_pin", "attest",
     ]
     /// When this runtime started: the origin of trusted monotonic time.
     static let started = ContinuousClock.now
@@ -37,6 +37,7 @@ struct HostAPI {
         defineCrypto(&imports, store)
         defineKeys(&imports, store)
         defineTrustedUI(&imports, store)
+        defineAttestation(&imports, store)
         return imports
     }
 

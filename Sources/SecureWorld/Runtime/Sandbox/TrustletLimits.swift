@@ -34,12 +34,14 @@ public struct Capabilities: OptionSet, Sendable, Hashable {
     public static let keys = Capabilities(rawValue: 1 << 6)
     /// The trusted UI: show, confirm, read a PIN.
     public static let ui = Capabilities(rawValue: 1 << 7)
+    /// Attestation tokens for the trustlet, signed by the device.
+    public static let attestation = Capabilities(rawValue: 1 << 8)
 
-    public static let all: Capabilities = [.storage, .crypto, .random, .log, .counters, .time, .keys, .ui]
+    public static let all: Capabilities = [.storage, .crypto, .random, .log, .counters, .time, .keys, .ui, .attestation]
 
     /// The manifest's names for the groups.
     public static let names: [(String, Capabilities)] = [
         ("storage", .storage), ("crypto", .crypto), ("random", .random), ("log", .log), ("counters", .counters), ("time", .time),
-        ("keys", .keys), ("ui", .ui),
+        ("keys", .keys), ("ui", .ui), ("attestation", .attestation),
     ]
 }

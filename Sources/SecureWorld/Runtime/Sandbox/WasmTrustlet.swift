@@ -26,6 +26,8 @@ public final class WasmTrustlet: NativeTrustlet {
     let secureLog: SecureLogBook
     /// The trusted path to the user, for the internal API's ui group.
     let trustedUI: TrustedUI
+    /// Issues the trustlet's attestation tokens; `nil` where the device cannot attest.
+    let attester: Attester?
     /// The replay-protected counters, for the internal API's counters group.
     let counters: any MonotonicCounterStore
     private let openSessions = Mutex(0)
@@ -41,7 +43,7 @@ public final class WasmTrustlet: NativeTrustlet {
     ///   internal API, or lack an entry point.
     public init(wasm: [UInt8], uuid: TrustletUUID, name: String, signerID: [UInt8], version: String = "0.0.0", limits: TrustletLimits = .init(),
                 capabilities: Capabilities = .all, storage: SealedStorage, secureLog: SecureLogBook,
-                trustedUI: TrustedUI = .none) throws(TrustletLoadError) {
+                trustedUI: TrustedUI = .none, attester: Attester? = nil) throws(TrustletLoadError) {
         let parsed: Module
         do {
             parsed = try parseWasm(bytes: wasm)
@@ -69,6 +71,7 @@ public final class WasmTrustlet: NativeTrustlet {
         self.counters = storage.counters
         self.secureLog = secureLog
         self.trustedUI = trustedUI
+        self.attester = attester
         _ = HostAPI.started  // trusted monotonic time counts from the first trustlet loaded
     }
 

@@ -1,0 +1,80 @@
+import Crypto
+import TrubiZoneEAT
+import TrubiZoneProtocol
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Issues attestation tokens: what the secure world vouches for, signed with the device
+/// attestation key, which never leaves the root of trust.
+///
+/// A token names two software components: the runtime (its executable's SHA-256, so a verifier
+/// can pin the exact build) and the caller — a wasm trustlet (its measurement, signer ID, version
+/// and name) or a built-in trustlet. Keys the runtime holds for the caller can be bound in `cnf`.
+public struct Attester: Sendable {
+    /// The runtime's version, in tokens and diagnostics.
+    public static let runtimeVersion = "0.4.0"
+    /// Nonce sizes a verifier may send (PSA: 32, 48 or 64 bytes).
+    public static let nonceSizes: Set<Int> = [32, 48, 64]
+
+    /// The implementation ID (PSA 2396): identifies the root-of-trust implementation and its
+    /// version. The emulated root of trust is one implementation.
+    public static let implementationID = Array(SHA256.hash(data: Array("TrubiZone emulated root of trust \(runtimeVersion)".utf8)))
+
+    /// The runtime as a measured component: SHA-256 of the executable that runs it.
+    public static let runtimeComponent = SoftwareComponent(
+        measurementType: "runtime", measurementValue: executableMeasurement(), version: runtimeVersion, signerID: BuiltInSigner.id)
+
+    let rootOfTrust: any RootOfTrust
+
+    /// Makes a token.
+    /// - Parameters:
+    ///   - nonce: the verifier's challenge (32, 48 or 64 bytes).
+    ///   - caller: the component asking (a trustlet).
+    ///   - clientID: PSA client ID: positive for a secure-world caller, negative for a normal-world one.
+    ///   - boundKeys: runtime-held public keys to bind to the caller.
+    func issue(nonce: [UInt8], caller: SoftwareComponent, clientID: Int64, boundKeys: [BoundKey]) throws(TrustletError) -> [UInt8] {
+        guard Self.nonceSizes.contains(nonce.count) else {
+            throw TrustletError(.badParameters, "a nonce is 32, 48 or 64 bytes, not \(nonce.count)")
+        }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let claims = AttestationClaims(
+            nonce: nonce, instanceID: rootOfTrust.deviceID.bytes, clientID: clientID, implementationID: Self.implementationID,
+            softwareComponents: [Self.runtimeComponent, caller], issuedAt: Int64(now.tv_sec), boundKeys: boundKeys)
+        do {
+            return try AttestationToken.issue(claims, certificateChain: Array(rootOfTrust.certificateChain.prefix(1))) {
+                try rootOfTrust.signWithAttestationKey($0)
+            }
+        } catch {
+            throw TrustletError(.generic, "the attestation key could not sign")
+        }
+    }
+
+    /// A stable positive PSA client ID for a trustlet, from its UUID.
+    static func clientID(for uuid: TrustletUUID) -> Int64 {
+        let prefix: UInt32 = uuid.bytes.prefix(4).reduce(0) { $0 << 8 | UInt32($1) }
+        return 1 + Int64(prefix % 0x7FFF_FFFE)
+    }
+
+    /// A negative PSA client ID for a normal-world client: −1 − uid for a user login, else −1.
+    static func clientID(for client: ClientIdentity) -> Int64 {
+        if client.subject.hasPrefix("user:"), let uid = Int64(client.subject.dropFirst(5)) { return -1 - uid }
+        return -1
+    }
+
+    private static func executableMeasurement() -> [UInt8] {
+        var hasher = SHA256()
+        let fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return Array(SHA256.hash(data: Array("unmeasured runtime".utf8))) }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            hasher.update(data: buffer[0..<count])
+        }
+        return Array(hasher.finalize())
+    }
+}

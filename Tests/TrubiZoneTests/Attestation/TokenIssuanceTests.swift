@@ -1,0 +1,84 @@
+import Crypto
+import Foundation
+import Testing
+import TrubiZoneClient
+import TrubiZoneCOSE
+import TrubiZoneEAT
+import TrubiZoneProtocol
+import TrubiZoneSampleTrustlets
+import TrubiZoneSecureWorld
+import TrubiZoneTesting
+import X509
+
+/// Tokens the secure world issues, for a wasm trustlet (internal API `attest`) and for the built-in
+/// keystore, read back with the device certificate they carry.
+@Suite struct TokenIssuanceTests {
+    static func deviceKey(_ token: AttestationToken) throws -> P256.Signing.PublicKey {
+        let certificate = try Certificate(derEncoded: try #require(token.message.x5chain?.first))
+        return try #require(P256.Signing.PublicKey(certificate.publicKey))
+    }
+
+    @Test func aTrustletsTokenNamesItAndBindsItsRuntimeHeldKeys() async throws {
+        let probe = try await InternalAPITests.Probe()
+        let signing = try await probe.generate("signing", kind: 1)
+        let hpke = try await probe.generate("hpke", kind: 2)
+        let nonce = (0..<32).map { UInt8($0) }
+        let bytes = try await probe.call(15, [.input(nonce), .input(Array("signing".utf8)), .input(Array("hpke".utf8)), .output(capacity: 4096)]).bytes(3) ?? []
+        let token = try AttestationToken(bytes)
+        let deviceKey = try Self.deviceKey(token)
+        try token.message.verify(with: deviceKey)
+        #expect(deviceKey.x963Representation == probe.world.rootOfTrust.attestationPublicKey.x963Representation)
+        let claims = token.claims
+        #expect(claims.nonce == nonce)
+        #expect(claims.profile == AttestationClaims.trubizoneProfile)
+        #expect(claims.instanceID == [0x01] + Array(SHA256.hash(data: deviceKey.x963Representation)))
+        #expect(claims.implementationID == Attester.implementationID)
+        #expect(claims.clientID > 0, "a trustlet is a secure-world caller")
+        #expect(claims.softwareComponents.count == 2)
+        #expect(claims.softwareComponents[0] == Attester.runtimeComponent)
+        let component = claims.softwareComponents[1]
+        #expect(component.measurementType == "trustlet:probe")
+        #expect(component.measurementValue == Array(SHA256.hash(data: try SampleTrustlets.wasm("probe"))))
+        #expect(component.signerID == Samples.developer)
+        #expect(claims.boundKeys == [BoundKey(use: .signing, publicKey: signing), BoundKey(use: .hpke, publicKey: hpke)])
+        #expect(abs((claims.issuedAt ?? 0) - Int64(Date().timeIntervalSince1970)) < 60)
+    }
+
+    @Test func badRequestsForATokenAreRefused() async throws {
+        let probe = try await InternalAPITests.Probe()
+        _ = try await probe.generate("box", kind: 3)
+        _ = try await probe.generate("signing", kind: 1)
+        func attest(_ nonce: [UInt8], _ signing: String = "", _ hpke: String = "") async -> ReturnCode {
+            await probe.code(15, [.input(nonce), .input(Array(signing.utf8)), .input(Array(hpke.utf8)), .output(capacity: 4096)])
+        }
+        #expect(await attest([UInt8](repeating: 1, count: 31)) == .badParameters)
+        #expect(await attest([]) == .badParameters)
+        #expect(await attest([UInt8](repeating: 1, count: 48)) == .success)
+        #expect(await attest([UInt8](repeating: 1, count: 64)) == .success)
+        #expect(await attest([UInt8](repeating: 1, count: 32), "box") == .badParameters, "an AEAD key is not a signing key")
+        #expect(await attest([UInt8](repeating: 1, count: 32), "", "signing") == .badParameters, "a signing key is not an HPKE key")
+        #expect(await attest([UInt8](repeating: 1, count: 32), "missing") == .itemNotFound)
+        let denied = try await InternalAPITests.Probe(capabilities: Capabilities.all.subtracting(.attestation), device: probe.device)
+        #expect(await denied.code(15, [.input([UInt8](repeating: 1, count: 32)), .input([]), .input([]), .output(capacity: 4096)]) == .accessDenied)
+    }
+
+    @Test(arguments: TransportKind.allCases)
+    func theKeystoreIssuesTokensForTheNormalWorld(_ kind: TransportKind) async throws {
+        let world = try World(kind)
+        let keystore = try await world.context().openSession(uuid: BuiltInTrustlets.Keystore.uuid)
+        let generate = BuiltInTrustlets.Keystore.Command.generate.rawValue, attest = BuiltInTrustlets.Keystore.Command.attest.rawValue
+        let publicKey = try await keystore.invoke(command: generate, parameters: [.input(Array("inbox".utf8)), .valueInput(2), .output(capacity: 65)]).bytes(2)
+        let nonce = [UInt8](repeating: 7, count: 48)
+        let bytes = try await keystore.invoke(command: attest, parameters: [.input(nonce), .input(Array("inbox".utf8)), .output(capacity: 4096)]).bytes(2) ?? []
+        let token = try AttestationToken(bytes)
+        try token.message.verify(with: try Self.deviceKey(token))
+        #expect(token.claims.nonce == nonce)
+        #expect(token.claims.clientID < 0, "the keystore attests for a normal-world caller")
+        #expect(token.claims.softwareComponents.map(\.measurementType) == ["runtime", "builtin:keystore"])
+        #expect(token.claims.boundKeys == [BoundKey(use: .hpke, publicKey: publicKey ?? [])])
+        let error = await #expect(throws: TEEError.self) {
+            try await keystore.invoke(command: attest, parameters: [.input([1, 2, 3]), .input([]), .output(capacity: 4096)])
+        }
+        #expect(error?.code == .badParameters)
+    }
+}
