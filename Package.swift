@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "TrubiZoneCBOR", targets: ["TrubiZoneCBOR"]),
         .library(name: "TrubiZoneCOSE", targets: ["TrubiZoneCOSE"]),
         .library(name: "TrubiZoneEAT", targets: ["TrubiZoneEAT"]),
+        .library(name: "TrubiZoneVerifier", targets: ["TrubiZoneVerifier"]),
         .executable(name: "trubizone", targets: ["trubizone"]),
         .executable(name: "trubizoned", targets: ["trubizoned"]),
         .executable(name: "trubizone-bench", targets: ["trubizone-bench"]),
@@ -47,6 +48,15 @@ let package = Package(
             name: "TrubiZoneEAT",
             dependencies: ["TrubiZoneCBOR", "TrubiZoneCOSE", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Attestation/Token"
+        ),
+        // Appraises tokens against a policy given as values. Never in the TCB.
+        .target(
+            name: "TrubiZoneVerifier",
+            dependencies: [
+                "TrubiZoneEAT", "TrubiZoneCOSE", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            path: "Sources/Attestation/Verifier"
         ),
 
         // The trusted computing base. Only the protocol and the crypto point inward.
@@ -144,7 +154,7 @@ let package = Package(
             name: "TrubiZoneTests",
             dependencies: [
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
-                "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
+                "TrubiZoneVerifier", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
                 "trubizone", "trubizoned", "trubizone-storage-stress",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

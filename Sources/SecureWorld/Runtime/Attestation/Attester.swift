@@ -26,6 +26,9 @@ public struct Attester: Sendable {
     public static let runtimeComponent = SoftwareComponent(
         measurementType: "runtime", measurementValue: executableMeasurement(), version: runtimeVersion, signerID: BuiltInSigner.id)
 
+    /// The signer ID of trustlets built into the runtime, such as the keystore.
+    public static var builtInSignerID: [UInt8] { BuiltInSigner.id }
+
     let rootOfTrust: any RootOfTrust
 
     /// Makes a token.
