@@ -109,6 +109,8 @@ let package = Package(
                 "TrubiZoneSecureWorld",
                 "TrubiZoneDaemon",
                 "TrubiZoneManufacturer",
+                "TrubiZoneEAT", "TrubiZoneVerifier", .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import TrubiZoneClient
+import TrubiZoneEAT
+import TrubiZoneProtocol
+import TrubiZoneSecureWorld
+import TrubiZoneVerifier
+import SwiftASN1
+import X509
+
+struct AttestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attest",
+        abstract: "Attestation tokens: get one from the secure world, appraise one, make reference values.",
+        subcommands: [Issue.self, Verify.self, Reference.self])
+
+    struct Issue: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Get a token from the daemon for the built-in keystore (EAT with PSA claims, COSE_Sign1 ES256).")
+        @Option(name: .long, help: ArgumentHelp("The verifier's nonce: 32, 48 or 64 bytes in hex.", valueName: "hex")) var nonce: String
+        @Option(name: .long, help: ArgumentHelp("A keystore key to bind in the token's cnf claim.", valueName: "alias")) var key: String?
+        @Option(name: .shortAndLong, help: ArgumentHelp("Write the token here (binary); without it, hex goes to standard output.", valueName: "file"))
+        var output: String?
+        @OptionGroup var connection: ConnectionOptions
+
+        func validate() throws {
+            guard let bytes = Hex.decode(nonce), Attester.nonceSizes.contains(bytes.count) else {
+                throw ValidationError("--nonce must be 32, 48 or 64 bytes of hex (64, 96 or 128 hex digits)")
+            }
+        }
+
+        func run() async throws {
+            let nonceBytes = Hex.decode(nonce) ?? []
+            let result = try await withSession(BuiltInTrustlets.Keystore.uuid, connection) { (session) async throws(TEEError) in
+                try await session.invoke(command: BuiltInTrustlets.Keystore.Command.attest.rawValue,
+                                         parameters: [.input(nonceBytes), .input(Array((key ?? "").utf8)), .output(capacity: 8192)])
+            }
+            let token = result.bytes(2) ?? []
+            if let output {
+                guard FileManager.default.createFile(atPath: output, contents: Data(token)) else { throw fail("cannot write \(output)") }
+                if connection.json { printJSON(["token": output, "bytes": token.count]) }
+            } else if connection.json {
+                printJSON(["token": Hex.encode(token)])
+            } else {
+                print(Hex.encode(token))
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Appraise a token against trusted roots, reference values and the nonce sent.",
+            discussion: "Exit status 0 only when the appraisal is affirming; 1 for warning or contraindicated; 64 for bad usage.")
+        @Argument(help: "The token: a file (binary or hex), or - for standard input.") var token: String
+        @Option(name: .long, help: ArgumentHelp("Trusted manufacturer root certificates (PEM); repeatable.", valueName: "file")) var roots: [String]
+        @Option(name: .long, help: ArgumentHelp("Reference values (JSON from `trubizone attest reference`).", valueName: "file")) var reference: String
+        @Option(name: .long, help: ArgumentHelp("The nonce that was sent, in hex.", valueName: "hex")) var nonce: String
+        @Option(name: .long, help: "Seconds a token may be old.") var maxAge: Int = 300
+        @Flag(name: .long, help: "Print the appraisal as JSON.") var json = false
+
+        func validate() throws {
+            guard Hex.decode(nonce) != nil else { throw ValidationError("--nonce is not hex") }
+            guard !roots.isEmpty else { throw ValidationError("give at least one --roots certificate") }
+        }
+
+        func run() async throws {
+            var certificates: [Certificate] = []
+            for path in roots {
+                guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail("cannot read \(path)", code: 64) }
+                do {
+                    certificates += try PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) }
+                } catch {
+                    throw fail("\(path) holds no PEM certificate", code: 64)
+                }
+            }
+            let referenceValues: ReferenceValues
+            do {
+                referenceValues = try JSONDecoder().decode(ReferenceValues.self, from: Data(try readInput(reference)))
+            } catch {
+                throw fail("\(reference) is not reference values JSON (make one with `trubizone attest reference`)", code: 64)
+            }
+            var bytes = try readInput(token)
+            // A hex token (as `attest issue` prints it) is accepted too.
+            let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            if let decoded = Hex.decode(text), !decoded.isEmpty { bytes = decoded }
+            let policy = AttestationPolicy(trustedRoots: certificates, reference: referenceValues, expectedNonce: Hex.decode(nonce) ?? [],
+                                           maxAge: TimeInterval(maxAge))
+            let appraisal = await AttestationVerifier(policy: policy).appraise(bytes)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                struct Output: Encodable { let status: String; let checks: [Appraisal.Check]; let boundKeys: [Appraisal.BoundKeyDescription] }
+                let data = try encoder.encode(Output(status: appraisal.status.rawValue, checks: appraisal.checks, boundKeys: appraisal.boundKeys))
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print(appraisal.status.rawValue)
+                for check in appraisal.checks { print("  \(check.status == .affirming ? "ok  " : check.status == .warning ? "warn" : "FAIL") \(check.name): \(check.reason)") }
+            }
+            if appraisal.status != .affirming { throw ExitCode(1) }
+        }
+    }
+
+    struct Reference: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print reference values (JSON) for a runtime build, trustlet packages and the built-in keystore.")
+        @Option(name: .long, help: ArgumentHelp("The runtime executable (trubizoned) whose build to accept.", valueName: "file")) var runtime: String?
+        @Option(name: .long, help: ArgumentHelp("A signed trustlet package to accept; repeatable.", valueName: "file")) var package: [String] = []
+        @Flag(name: .long, help: "Accept the built-in keystore (tokens from `attest issue`); needs --runtime.") var keystore = false
+
+        func validate() throws {
+            if keystore && runtime == nil { throw ValidationError("--keystore needs --runtime: the keystore is measured as part of the runtime") }
+        }
+
+        func run() throws {
+            var values = ReferenceValues(runtimeImplementationIDs: [Hex.encode(Attester.implementationID)])
+            if let runtime {
+                guard let data = FileManager.default.contents(atPath: runtime) else { throw fail("cannot read \(runtime)", code: 64) }
+                let measurement = Hex.encode(SHA256.hash(data: data))
+                values.runtimeMeasurements.append(measurement)
+                if keystore {
+                    values.trustletMeasurements.append(measurement)
+                    values.trustletSigners.append(Hex.encode(Attester.builtInSignerID))
+                }
+            }
+            for path in package {
+                let package: TrustletPackage
+                do {
+                    package = try TrustletPackage(bytes: try readInput(path))
+                } catch {
+                    throw fail("\(path): \(error)")
+                }
+                values.trustletMeasurements.append(Hex.encode(package.measurement))
+                values.trustletSigners.append(Hex.encode(package.signerID))
+            }
+            values.trustletSigners = Array(Set(values.trustletSigners)).sorted()
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(values), as: UTF8.self))
+        }
+    }
+}
