@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "TrubiZoneCOSE", targets: ["TrubiZoneCOSE"]),
         .library(name: "TrubiZoneEAT", targets: ["TrubiZoneEAT"]),
         .library(name: "TrubiZoneVerifier", targets: ["TrubiZoneVerifier"]),
+        .library(name: "TrubiZoneChannel", targets: ["TrubiZoneChannel"]),
         .executable(name: "trubizone", targets: ["trubizone"]),
         .executable(name: "trubizoned", targets: ["trubizoned"]),
         .executable(name: "trubizone-bench", targets: ["trubizone-bench"]),
@@ -48,6 +49,12 @@ let package = Package(
             name: "TrubiZoneEAT",
             dependencies: ["TrubiZoneCBOR", "TrubiZoneCOSE", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Attestation/Token"
+        ),
+        // The end-to-end channel's message format (HPKE, padding buckets, purpose, sequence).
+        .target(
+            name: "TrubiZoneChannel",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Attestation/Channel"
         ),
         // Appraises tokens against a policy given as values. Never in the TCB.
         .target(
@@ -128,7 +135,8 @@ let package = Package(
         .executableTarget(
             name: "trubizone-bench",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT", "TrubiZoneVerifier",
+                .product(name: "X509", package: "swift-certificates"),
                 "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -156,7 +164,7 @@ let package = Package(
             name: "TrubiZoneTests",
             dependencies: [
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
-                "TrubiZoneVerifier", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
+                "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
                 "trubizone", "trubizoned", "trubizone-storage-stress",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

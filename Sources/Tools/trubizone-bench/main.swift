@@ -22,6 +22,7 @@ var json = false
 var onlyInvoke = false
 var onlyStorage = false
 var onlyTrustlets = false
+var onlyAttestation = false
 var sizes = [1024, 64 * 1024]
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
@@ -32,16 +33,20 @@ while let argument = arguments.next() {
     case "--invoke-only": onlyInvoke = true
     case "--storage-only": onlyStorage = true
     case "--trustlets-only": onlyTrustlets = true
+    case "--attestation-only": onlyAttestation = true
     case "--size-kib": sizes = [(Int(arguments.next() ?? "") ?? 1) * 1024]
     case "-h", "--help":
         print("""
-            USAGE: trubizone-bench [--objects N] [--iterations N] [--invoke-only | --storage-only | --trustlets-only] [--size-kib K] [--json]
+            USAGE: trubizone-bench [--objects N] [--iterations N] [--invoke-only | --storage-only | --trustlets-only | --attestation-only]
+                                   [--size-kib K] [--json]
 
             Measures, in one run, each TEE-core goal against its baseline:
               invoke round trip of a no-op command: in-process, and over the socket vs a raw Unix-socket ping-pong
               sealed storage put/get of 1 KiB and 64 KiB objects (durable) vs plain files with the same fsync policy
               wasm trustlets: invoke overhead vs a native trustlet, guest compute vs native Swift,
                 host-API SHA-256 vs native, cold start of each sample trustlet
+              attestation: token issue in the secure world, full appraisal, a whole round; HPKE seal/open
+                of 4 KiB and 1 MiB vs AES-GCM alone on the same bytes
             """)
         exit(0)
     default:
@@ -148,7 +153,7 @@ func rawPingPongOnThisThread(requestSize: Int, replySize: Int, iterations: Int) 
     return perCall
 }
 
-if !onlyStorage && !onlyTrustlets {
+if !onlyStorage && !onlyTrustlets && !onlyAttestation {
     progress("invoke round trip: \(invokeIterations) no-op invokes per transport…")
     let world = try SecureWorld.emulated(stateDirectory: workspace + "/state", reeDirectory: workspace + "/ree-invoke")
     let runtime = SecureWorld(rootOfTrust: world.rootOfTrust, storage: world.storage, trustlets: [NoOpTrustlet()])
@@ -210,7 +215,7 @@ func plainGet(_ directory: String, _ name: String, size: Int) -> [UInt8] {
     return buffer
 }
 
-if !onlyInvoke && !onlyTrustlets {
+if !onlyInvoke && !onlyTrustlets && !onlyAttestation {
     for size in sizes {
         // A namespace of its own per pass: its counter must match its own REE directory.
         let namespace = StorageNamespace(signerID: Array(repeating: 1, count: 32), uuid: Array(repeating: 2, count: 16), subject: "bench-\(size)")
@@ -376,10 +381,17 @@ nonisolated func measureTrustlets(workspace: String, iterations: Int) async thro
 
 struct BenchFailure: Error, CustomStringConvertible { let description: String }
 
-if !onlyInvoke && !onlyStorage {
+if !onlyInvoke && !onlyStorage && !onlyAttestation {
     progress("wasm trustlets: invoke overhead, compute, host-API crypto, cold start…")
     let measured = try await measureTrustlets(workspace: workspace, iterations: invokeIterations)
     if !json { print("Wasm trustlets (in-process; WasmKit interpreter)") }
+    for m in measured { report(m.name, m.value, m.unit, m.note) }
+}
+
+if !onlyInvoke && !onlyStorage && !onlyTrustlets {
+    progress("attestation: token issue, appraisal, HPKE…")
+    let measured = try await measureAttestation(workspace: workspace)
+    if !json { print("Attestation and the HPKE channel (in-process)") }
     for m in measured { report(m.name, m.value, m.unit, m.note) }
 }
 
