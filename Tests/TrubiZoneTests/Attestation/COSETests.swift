@@ -104,6 +104,10 @@ import TrubiZoneTesting
              .malformed("header 4 appears in both buckets")),
             (message([protectedBytes, .map([CBORMapEntry]()), .bytes([1]), .bytes([1, 2])]), .badSignatureLength(2)),
             (message([protectedBytes, .map([CBORMapEntry]()), .bytes([1]), signature], tag: 17), .wrongTag(17)),
+            // A protected header with the same label twice, and bytes after the message.
+            ([0xD2, 0x84, 0x45, 0xA2, 0x01, 0x26, 0x01, 0x26] + Array(good.encoded(tagged: false).dropFirst(1 + protectedBytes.encoded().count)),
+             .malformed("the protected header: CBOR: a map with the same key twice (at byte 3)")),
+            (good.encoded() + [0x00], .malformed("CBOR: bytes after the item (at byte \(good.encoded().count))")),
             // Indefinite lengths are not COSE.
             ([0xD2, 0x9F] + Array(good.encoded(tagged: false).dropFirst()) + [0xFF], .malformed("CBOR: an indefinite length, which this format forbids (at byte 1)")),
         ]

@@ -9,6 +9,7 @@ import TrubiZoneSampleTrustlets
 import TrubiZoneSecureWorld
 import TrubiZoneTesting
 import TrubiZoneVerifier
+import SwiftASN1
 import X509
 
 /// The verifier: a genuine token from a trustlet is affirmed; each way a token can be wrong is
@@ -143,4 +144,28 @@ import X509
 
 func hexString<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
     bytes.map { String(format: "%02x", $0) }.joined()
+}
+
+extension VerifierTests {
+    @Test func aDeviceKeyOnAnotherCurveIsRefused() async throws {
+        let setup = try await Setup()
+        // A chain whose device certificate holds a P-384 key, under a CA the verifier trusts.
+        let caKey = P256.Signing.PrivateKey(), deviceKey = P384.Signing.PrivateKey()
+        let name = try DistinguishedName { CommonName("test CA") }
+        let now = Date()
+        let ca = try Certificate(version: .v3, serialNumber: .init(), publicKey: .init(caKey.publicKey), notValidBefore: now - 3600,
+                                 notValidAfter: now + 3600, issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+                                 extensions: try Certificate.Extensions { Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil)) },
+                                 issuerPrivateKey: .init(caKey))
+        let device = try Certificate(version: .v3, serialNumber: .init(), publicKey: .init(deviceKey.publicKey), notValidBefore: now - 3600,
+                                     notValidAfter: now + 3600, issuer: name, subject: try DistinguishedName { CommonName("device") },
+                                     signatureAlgorithm: .ecdsaWithSHA256, extensions: Certificate.Extensions(), issuerPrivateKey: .init(caKey))
+        var serializer = DER.Serializer()
+        try serializer.serialize(device)
+        let claims = try AttestationToken(setup.token).claims
+        let token = try AttestationToken.issue(claims, certificateChain: [serializer.serializedBytes]) { try setup.probe.world.rootOfTrust.signWithAttestationKey($0) }
+        let appraisal = await setup.appraise(token, setup.policy(roots: [ca]))
+        #expect(appraisal.status == .contraindicated)
+        #expect(appraisal.checks.contains { $0.name == "chain" && $0.reason == "the device key is not a P-256 key" })
+    }
 }
