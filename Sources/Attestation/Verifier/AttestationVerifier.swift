@@ -11,9 +11,11 @@ public struct ReferenceValues: Codable, Sendable, Equatable {
     public var trustletMeasurements: [String]
     /// SHA-256 of the developer keys whose trustlets are accepted.
     public var trustletSigners: [String]
-    /// Accepted PSA implementation IDs (the root-of-trust implementation).
+    /// Accepted PSA implementation IDs: the runtime builds (SHA-256 of the executable).
     public var runtimeImplementationIDs: [String]
-    /// Accepted runtime builds; empty accepts any build of an accepted implementation, with a warning.
+    /// Accepted measurements of the runtime component, when they differ from the implementation
+    /// IDs (a runtime from elsewhere); empty means the runtime component must be the build the
+    /// implementation ID names.
     public var runtimeMeasurements: [String]
 
     public init(trustletMeasurements: [String] = [], trustletSigners: [String] = [], runtimeImplementationIDs: [String] = [],
@@ -185,7 +187,10 @@ public struct AttestationVerifier: Sendable {
             let measurement = hex(component.measurementValue), signer = hex(component.signerID)
             if component.measurementType == "runtime" {
                 if policy.reference.runtimeMeasurements.isEmpty {
-                    record(name, .warning, "the runtime build is not pinned by the reference values")
+                    let same = component.measurementValue == claims.implementationID
+                    record(name, same && implementationKnown ? .affirming : .contraindicated,
+                           same ? (implementationKnown ? "the build the implementation ID names" : "an unknown build")
+                                : "the runtime component is not the build the implementation ID names")
                 } else {
                     let known = policy.reference.runtimeMeasurements.contains(measurement)
                     record(name, known ? .affirming : .contraindicated, known ? "a known runtime build" : "runtime build \(measurement.prefix(16))… is not a reference value")

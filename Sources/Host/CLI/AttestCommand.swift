@@ -104,24 +104,23 @@ struct AttestCommand: AsyncParsableCommand {
     struct Reference: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print reference values (JSON) for a runtime build, trustlet packages and the built-in keystore.")
-        @Option(name: .long, help: ArgumentHelp("The runtime executable (trubizoned) whose build to accept.", valueName: "file")) var runtime: String?
+        @Option(name: .long, help: ArgumentHelp("The runtime executable whose build to accept (default: the trubizoned beside this tool).",
+                                                valueName: "file"))
+        var runtime: String?
         @Option(name: .long, help: ArgumentHelp("A signed trustlet package to accept; repeatable.", valueName: "file")) var package: [String] = []
-        @Flag(name: .long, help: "Accept the built-in keystore (tokens from `attest issue`); needs --runtime.") var keystore = false
-
-        func validate() throws {
-            if keystore && runtime == nil { throw ValidationError("--keystore needs --runtime: the keystore is measured as part of the runtime") }
-        }
+        @Flag(name: .long, help: "Accept the built-in keystore (tokens from `attest issue`).") var keystore = false
 
         func run() throws {
-            var values = ReferenceValues(runtimeImplementationIDs: [Hex.encode(Attester.implementationID)])
-            if let runtime {
-                guard let data = FileManager.default.contents(atPath: runtime) else { throw fail("cannot read \(runtime)", code: 64) }
-                let measurement = Hex.encode(SHA256.hash(data: data))
-                values.runtimeMeasurements.append(measurement)
-                if keystore {
-                    values.trustletMeasurements.append(measurement)
-                    values.trustletSigners.append(Hex.encode(Attester.builtInSignerID))
-                }
+            let executable = runtime ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("trubizoned").path
+            guard let data = FileManager.default.contents(atPath: executable) else {
+                throw fail("cannot read the runtime executable \(executable); name it with --runtime", code: 64)
+            }
+            // The implementation ID is the runtime build; the keystore is measured as part of it.
+            let build = Hex.encode(SHA256.hash(data: data))
+            var values = ReferenceValues(runtimeImplementationIDs: [build])
+            if keystore {
+                values.trustletMeasurements.append(build)
+                values.trustletSigners.append(Hex.encode(Attester.builtInSignerID))
             }
             for path in package {
                 let package: TrustletPackage

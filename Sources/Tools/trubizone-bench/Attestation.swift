@@ -22,9 +22,9 @@ nonisolated func measureAttestation(workspace: String) async throws -> [Measurem
         try await keystore.invoke(command: Command.attest.rawValue, parameters: [.input(nonce), .input(Array("inbox".utf8)), .output(capacity: 8192)]).bytes(2) ?? []
     }
     let root = try Certificate(pemEncoded: String(contentsOfFile: workspace + "/ca/" + Manufacturer.caCertificateFile, encoding: .utf8))
-    let runtime = Hex.encode(Attester.runtimeComponent.measurementValue)
+    let runtime = Hex.encode(Attester.implementationID)
     let reference = ReferenceValues(trustletMeasurements: [runtime], trustletSigners: [Hex.encode(Attester.builtInSignerID)],
-                                    runtimeImplementationIDs: [Hex.encode(Attester.implementationID)], runtimeMeasurements: [runtime])
+                                    runtimeImplementationIDs: [runtime])
     let verifier = AttestationVerifier(policy: AttestationPolicy(trustedRoots: [root], reference: reference, expectedNonce: nonce))
     let token = try await issue()
     guard await verifier.appraise(token).status == .affirming else { throw BenchFailure(description: "the bench token was not affirmed") }

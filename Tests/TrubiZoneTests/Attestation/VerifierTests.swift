@@ -31,7 +31,7 @@ import X509
             root = try Certificate(pemEncoded: String(contentsOfFile: probe.device.caDirectory + "/" + Manufacturer.caCertificateFile, encoding: .utf8))
             reference = ReferenceValues(
                 trustletMeasurements: [hexString(SHA256.hash(data: try SampleTrustlets.wasm("probe")))], trustletSigners: [hexString(Samples.developer)],
-                runtimeImplementationIDs: [hexString(Attester.implementationID)], runtimeMeasurements: [hexString(Attester.runtimeComponent.measurementValue)])
+                runtimeImplementationIDs: [hexString(Attester.implementationID)])
         }
 
         func policy(roots: [Certificate]? = nil, reference: ReferenceValues? = nil, nonce: [UInt8]? = nil, now: Date = Date(),
@@ -56,11 +56,15 @@ import X509
         #expect(appraisal.checks.map(\.name) == ["format", "chain", "signature", "instance", "nonce", "freshness", "lifecycle", "implementation",
                                                  "component 0 (runtime)", "component 1 (trustlet:probe)", "keys"])
         #expect(appraisal.boundKeys.map(\.use) == ["signing", "hpke"])
-        // Without a pinned runtime build, a warning.
-        var loose = setup.reference
-        loose.runtimeMeasurements = []
-        let warned = await setup.appraise(nil, setup.policy(reference: loose))
-        #expect(warned.status == .warning && Self.status(warned, "component 0") == .warning)
+        // A token that binds no key is only a warning: nothing to send records to.
+        let keyless = try await setup.probe.call(15, [.input(setup.nonce), .input([]), .input([]), .output(capacity: 4096)]).bytes(3) ?? []
+        let warned = await setup.appraise(keyless)
+        #expect(warned.status == .warning && Self.status(warned, "keys") == .warning, "\(warned.problems)")
+        // Runtime measurements other than the implementation ID: the runtime component is checked against them.
+        var other = setup.reference
+        other.runtimeMeasurements = [String(repeating: "cd", count: 32)]
+        let pinned = await setup.appraise(nil, setup.policy(reference: other))
+        #expect(Self.status(pinned, "component 0") == .contraindicated)
     }
 
     @Test func eachWrongnessIsNamed() async throws {

@@ -38,8 +38,8 @@ import TrubiZoneTesting
         let noReference = try runProcess(tool, ["attest", "verify", work.appending("token.cbor"), "--reference", work.appending("missing.json"),
                                                 "--nonce", nonce] + roots)
         #expect(noReference.status == 64)
-        let keystoreWithoutRuntime = try runProcess(tool, ["attest", "reference", "--keystore"])
-        #expect(keystoreWithoutRuntime.status == 64 && keystoreWithoutRuntime.stderr.contains("--runtime"))
+        let noRuntime = try runProcess(tool, ["attest", "reference", "--runtime", work.appending("nothing")])
+        #expect(noRuntime.status == 64 && noRuntime.stderr.contains("--runtime"))
         // A truncated token: contraindicated at the format check.
         let token = try Data(contentsOf: URL(fileURLWithPath: work.appending("token.cbor")))
         _ = FileManager.default.createFile(atPath: work.appending("cut.cbor"), contents: token.prefix(200))

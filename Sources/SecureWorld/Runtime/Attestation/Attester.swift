@@ -18,13 +18,13 @@ public struct Attester: Sendable {
     /// Nonce sizes a verifier may send (PSA: 32, 48 or 64 bytes).
     public static let nonceSizes: Set<Int> = [32, 48, 64]
 
-    /// The implementation ID (PSA 2396): identifies the root-of-trust implementation and its
-    /// version. The emulated root of trust is one implementation.
-    public static let implementationID = Array(SHA256.hash(data: Array("TrubiZone emulated root of trust \(runtimeVersion)".utf8)))
+    /// The implementation ID (PSA 2396): identifies the runtime build — SHA-256 of the executable
+    /// that runs the secure world, root of trust included, measured when the runtime starts.
+    public static let implementationID = executableMeasurement()
 
-    /// The runtime as a measured component: SHA-256 of the executable that runs it.
+    /// The runtime as a measured component: the same build measurement, with its version.
     public static let runtimeComponent = SoftwareComponent(
-        measurementType: "runtime", measurementValue: executableMeasurement(), version: runtimeVersion, signerID: BuiltInSigner.id)
+        measurementType: "runtime", measurementValue: implementationID, version: runtimeVersion, signerID: BuiltInSigner.id)
 
     /// The signer ID of trustlets built into the runtime, such as the keystore.
     public static var builtInSignerID: [UInt8] { BuiltInSigner.id }
