@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "trubizone", targets: ["trubizone"]),
         .executable(name: "trubizoned", targets: ["trubizoned"]),
         .executable(name: "trubizone-bench", targets: ["trubizone-bench"]),
+        .executable(name: "phr-server", targets: ["phr-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -31,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swiftwasm/WasmKit.git", from: "0.4.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // Shared by both worlds. Depends on nothing so either side can embed it.
@@ -144,6 +146,19 @@ let package = Package(
         ),
 
         // The sample and hostile trustlets, compiled to wasm by the plugin during `swift build`.
+        // The PHR provider server (remote; never in the TCB): records, import, and its commands.
+        .target(
+            name: "PHRServer",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Server/PHR"
+        ),
+        .target(
+            name: "PHRServerCommands",
+            dependencies: ["PHRServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Server/Commands"
+        ),
+        .executableTarget(name: "phr-server", dependencies: ["PHRServerCommands"], path: "Sources/Tools/phr-server"),
+
         .plugin(name: "TrustletBuilder", capability: .buildTool(), path: "Plugins/TrustletBuilder"),
         .target(
             name: "TrubiZoneSampleTrustlets",
@@ -165,7 +180,7 @@ let package = Package(
             dependencies: [
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
                 "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
-                "trubizone", "trubizoned", "trubizone-storage-stress",
+                "trubizone", "trubizoned", "trubizone-storage-stress", "PHRServer", "phr-server",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "WAT", package: "WasmKit"),

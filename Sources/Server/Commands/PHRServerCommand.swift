@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import PHRServer
+
+/// `phr-server`: the provider's side of the Personal Health Record.
+public struct PHRServerCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "phr-server",
+        abstract: "The PHR provider server: FHIR R4 records for patients' attested devices.",
+        subcommands: [Import.self, Stats.self])
+
+    public init() {}
+
+    struct DatabaseOptions: ParsableArguments {
+        @Option(name: .long, help: ArgumentHelp("The SQLite database file (created and migrated if needed).", valueName: "path"))
+        var database: String = ProcessInfo.processInfo.environment["PHR_DATABASE"] ?? "phr-server.sqlite"
+
+        @Flag(name: .long, help: "Print machine-readable JSON.")
+        var json = false
+
+        func open() throws -> RecordStore {
+            do {
+                return try RecordStore(path: database)
+            } catch {
+                FileHandle.standardError.write(Data("error: cannot open the database \(database): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import FHIR R4 JSON files: Bundles (Synthea output included) or single resources.",
+            discussion: "Each file is imported whole or not at all; importing the same content again changes nothing. "
+                + "Exit status 1 if any file was refused (the others are imported), 64 for bad usage.")
+
+        @Argument(help: "FHIR JSON files.") var files: [String]
+        @OptionGroup var options: DatabaseOptions
+
+        func validate() throws {
+            guard !files.isEmpty else { throw ValidationError("name at least one FHIR JSON file") }
+        }
+
+        func run() throws {
+            let store = try options.open()
+            var total = RecordStore.FileResult()
+            var refused: [String] = []
+            let started = Date()
+            var readable: [(name: String, data: Data)] = []
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: file) else {
+                    refused.append("\(file): cannot be read")
+                    continue
+                }
+                readable.append((URL(fileURLWithPath: file).lastPathComponent, data))
+            }
+            if !options.json { FileHandle.standardError.write(Data("checking \(readable.count) files…\n".utf8)) }
+            _ = try store.importFiles(readable) { index, outcome in
+                let name = readable[index].name
+                switch outcome {
+                case let .success(result):
+                    total.resources += result.resources
+                    total.new += result.new
+                    total.updated += result.updated
+                    total.unchanged += result.unchanged
+                    total.skippedEntries += result.skippedEntries
+                    total.unresolvedConditional += result.unresolvedConditional
+                    if !options.json {
+                        FileHandle.standardError.write(Data("[\(index + 1)/\(readable.count)] \(name): \(result.resources) resources (\(result.new) new, \(result.updated) updated)\n".utf8))
+                    }
+                case let .failure(error):
+                    refused.append(error.description)
+                    if !options.json { FileHandle.standardError.write(Data("[\(index + 1)/\(readable.count)] refused: \(error)\n".utf8)) }
+                }
+            }
+            let seconds = Date().timeIntervalSince(started)
+            let counts = try store.counts()
+            if options.json {
+                let object: [String: Any] = [
+                    "files": files.count, "refused": refused, "resources": total.resources, "new": total.new, "updated": total.updated,
+                    "unchanged": total.unchanged, "skippedEntries": total.skippedEntries, "unresolvedConditionalReferences": total.unresolvedConditional,
+                    "stored": counts, "seconds": seconds,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print("imported \(total.resources) resources from \(files.count - refused.count) of \(files.count) files in \(String(format: "%.1f", seconds)) s: "
+                    + "\(total.new) new, \(total.updated) updated, \(total.unchanged) unchanged; \(total.skippedEntries) entries without a resource skipped; "
+                    + "\(total.unresolvedConditional) conditional references left unresolved")
+                for line in refused { print("refused: \(line)") }
+            }
+            if !refused.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "How many resources of each type the database holds.")
+        @OptionGroup var options: DatabaseOptions
+
+        func run() throws {
+            let counts = try options.open().counts()
+            if options.json {
+                let data = try JSONSerialization.data(withJSONObject: counts, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                for (type, count) in counts.sorted(by: { $0.key < $1.key }) { print("\(type.padding(toLength: 24, withPad: " ", startingAt: 0)) \(count)") }
+            }
+        }
+    }
+}

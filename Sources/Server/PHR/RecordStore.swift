@@ -1,0 +1,163 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// The server's health records, in SQLite (GRDB). Schema migrations run when it opens.
+public final class RecordStore: Sendable {
+    private let database: DatabaseQueue
+
+    /// What importing one file did.
+    public struct FileResult: Sendable, Codable, Equatable {
+        public var resources = 0
+        public var new = 0
+        public var updated = 0
+        public var unchanged = 0
+        public var skippedEntries = 0
+        public var unresolvedConditional = 0
+
+        public init() {}
+    }
+
+    /// Opens (creating if needed) the store at `path`, and migrates it.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        database = try DatabaseQueue(path: path, configuration: configuration)
+        try Self.migrator.migrate(database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: resources") { db in
+            try db.create(table: "resource") { table in
+                table.column("type", .text).notNull()
+                table.column("id", .text).notNull()
+                table.column("patient", .text)
+                table.column("version", .integer).notNull()
+                table.column("digest", .blob).notNull()
+                table.column("content", .blob).notNull()
+                table.column("updatedAt", .double).notNull()
+                table.primaryKey(["type", "id"])
+            }
+            try db.create(index: "resource_patient", on: "resource", columns: ["patient"])
+            try db.create(table: "identifier") { table in
+                table.column("type", .text).notNull()
+                table.column("value", .text).notNull()
+                table.column("resourceID", .text).notNull()
+                table.primaryKey(["type", "value"])
+            }
+        }
+        return migrator
+    }
+
+    /// Imports FHIR files. Each file is checked whole first and then stored in one transaction: a
+    /// refused file leaves nothing behind, the others are stored. When several files of one run
+    /// carry the same resource, the last one's content is stored (as FHIR's PUT would), and
+    /// without passing through the earlier ones, so importing the same files again changes nothing.
+    /// - Parameter progress: called after each file with its index and outcome.
+    public func importFiles(_ files: [(name: String, data: Data)],
+                            progress: (Int, Result<FileResult, ImportError>) -> Void = { _, _ in }) throws -> [Result<FileResult, ImportError>] {
+        // Every file is read first, so that a conditional reference finds a resource of any file of
+        // the run, before or after its own, as well as one already stored.
+        let read: [Result<FHIRImport.Prepared, ImportError>] = files.map { file in
+            Result { () throws(ImportError) in try FHIRImport.read(file.data, file: file.name) }
+        }
+        var runIdentifiers: [String: String] = [:]
+        for case let .success(prepared) in read { runIdentifiers.merge(prepared.identifiers) { _, later in later } }
+        let parsed: [Result<FHIRImport.Parsed, ImportError>] = try database.read { db in
+            read.map { result in
+                result.flatMap { prepared in
+                    Result { () throws(ImportError) in
+                        try FHIRImport.resolve(prepared) { type, identifier in
+                            runIdentifiers["\(type)|\(identifier)"]
+                                ?? (try? String.fetchOne(db, sql: "SELECT resourceID FROM identifier WHERE type = ? AND value = ?", arguments: [type, identifier]))
+                                    .map { "\(type)/\($0)" }
+                        }
+                    }
+                }
+            }
+        }
+        // The last file of the run that carries each resource.
+        var lastFile: [String: Int] = [:]
+        for (index, result) in parsed.enumerated() {
+            if case let .success(content) = result { for resource in content.resources { lastFile["\(resource.type)/\(resource.id)"] = index } }
+        }
+        var outcomes: [Result<FileResult, ImportError>] = []
+        for (index, result) in parsed.enumerated() {
+            let outcome: Result<FileResult, ImportError>
+            switch result {
+            case let .failure(error):
+                outcome = .failure(error)
+            case let .success(content):
+                outcome = .success(try store(content, superseded: { lastFile["\($0.type)/\($0.id)"] != index }))
+            }
+            progress(index, outcome)
+            outcomes.append(outcome)
+        }
+        return outcomes
+    }
+
+    /// Imports one file (see `importFiles`).
+    public func importFile(_ data: Data, name: String) throws -> FileResult {
+        try importFiles([(name, data)])[0].get()
+    }
+
+    private func store(_ content: FHIRImport.Parsed, superseded: (FHIRResource) -> Bool) throws -> FileResult {
+        try database.write { db in
+            var result = FileResult()
+            result.skippedEntries = content.skippedEntries
+            result.unresolvedConditional = content.unresolvedConditional
+            let now = Date().timeIntervalSince1970
+            for resource in content.resources {
+                result.resources += 1
+                // A later file of the same run stores this resource.
+                if superseded(resource) { result.unchanged += 1; continue }
+                let digest = Data(SHA256.hash(data: resource.json))
+                let existing = try Row.fetchOne(db, sql: "SELECT version, digest FROM resource WHERE type = ? AND id = ?", arguments: [resource.type, resource.id])
+                if let existing {
+                    if (existing["digest"] as Data) == digest {
+                        result.unchanged += 1
+                    } else {
+                        try db.execute(sql: "UPDATE resource SET version = version + 1, digest = ?, content = ?, patient = ?, updatedAt = ? WHERE type = ? AND id = ?",
+                                       arguments: [digest, resource.json, resource.patient, now, resource.type, resource.id])
+                        result.updated += 1
+                    }
+                } else {
+                    try db.execute(sql: "INSERT INTO resource (type, id, patient, version, digest, content, updatedAt) VALUES (?, ?, ?, 1, ?, ?, ?)",
+                                   arguments: [resource.type, resource.id, resource.patient, digest, resource.json, now])
+                    result.new += 1
+                }
+                for identifier in resource.identifiers {
+                    try db.execute(sql: "INSERT OR REPLACE INTO identifier (type, value, resourceID) VALUES (?, ?, ?)",
+                                   arguments: [resource.type, identifier, resource.id])
+                }
+            }
+            return result
+        }
+    }
+
+    /// How many resources of each type are stored.
+    public func counts() throws -> [String: Int] {
+        try database.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT type, COUNT(*) AS n FROM resource GROUP BY type") {
+                counts[row["type"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
+    /// A stored resource's JSON.
+    public func resource(type: String, id: String) throws -> Data? {
+        try database.read { db in
+            try Data.fetchOne(db, sql: "SELECT content FROM resource WHERE type = ? AND id = ?", arguments: [type, id])
+        }
+    }
+
+    /// The `Type/id` of every resource of a patient.
+    public func resources(ofPatient patient: String) throws -> [String] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT type, id FROM resource WHERE patient = ? ORDER BY type, id", arguments: [patient]).map { "\($0["type"] as String)/\($0["id"] as String)" }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import PHRServerCommands
+
+PHRServerCommand.main()
