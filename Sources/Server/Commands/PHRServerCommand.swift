@@ -7,7 +7,7 @@ public struct PHRServerCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "phr-server",
         abstract: "The PHR provider server: FHIR R4 records for patients' attested devices.",
-        subcommands: [Import.self, Stats.self])
+        subcommands: [Import.self, Seed.self, Stats.self])
 
     public init() {}
 
@@ -90,6 +90,50 @@ public struct PHRServerCommand: ParsableCommand {
                 for line in refused { print("refused: \(line)") }
             }
             if !refused.isEmpty { throw ExitCode(1) }
+        }
+    }
+
+    struct Seed: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Generate realistic synthetic patients (deterministic for a seed) and import them.")
+        @Option(name: .long, help: "How many patients.") var patients: Int = 10
+        @Option(name: .long, help: "The seed: the same seed gives the same patients.") var seed: UInt64 = 1
+        @Option(name: .long, help: ArgumentHelp("Also write each patient's bundle into this directory.", valueName: "dir")) var out: String?
+        @OptionGroup var options: DatabaseOptions
+
+        func validate() throws {
+            guard (1...100_000).contains(patients) else { throw ValidationError("--patients must be 1 to 100000") }
+        }
+
+        func run() throws {
+            let store = try options.open()
+            var generator = PatientGenerator(seed: seed)
+            var files: [(name: String, data: Data)] = []
+            for index in 0..<patients {
+                let bundle = generator.nextBundle()
+                let name = String(format: "patient-%05d.json", index + 1)
+                files.append((name, bundle))
+                if let out {
+                    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                    guard FileManager.default.createFile(atPath: out + "/" + name, contents: bundle) else {
+                        FileHandle.standardError.write(Data("error: cannot write \(out)/\(name)\n".utf8))
+                        throw ExitCode(1)
+                    }
+                }
+            }
+            var resources = 0
+            _ = try store.importFiles(files) { index, outcome in
+                if case let .success(result) = outcome { resources += result.resources }
+                if !options.json, (index + 1) % max(1, patients / 10) == 0 || index + 1 == patients {
+                    FileHandle.standardError.write(Data("[\(index + 1)/\(patients)] patients\n".utf8))
+                }
+            }
+            if options.json {
+                let data = try JSONSerialization.data(withJSONObject: ["patients": patients, "seed": seed, "resources": resources], options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print("seeded \(patients) patients (seed \(seed)): \(resources) resources")
+            }
         }
     }
 
