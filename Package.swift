@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "trubizoned", targets: ["trubizoned"]),
         .executable(name: "trubizone-bench", targets: ["trubizone-bench"]),
         .executable(name: "phr-server", targets: ["phr-server"]),
+        .executable(name: "phr-server-bench", targets: ["phr-server-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -158,6 +159,7 @@ let package = Package(
             path: "Sources/Server/Commands"
         ),
         .executableTarget(name: "phr-server", dependencies: ["PHRServerCommands"], path: "Sources/Tools/phr-server"),
+        .executableTarget(name: "phr-server-bench", dependencies: ["PHRServer"], path: "Sources/Tools/phr-server-bench"),
 
         .plugin(name: "TrustletBuilder", capability: .buildTool(), path: "Plugins/TrustletBuilder"),
         .target(

@@ -125,7 +125,7 @@ public enum FHIRImport {
     /// Checks a resource's type and gives it its logical ID.
     private static func prepare(_ object: [String: Any], fullUrl: String?, file: String, entry: Int?) throws(ImportError)
         -> ([String: Any], String, String) {
-        guard let type = object["resourceType"] as? String, type.range(of: "^[A-Z][A-Za-z]{1,63}$", options: .regularExpression) != nil else {
+        guard let type = object["resourceType"] as? String, isResourceType(type) else {
             throw ImportError(file: file, entry: entry, reason: "no valid resourceType")
         }
         var body = object
@@ -142,7 +142,7 @@ public enum FHIRImport {
             let canonical = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
             id = SHA256.hash(data: canonical).prefix(16).map { String(format: "%02x", $0) }.joined()
         }
-        guard let id, id.range(of: "^[A-Za-z0-9\\-\\.]{1,64}$", options: .regularExpression) != nil else {
+        guard let id, isFHIRID(id) else {
             throw ImportError(file: file, entry: entry, reason: "\(type) has an ID that is not a FHIR id ([A-Za-z0-9-.]{1,64})")
         }
         body["id"] = id
@@ -194,6 +194,20 @@ public enum FHIRImport {
             patient = subject?.hasPrefix("Patient/") == true ? subject : nil
         }
         return (FHIRResource(type: type, id: id, patient: patient, json: json, identifiers: identifierStrings(body)), unresolved)
+    }
+
+    /// `[A-Z][A-Za-z]{1,63}`.
+    static func isResourceType(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard (2...64).contains(bytes.count), (0x41...0x5A).contains(bytes[0]) else { return false }
+        return bytes.allSatisfy { (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
+    }
+
+    /// A FHIR id: `[A-Za-z0-9\-\.]{1,64}`.
+    static func isFHIRID(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard (1...64).contains(bytes.count) else { return false }
+        return bytes.allSatisfy { (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D || $0 == 0x2E }
     }
 
     private static func identifierStrings(_ resource: [String: Any]) -> [String] {
