@@ -188,6 +188,7 @@ let package = Package(
                 .product(name: "WAT", package: "WasmKit"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/TrubiZoneTests"
         ),

@@ -7,7 +7,7 @@ public struct PHRServerCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "phr-server",
         abstract: "The PHR provider server: FHIR R4 records for patients' attested devices.",
-        subcommands: [Import.self, Seed.self, Stats.self])
+        subcommands: [Import.self, Seed.self, Stats.self, Audit.self])
 
     public init() {}
 
@@ -133,6 +133,27 @@ public struct PHRServerCommand: ParsableCommand {
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 print("seeded \(patients) patients (seed \(seed)): \(resources) resources")
+            }
+        }
+    }
+
+    struct Audit: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The hash-chained audit log.", subcommands: [Verify.self])
+
+        struct Verify: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Walk the audit chain; exit status 1 at the first entry that does not follow from the one before.")
+            @OptionGroup var options: DatabaseOptions
+
+            func run() throws {
+                do {
+                    let count = try options.open().verifyAuditTrail()
+                    if options.json { print(#"{"entries":\#(count),"verified":true}"#) } else { print("the audit chain holds: \(count) entries verified") }
+                } catch let broken as AuditChainBroken {
+                    if options.json { print(#"{"verified":false,"brokenAt":\#(broken.sequence)}"#) }
+                    FileHandle.standardError.write(Data("error: \(broken)\n".utf8))
+                    throw ExitCode(1)
+                }
             }
         }
     }

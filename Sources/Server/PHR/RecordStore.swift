@@ -4,7 +4,7 @@ import GRDB
 
 /// The server's health records, in SQLite (GRDB). Schema migrations run when it opens.
 public final class RecordStore: Sendable {
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
 
     /// What importing one file did.
     public struct FileResult: Sendable, Codable, Equatable {
@@ -47,6 +47,7 @@ public final class RecordStore: Sendable {
                 table.primaryKey(["type", "value"])
             }
         }
+        registerAuditMigration(&migrator)
         return migrator
     }
 
@@ -87,9 +88,10 @@ public final class RecordStore: Sendable {
             let outcome: Result<FileResult, ImportError>
             switch result {
             case let .failure(error):
+                try audit(actor: "importer", action: "import", subject: files[index].name, outcome: "refused: \(error.reason)")
                 outcome = .failure(error)
             case let .success(content):
-                outcome = .success(try store(content, superseded: { lastFile["\($0.type)/\($0.id)"] != index }))
+                outcome = .success(try store(content, file: files[index].name, superseded: { lastFile["\($0.type)/\($0.id)"] != index }))
             }
             progress(index, outcome)
             outcomes.append(outcome)
@@ -102,7 +104,7 @@ public final class RecordStore: Sendable {
         try importFiles([(name, data)])[0].get()
     }
 
-    private func store(_ content: FHIRImport.Parsed, superseded: (FHIRResource) -> Bool) throws -> FileResult {
+    private func store(_ content: FHIRImport.Parsed, file: String, superseded: (FHIRResource) -> Bool) throws -> FileResult {
         try database.write { db in
             var result = FileResult()
             result.skippedEntries = content.skippedEntries
@@ -132,6 +134,8 @@ public final class RecordStore: Sendable {
                                    arguments: [resource.type, identifier, resource.id])
                 }
             }
+            try Self.appendAudit(db, actor: "importer", action: "import", subject: file,
+                                 outcome: "stored: \(result.new) new, \(result.updated) updated, \(result.unchanged) unchanged")
             return result
         }
     }
