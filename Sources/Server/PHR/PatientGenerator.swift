@@ -10,10 +10,14 @@ public struct PatientGenerator {
     private var random: SplitMix64
     /// The date the histories end on, so a seed gives the same bytes on any day.
     private let today: Date
+    /// One formatter for every timestamp of this generator: building one per value is costly.
+    private let formatter: ISO8601DateFormatter
 
     public init(seed: UInt64, today: Date = Date(timeIntervalSince1970: 1_790_000_000)) {
         random = SplitMix64(seed: seed)
         self.today = today
+        formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
     }
 
     /// The next patient's bundle, as JSON.
@@ -26,7 +30,7 @@ public struct PatientGenerator {
         let age = 18 + Int(random.next() % 70)
         let birth = today.addingTimeInterval(-Double(age) * 365.25 * 86400 - Double(random.next() % 300) * 86400)
         entries.append(entry(patientID, [
-            "resourceType": "Patient", "id": patientID, "gender": female ? "female" : "male", "birthDate": Self.day(birth),
+            "resourceType": "Patient", "id": patientID, "gender": female ? "female" : "male", "birthDate": day(birth),
             "name": [["use": "official", "family": family, "given": [given]]],
             "identifier": [["system": "urn:trubizone:demo-mrn", "value": String(format: "MRN-%08llu", random.next() % 100_000_000)]],
         ]))
@@ -44,7 +48,7 @@ public struct PatientGenerator {
                 "resourceType": "Condition", "id": id, "subject": subject,
                 "clinicalStatus": ["coding": [["system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"]]],
                 "code": ["coding": [["system": "http://snomed.info/sct", "code": code, "display": text]], "text": text],
-                "onsetDateTime": Self.day(today.addingTimeInterval(-Double(1 + random.next() % 3000) * 86400)),
+                "onsetDateTime": day(today.addingTimeInterval(-Double(1 + random.next() % 3000) * 86400)),
             ]))
         }
         var medications = [(String, String)]()
@@ -55,7 +59,7 @@ public struct PatientGenerator {
             entries.append(entry(id, [
                 "resourceType": "MedicationRequest", "id": id, "subject": subject, "status": "active", "intent": "order",
                 "medicationCodeableConcept": ["coding": [["system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": code, "display": text]], "text": text],
-                "authoredOn": Self.day(today.addingTimeInterval(-Double(30 + random.next() % 700) * 86400)),
+                "authoredOn": day(today.addingTimeInterval(-Double(30 + random.next() % 700) * 86400)),
                 "dosageInstruction": [["text": "1 tablet daily"]],
             ]))
         }
@@ -73,7 +77,7 @@ public struct PatientGenerator {
             entries.append(entry(id, [
                 "resourceType": "Immunization", "id": id, "patient": subject, "status": "completed",
                 "vaccineCode": ["coding": [["system": "http://hl7.org/fhir/sid/cvx", "code": code, "display": text]], "text": text],
-                "occurrenceDateTime": Self.day(today.addingTimeInterval(-Double(random.next() % 1500) * 86400)),
+                "occurrenceDateTime": day(today.addingTimeInterval(-Double(random.next() % 1500) * 86400)),
             ]))
         }
 
@@ -87,7 +91,7 @@ public struct PatientGenerator {
             entries.append(entry(encounter, [
                 "resourceType": "Encounter", "id": encounter, "subject": subject, "status": "finished",
                 "class": ["system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"],
-                "type": [["text": "General examination"]], "period": ["start": Self.instant(when), "end": Self.instant(when.addingTimeInterval(1800))],
+                "type": [["text": "General examination"]], "period": ["start": instant(when), "end": instant(when.addingTimeInterval(1800))],
             ]))
             systolic = min(185, max(95, systolic + Double(Int(random.next() % 11) - 5) - (hypertensive && visit > visits / 2 ? 1.5 : 0)))
             let diastolic = (systolic * 0.62 + Double(random.next() % 8)).rounded()
@@ -121,7 +125,7 @@ public struct PatientGenerator {
         let id = uuid()
         var resource: [String: Any] = [
             "resourceType": "Observation", "id": id, "status": "final", "subject": subject, "encounter": encounter,
-            "effectiveDateTime": Self.instant(when), "issued": Self.instant(when.addingTimeInterval(600)),
+            "effectiveDateTime": instant(when), "issued": instant(when.addingTimeInterval(600)),
             "category": [["coding": [["system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category]]]],
             "code": ["coding": [["system": "http://loinc.org", "code": loinc, "display": text]], "text": text],
         ]
@@ -150,13 +154,9 @@ public struct PatientGenerator {
         return groups.joined(separator: "-")
     }
 
-    private static func day(_ date: Date) -> String { String(instant(date).prefix(10)) }
+    private func day(_ date: Date) -> String { String(instant(date).prefix(10)) }
 
-    private static func instant(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
-    }
+    private func instant(_ date: Date) -> String { formatter.string(from: date) }
 
     static let femaleNames = ["Amara", "Beatriz", "Chloé", "Dagny", "Elif", "Farah", "Greta", "Hana", "Ines", "Jovana", "Keiko", "Lucía", "Maren", "Nadia", "Olga", "Priya"]
     static let maleNames = ["Anders", "Bilal", "Cosmin", "Dário", "Emeka", "Felix", "Goran", "Hiroshi", "Ibrahim", "Jonas", "Kwame", "Lars", "Mateo", "Nikhil", "Oskar", "Pavel"]
