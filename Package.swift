@@ -34,6 +34,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swiftwasm/WasmKit.git", from: "0.4.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Shared by both worlds. Depends on nothing so either side can embed it.
@@ -150,16 +153,46 @@ let package = Package(
         // The PHR provider server (remote; never in the TCB): records, import, and its commands.
         .target(
             name: "PHRServer",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "PHRProtocol", "TrubiZoneVerifier", "TrubiZoneChannel",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
             path: "Sources/Server/PHR"
+        ),
+        // The wire protocol between the PHR app (and its trustlet) and the server: signed requests, bodies.
+        .target(
+            name: "PHRProtocol",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Server/Protocol"
+        ),
+        // The server's HTTP face (Hummingbird 2): routes, limits, errors; the logic stays in PHRServer.
+        .target(
+            name: "PHRServerHTTP",
+            dependencies: ["PHRServer", "PHRProtocol", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Server/HTTP"
         ),
         .target(
             name: "PHRServerCommands",
-            dependencies: ["PHRServer", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "PHRServer", "PHRServerHTTP", "TrubiZoneVerifier", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             path: "Sources/Server/Commands"
         ),
         .executableTarget(name: "phr-server", dependencies: ["PHRServerCommands"], path: "Sources/Tools/phr-server"),
-        .executableTarget(name: "phr-server-bench", dependencies: ["PHRServer"], path: "Sources/Tools/phr-server-bench"),
+        .executableTarget(
+            name: "phr-server-bench",
+            dependencies: [
+                "PHRServer", "PHRServerHTTP", "PHRProtocol", "TrubiZoneClient", "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneManufacturer",
+                "TrubiZoneSampleTrustlets", "TrubiZoneVerifier",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Tools/phr-server-bench"
+        ),
 
         .plugin(name: "TrustletBuilder", capability: .buildTool(), path: "Plugins/TrustletBuilder"),
         .target(
@@ -182,7 +215,8 @@ let package = Package(
             dependencies: [
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
                 "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
-                "trubizone", "trubizoned", "trubizone-storage-stress", "PHRServer", "phr-server",
+                "trubizone", "trubizoned", "trubizone-storage-stress", "PHRServer", "PHRProtocol", "PHRServerHTTP", "phr-server",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "WAT", package: "WasmKit"),

@@ -3,11 +3,11 @@ import Foundation
 import PHRServer
 
 /// `phr-server`: the provider's side of the Personal Health Record.
-public struct PHRServerCommand: ParsableCommand {
+public struct PHRServerCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "phr-server",
         abstract: "The PHR provider server: FHIR R4 records for patients' attested devices.",
-        subcommands: [Import.self, Seed.self, Stats.self, Audit.self])
+        subcommands: [Serve.self, Import.self, Seed.self, Stats.self, Patient.self, Practitioner.self, DeviceCommand.self, Audit.self])
 
     public init() {}
 
@@ -108,7 +108,11 @@ public struct PHRServerCommand: ParsableCommand {
         func run() throws {
             let store = try options.open()
             var generator = PatientGenerator(seed: seed)
-            var files: [(name: String, data: Data)] = []
+            var files: [(name: String, data: Data)] = [("clinic.json", PatientGenerator.clinicBundle())]
+            if let out {
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                FileManager.default.createFile(atPath: out + "/clinic.json", contents: files[0].data)
+            }
             for index in 0..<patients {
                 let bundle = generator.nextBundle()
                 let name = String(format: "patient-%05d.json", index + 1)
@@ -124,8 +128,8 @@ public struct PHRServerCommand: ParsableCommand {
             var resources = 0
             _ = try store.importFiles(files) { index, outcome in
                 if case let .success(result) = outcome { resources += result.resources }
-                if !options.json, (index + 1) % max(1, patients / 10) == 0 || index + 1 == patients {
-                    FileHandle.standardError.write(Data("[\(index + 1)/\(patients)] patients\n".utf8))
+                if !options.json, index > 0, index % max(1, patients / 10) == 0 || index == patients {
+                    FileHandle.standardError.write(Data("[\(index)/\(patients)] patients\n".utf8))
                 }
             }
             if options.json {

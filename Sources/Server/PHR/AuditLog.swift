@@ -16,12 +16,16 @@ public struct AuditEntry: Sendable, Equatable, Codable {
     public let subject: String
     /// Whether it was allowed.
     public let outcome: String
+    /// `Patient/id` when the entry concerns one patient (their device, their grants, their records).
+    public let patient: String?
     public let previousHash: Data
     public let hash: Data
 
-    static func hash(sequence: Int64, time: Double, actor: String, action: String, subject: String, outcome: String, previous: Data) -> Data {
+    static func hash(sequence: Int64, time: Double, actor: String, action: String, subject: String, outcome: String, patient: String?,
+                     previous: Data) -> Data {
         var hasher = SHA256()
-        for field in [String(sequence), String(time.bitPattern), actor, action, subject, outcome] {
+        // The patient field joined the entry later (migration v3); entries without one hash as before.
+        for field in [String(sequence), String(time.bitPattern), actor, action, subject, outcome] + (patient.map { [$0] } ?? []) {
             let bytes = Array(field.utf8)
             hasher.update(data: [UInt8(bytes.count >> 8 & 0xFF), UInt8(bytes.count & 0xFF)] + bytes)
         }
@@ -56,32 +60,47 @@ extension RecordStore {
             try db.execute(sql: "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END")
             try db.execute(sql: "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END")
         }
+        migrator.registerMigration("v3: audit by patient") { db in
+            try db.alter(table: "audit") { table in table.add(column: "patient", .text) }
+            try db.create(index: "audit_patient", on: "audit", columns: ["patient"])
+        }
     }
 
     /// Appends an entry inside the caller's transaction.
-    static func appendAudit(_ db: Database, actor: String, action: String, subject: String, outcome: String) throws {
+    static func appendAudit(_ db: Database, actor: String, action: String, subject: String, outcome: String, patient: String? = nil) throws {
         let last = try Row.fetchOne(db, sql: "SELECT sequence, hash FROM audit ORDER BY sequence DESC LIMIT 1")
         let sequence: Int64 = (last?["sequence"] as Int64? ?? 0) + 1
         let previous: Data = last?["hash"] ?? Data(count: 32)
         let time = Date().timeIntervalSince1970
-        let hash = AuditEntry.hash(sequence: sequence, time: time, actor: actor, action: action, subject: subject, outcome: outcome, previous: previous)
-        try db.execute(sql: "INSERT INTO audit (sequence, time, actor, action, subject, outcome, previousHash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       arguments: [sequence, time, actor, action, subject, outcome, previous, hash])
+        let hash = AuditEntry.hash(sequence: sequence, time: time, actor: actor, action: action, subject: subject, outcome: outcome,
+                                   patient: patient, previous: previous)
+        try db.execute(sql: "INSERT INTO audit (sequence, time, actor, action, subject, outcome, patient, previousHash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       arguments: [sequence, time, actor, action, subject, outcome, patient, previous, hash])
     }
 
     /// Appends an entry.
-    public func audit(actor: String, action: String, subject: String, outcome: String) throws {
-        try database.write { db in try Self.appendAudit(db, actor: actor, action: action, subject: subject, outcome: outcome) }
+    public func audit(actor: String, action: String, subject: String, outcome: String, patient: String? = nil) throws {
+        try database.write { db in try Self.appendAudit(db, actor: actor, action: action, subject: subject, outcome: outcome, patient: patient) }
     }
 
-    /// Every entry, oldest first.
-    public func auditTrail() throws -> [AuditEntry] {
+    /// Every entry, oldest first; only those concerning `patient` when one is given.
+    public func auditTrail(patient: String? = nil) throws -> [AuditEntry] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY sequence").map { row in
+            let rows = if let patient {
+                try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE patient = ? ORDER BY sequence", arguments: [patient])
+            } else {
+                try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY sequence")
+            }
+            return rows.map { row in
                 AuditEntry(sequence: row["sequence"], time: row["time"], actor: row["actor"], action: row["action"], subject: row["subject"],
-                           outcome: row["outcome"], previousHash: row["previousHash"], hash: row["hash"])
+                           outcome: row["outcome"], patient: row["patient"], previousHash: row["previousHash"], hash: row["hash"])
             }
         }
+    }
+
+    /// The newest entry's hash (32 zero bytes for an empty log).
+    public func auditHead() throws -> Data {
+        try database.read { db in try Data.fetchOne(db, sql: "SELECT hash FROM audit ORDER BY sequence DESC LIMIT 1") } ?? Data(count: 32)
     }
 
     /// Walks the chain from the first entry.
@@ -95,7 +114,7 @@ extension RecordStore {
             guard entry.sequence == expected else { throw AuditChainBroken(sequence: expected, reason: "the entry is missing") }
             guard entry.previousHash == previous else { throw AuditChainBroken(sequence: entry.sequence, reason: "it does not follow the entry before") }
             let hash = AuditEntry.hash(sequence: entry.sequence, time: entry.time, actor: entry.actor, action: entry.action, subject: entry.subject,
-                                       outcome: entry.outcome, previous: entry.previousHash)
+                                       outcome: entry.outcome, patient: entry.patient, previous: entry.previousHash)
             guard hash == entry.hash else { throw AuditChainBroken(sequence: entry.sequence, reason: "its content was changed") }
             previous = entry.hash
             expected += 1

@@ -20,6 +20,28 @@ public struct PatientGenerator {
         formatter.timeZone = TimeZone(identifier: "UTC")
     }
 
+    /// The clinic's practitioners and organization, with fixed IDs (`Practitioner/clinic-1`…), so
+    /// a demo can share a record with a known practitioner.
+    public static func clinicBundle() -> Data {
+        let doctors = [("clinic-1", "Okafor", "Ada", "female"), ("clinic-2", "Lindqvist", "Jonas", "male"), ("clinic-3", "Mehta", "Priya", "female")]
+        var entries: [[String: Any]] = [[
+            "fullUrl": "urn:uuid:clinic", "request": ["method": "PUT", "url": "Organization/clinic"],
+            "resource": ["resourceType": "Organization", "id": "clinic", "active": true, "name": "TrubiZone Demo Clinic"],
+        ]]
+        for (id, family, given, gender) in doctors {
+            entries.append([
+                "fullUrl": "urn:uuid:\(id)", "request": ["method": "PUT", "url": "Practitioner/\(id)"],
+                "resource": [
+                    "resourceType": "Practitioner", "id": id, "active": true, "gender": gender,
+                    "name": [["use": "official", "family": family, "given": [given], "prefix": ["Dr."]]],
+                    "identifier": [["system": "urn:trubizone:demo-practitioner", "value": id]],
+                ] as [String: Any],
+            ])
+        }
+        let bundle: [String: Any] = ["resourceType": "Bundle", "type": "transaction", "entry": entries]
+        return (try? JSONSerialization.data(withJSONObject: bundle, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    }
+
     /// The next patient's bundle, as JSON.
     public mutating func nextBundle() -> Data {
         var entries: [[String: Any]] = []

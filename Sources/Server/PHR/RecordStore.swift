@@ -48,6 +48,16 @@ public final class RecordStore: Sendable {
             }
         }
         registerAuditMigration(&migrator)
+        migrator.registerMigration("v4: change cursor") { db in
+            // A store-wide change number: what sync cursors count. Every insert or update takes the next.
+            try db.alter(table: "resource") { table in
+                table.add(column: "change", .integer).notNull().defaults(to: 0)
+                table.add(column: "source", .text).notNull().defaults(to: "provider")
+            }
+            try db.execute(sql: "UPDATE resource SET change = rowid")
+            try db.create(index: "resource_patient_change", on: "resource", columns: ["patient", "change"])
+        }
+        registerDeviceMigration(&migrator)
         return migrator
     }
 
@@ -120,13 +130,13 @@ public final class RecordStore: Sendable {
                     if (existing["digest"] as Data) == digest {
                         result.unchanged += 1
                     } else {
-                        try db.execute(sql: "UPDATE resource SET version = version + 1, digest = ?, content = ?, patient = ?, updatedAt = ? WHERE type = ? AND id = ?",
-                                       arguments: [digest, resource.json, resource.patient, now, resource.type, resource.id])
+                        try db.execute(sql: "UPDATE resource SET version = version + 1, digest = ?, content = ?, patient = ?, updatedAt = ?, change = ? WHERE type = ? AND id = ?",
+                                       arguments: [digest, resource.json, resource.patient, now, try Self.nextChange(db), resource.type, resource.id])
                         result.updated += 1
                     }
                 } else {
-                    try db.execute(sql: "INSERT INTO resource (type, id, patient, version, digest, content, updatedAt) VALUES (?, ?, ?, 1, ?, ?, ?)",
-                                   arguments: [resource.type, resource.id, resource.patient, digest, resource.json, now])
+                    try db.execute(sql: "INSERT INTO resource (type, id, patient, version, digest, content, updatedAt, change) VALUES (?, ?, ?, 1, ?, ?, ?, ?)",
+                                   arguments: [resource.type, resource.id, resource.patient, digest, resource.json, now, try Self.nextChange(db)])
                     result.new += 1
                 }
                 for identifier in resource.identifiers {
@@ -138,6 +148,11 @@ public final class RecordStore: Sendable {
                                  outcome: "stored: \(result.new) new, \(result.updated) updated, \(result.unchanged) unchanged")
             return result
         }
+    }
+
+    /// The next change number, inside the caller's write transaction.
+    static func nextChange(_ db: Database) throws -> Int64 {
+        (try Int64.fetchOne(db, sql: "SELECT MAX(change) FROM resource") ?? 0) + 1
     }
 
     /// How many resources of each type are stored.
@@ -156,6 +171,11 @@ public final class RecordStore: Sendable {
         try database.read { db in
             try Data.fetchOne(db, sql: "SELECT content FROM resource WHERE type = ? AND id = ?", arguments: [type, id])
         }
+    }
+
+    /// The IDs of the stored patients, sorted.
+    public func patientIDs() throws -> [String] {
+        try database.read { db in try String.fetchAll(db, sql: "SELECT id FROM resource WHERE type = 'Patient' ORDER BY id") }
     }
 
     /// The `Type/id` of every resource of a patient.

@@ -1,25 +1,48 @@
 // phr-server-bench: the PHR server's performance goals. Build in release:
-// `swift run -c release phr-server-bench [--data DIR] [--runs N] [--json]`.
+// `swift run -c release phr-server-bench [--data DIR] [--runs N] [--devices 1,16,64] [--requests N] [--json]`.
 //
-// So far: import throughput (resources per second) on the Synthea bundles, and on seeded patients.
+// Import throughput (resources per second) on the Synthea bundles and on seeded patients, and the
+// load of N enrolled devices doing sync and upload against a real server on loopback.
 import Foundation
 import PHRServer
 
 var dataDirectory = "../shared/data"
 var runs = 3
 var json = false
+var importOnly = false, loadOnly = false
+var deviceCounts = [1, 16, 64]
+var requestsPerLevel = 2000
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--data": dataDirectory = arguments.next() ?? dataDirectory
     case "--runs": runs = max(1, Int(arguments.next() ?? "") ?? runs)
     case "--json": json = true
+    case "--import-only": importOnly = true
+    case "--load-only": loadOnly = true
+    case "--devices":
+        let counts = (arguments.next() ?? "").split(separator: ",").compactMap { Int($0) }
+        guard !counts.isEmpty, counts.allSatisfy({ (1...512).contains($0) }) else {
+            FileHandle.standardError.write(Data("error: --devices takes counts of 1 to 512, comma-separated (1,16,64)\n".utf8))
+            exit(64)
+        }
+        deviceCounts = counts
+    case "--requests":
+        guard let count = Int(arguments.next() ?? ""), count > 0 else {
+            FileHandle.standardError.write(Data("error: --requests takes a positive count\n".utf8))
+            exit(64)
+        }
+        requestsPerLevel = count
     case "-h", "--help":
         print("""
-            USAGE: phr-server-bench [--data DIR] [--runs N] [--json]
+            USAGE: phr-server-bench [--data DIR] [--runs N] [--devices 1,16,64] [--requests N]
+                                    [--import-only | --load-only] [--json]
 
             Measures import throughput (resources per second, into a fresh SQLite database) on the
-            Synthea bundles under DIR/synthea (default ../shared/data) and on 200 seeded patients.
+            Synthea bundles under DIR/synthea (default ../shared/data) and on 200 seeded patients;
+            then, for each device count, N requests (default 2000) of sync and of upload from that
+            many enrolled devices at once against a server on loopback: requests per second and
+            p50/p99 latency.
             """)
         exit(0)
     default:
@@ -63,13 +86,22 @@ var results: [[String: Any]] = []
     if !json { print("  \(name.padding(toLength: 52, withPad: " ", startingAt: 0)) \(String(format: "%10.0f", value)) \(unit)  \(note)") }
 }
 
-let bundles = try synthea(dataDirectory)
-let imported = try throughput(bundles, runs: runs)
-report("import, Synthea bundles (\(bundles.count) files)", imported.perSecond, "resources/s", "\(imported.resources) resources, best of \(runs)")
-var generator = PatientGenerator(seed: 1)
-let seeded = (0..<200).map { ("patient-\($0).json", generator.nextBundle()) }
-let seededImport = try throughput(seeded, runs: runs)
-report("import, 200 seeded patients", seededImport.perSecond, "resources/s", "\(seededImport.resources) resources, best of \(runs)")
+if !loadOnly {
+    let bundles = try synthea(dataDirectory)
+    let imported = try throughput(bundles, runs: runs)
+    report("import, Synthea bundles (\(bundles.count) files)", imported.perSecond, "resources/s", "\(imported.resources) resources, best of \(runs)")
+    var generator = PatientGenerator(seed: 1)
+    let seeded = (0..<200).map { ("patient-\($0).json", generator.nextBundle()) }
+    let seededImport = try throughput(seeded, runs: runs)
+    report("import, 200 seeded patients", seededImport.perSecond, "resources/s", "\(seededImport.resources) resources, best of \(runs)")
+}
+if !importOnly {
+    let workspace = NSTemporaryDirectory() + "phr-load-\(getpid())"
+    defer { try? FileManager.default.removeItem(atPath: workspace) }
+    for (name, value, unit, note) in try await measureLoad(workspace: workspace, deviceCounts: deviceCounts, requestsPerLevel: requestsPerLevel) {
+        report(name, value, unit, note)
+    }
+}
 if json {
     print(String(decoding: try JSONSerialization.data(withJSONObject: ["results": results], options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
 }

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import PHRServer
+import PHRServerHTTP
+import SwiftASN1
+import TrubiZoneVerifier
+import X509
+
+extension PHRServerCommand {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Serve the PHR protocol over HTTP: enrollment, sync, uploads, sharing, audit.",
+            discussion: """
+                Only devices whose PHR trustlet attests to a build in --reference, on a device certified by one of \
+                the --roots, can enroll. Make reference values with `trubizone attest reference --package PHR.tzpkg`; \
+                the manufacturer's root is ca.pem in the device's CA directory. Options may also come from the \
+                environment: PHR_HOST, PHR_PORT, PHR_REFERENCE, PHR_ROOTS (colon-separated), PHR_DATABASE.
+                """)
+
+        @Option(name: .long, help: "The address to listen on.") var host = ProcessInfo.processInfo.environment["PHR_HOST"] ?? "127.0.0.1"
+        @Option(name: .long, help: "The port to listen on (0: any free port, printed at start).")
+        var port = Int(ProcessInfo.processInfo.environment["PHR_PORT"] ?? "") ?? 8080
+        @Option(name: .long, help: ArgumentHelp("Accepted trustlet and runtime builds (JSON from `trubizone attest reference`).", valueName: "file"))
+        var reference: String? = ProcessInfo.processInfo.environment["PHR_REFERENCE"]
+        @Option(name: .long, help: ArgumentHelp("Trusted manufacturer root certificates (PEM); repeatable.", valueName: "file"))
+        var roots: [String] = ProcessInfo.processInfo.environment["PHR_ROOTS"]?.split(separator: ":").map(String.init) ?? []
+        @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+        @OptionGroup var options: DatabaseOptions
+
+        func validate() throws {
+            guard reference != nil else { throw ValidationError("give --reference FILE: the trustlet builds this server accepts") }
+            guard !roots.isEmpty else { throw ValidationError("give --roots FILE: the device manufacturer's root certificate") }
+            guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
+            guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be trace, debug, info, notice, warning or error") }
+        }
+
+        func run() async throws {
+            let policy = try PHRServerPolicy(trustedRoots: Self.readRoots(roots), reference: Self.readReference(reference ?? ""))
+            let service = PHRService(store: try options.open(), policy: policy)
+            var logger = Logger(label: "phr-server")
+            logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            let app = PHRApplication.application(service: service, host: host, port: port, logger: logger) { address in
+                print("phr-server: listening on http://\(host):\(address.port ?? port) (database \(options.database))")
+                fflush(stdout)
+            }
+            try await app.runService()
+        }
+
+        static func readRoots(_ paths: [String]) throws -> [Certificate] {
+            var certificates: [Certificate] = []
+            for path in paths {
+                guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail("cannot read \(path)") }
+                do {
+                    certificates += try PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) }
+                } catch {
+                    throw fail("\(path) holds no PEM certificate")
+                }
+            }
+            guard !certificates.isEmpty else { throw fail("the --roots files hold no certificate") }
+            return certificates
+        }
+
+        static func readReference(_ path: String) throws -> ReferenceValues {
+            guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read \(path)") }
+            do {
+                let values = try JSONDecoder().decode(ReferenceValues.self, from: data)
+                guard !values.trustletMeasurements.isEmpty, !values.trustletSigners.isEmpty, !values.runtimeImplementationIDs.isEmpty else {
+                    throw fail("\(path) names no trustlet build, signer or runtime build: no device could enroll")
+                }
+                return values
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                throw fail("\(path) is not reference values JSON (make one with `trubizone attest reference`)")
+            }
+        }
+    }
+}
+
+/// Prints `error: message` and gives the usage exit status.
+func fail(_ message: String, code: Int32 = 64) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return ExitCode(code)
+}

@@ -1,0 +1,321 @@
+import Crypto
+import Foundation
+import PHRProtocol
+import TrubiZoneChannel
+import TrubiZoneVerifier
+import X509
+
+/// What the server trusts and how long things last, as values.
+public struct PHRServerPolicy: Sendable {
+    /// Manufacturer roots: an enrolling device's certificate must chain to one.
+    public var trustedRoots: [Certificate]
+    /// Accepted PHR trustlet builds and signers, and runtime builds.
+    public var reference: ReferenceValues
+    public var challengeLifetime: TimeInterval = 120
+    public var codeLifetime: TimeInterval = 7 * 86_400
+    /// Wrong proofs a code survives; the next attempt is refused until the clinic issues a new code.
+    public var maxCodeFailures = 5
+    public var maxGrantDuration: TimeInterval = 366 * 86_400
+    public var syncPageLimit = 100
+
+    public init(trustedRoots: [Certificate], reference: ReferenceValues) {
+        self.trustedRoots = trustedRoots
+        self.reference = reference
+    }
+}
+
+/// The PHR server's behaviour, without HTTP: enrollment, signed device requests, sync, uploads,
+/// sharing and the audit trail. The HTTP layer only moves bytes in and out of it.
+public final class PHRService: Sendable {
+    public let store: RecordStore
+    public let policy: PHRServerPolicy
+    let clock: @Sendable () -> Date
+
+    /// - Parameter clock: the server's time (tests move it to check expiries to the second).
+    public init(store: RecordStore, policy: PHRServerPolicy, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.policy = policy
+        self.clock = clock
+    }
+
+    // MARK: Clinic
+
+    /// A new one-time enrollment code for a stored patient.
+    public func issueEnrollmentCode(patient id: String) throws -> (code: EnrollmentCode, expiresAt: Date) {
+        guard try store.owner(type: "Patient", id: id).exists else { throw PHRError.notFound("Patient/\(id)") }
+        let now = clock()
+        while true {
+            let code = EnrollmentCode.random()
+            let record = EnrollmentCodeRecord(id: code.id, patient: "Patient/\(id)", proofKey: code.proofKey,
+                                              expiresAt: now.timeIntervalSince1970 + policy.codeLifetime)
+            if try store.insertEnrollmentCode(record, now: now.timeIntervalSince1970) {
+                return (code, Date(timeIntervalSince1970: record.expiresAt))
+            }
+        }
+    }
+
+    // MARK: Enrollment
+
+    /// A fresh challenge: the nonce the device's attestation token must carry.
+    public func challenge() throws(PHRError) -> Challenge {
+        let now = clock().timeIntervalSince1970
+        let id = PHRHex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
+        let nonce = (0..<32).map { _ in UInt8.random(in: 0...255) }
+        let expiresAt = now + policy.challengeLifetime
+        do { try store.insertChallenge(id: id, nonce: nonce, expiresAt: expiresAt, now: now) } catch { throw .storage }
+        return Challenge(challenge: id, nonce: PHRHex.encode(nonce), expiresAt: Int64(expiresAt))
+    }
+
+    /// Enrolls a device: the challenge, the code's proof and the attestation token must all hold.
+    public func enroll(_ request: EnrollmentRequest) async throws(PHRError) -> Enrollment {
+        let now = clock()
+        guard PHRIdentifier.isDeviceID(request.challenge) else { throw .badRequest("challenge is not a challenge ID") }
+        guard let token = Data(base64Encoded: request.token).map(Array.init), !token.isEmpty else { throw .badRequest("token is not base64") }
+        guard let proof = PHRHex.decode(request.proof), proof.count == 32 else { throw .badRequest("proof is not 32 bytes of hex") }
+        let nonce = try store.consumeChallenge(request.challenge, now: now.timeIntervalSince1970)
+
+        let code = try guarded { try store.enrollmentCode(request.code.uppercased()) }
+        guard let code else {
+            try refuse(action: "enroll", subject: "code \(request.code.prefix(4))", reason: "unknown code", patient: nil)
+            throw .unknownCode
+        }
+        if code.usedAt != nil {
+            try refuse(action: "enroll", subject: "code \(code.id)", reason: "code already used", patient: code.patient)
+            throw .codeUsed
+        }
+        if code.expiresAt <= now.timeIntervalSince1970 {
+            try refuse(action: "enroll", subject: "code \(code.id)", reason: "code expired", patient: code.patient)
+            throw .codeExpired
+        }
+        if code.failures >= policy.maxCodeFailures {
+            try refuse(action: "enroll", subject: "code \(code.id)", reason: "too many wrong attempts", patient: code.patient)
+            throw .tooManyAttempts(retryAfter: Int(policy.codeLifetime))
+        }
+        let expected = EnrollmentCode.proof(key: code.proofKey, nonce: nonce, token: token)
+        guard constantTimeEqual(expected, proof) else {
+            try guarded { try store.recordCodeFailure(code.id, patient: code.patient, reason: "wrong code", now: now.timeIntervalSince1970) }
+            throw code.failures + 1 >= policy.maxCodeFailures ? .tooManyAttempts(retryAfter: Int(policy.codeLifetime)) : .wrongCode
+        }
+
+        let appraisal = await AttestationVerifier(policy: AttestationPolicy(
+            trustedRoots: policy.trustedRoots, reference: policy.reference, expectedNonce: nonce, now: now)).appraise(token)
+        let signing = appraisal.boundKeys.first { $0.use == "signing" }.flatMap { PHRHex.decode($0.publicKey) }
+        let hpke = appraisal.boundKeys.first { $0.use == "hpke" }.flatMap { PHRHex.decode($0.publicKey) }
+        guard appraisal.status == .affirming, let signing, let hpke else {
+            var problems = appraisal.problems
+            if appraisal.status == .affirming { problems.append("keys: the token must bind a signing key and an HPKE key") }
+            try refuse(action: "enroll", subject: "code \(code.id)", reason: "attestation: " + problems.joined(separator: "; "), patient: code.patient)
+            throw .attestationRefused(problems)
+        }
+        let device = Device(id: PHRHex.encode((0..<16).map { _ in UInt8.random(in: 0...255) }), patient: code.patient, signingKey: signing,
+                            hpkeKey: hpke, enrolledAt: now.timeIntervalSince1970, revokedAt: nil, lastUpload: 0, lastSyncPage: 0)
+        try store.enroll(device: device, code: code.id)
+        return Enrollment(device: device.id, patient: device.patient)
+    }
+
+    // MARK: Device requests
+
+    /// Checks a device's signed request: a known, active device, its key's signature over this
+    /// method, target and body, a time inside the window, and a nonce never seen.
+    public func authenticate(method: String, target: String, body: [UInt8], header: (String) -> String?) throws(PHRError) -> (Device, SignedRequest) {
+        let signed: SignedRequest
+        switch SignedRequest.parse(header: header) {
+        case let .success(request): signed = request
+        case let .failure(error): throw .unauthenticated(error.description)
+        }
+        let now = clock().timeIntervalSince1970
+        guard let device = try guarded({ try store.device(signed.device) }) else {
+            try refuse(action: "request", subject: "device:\(signed.device)", reason: "unknown device", patient: nil)
+            throw .unauthenticated("unknown device: enroll first")
+        }
+        guard device.revokedAt == nil else {
+            try refuse(action: "request", subject: "device:\(device.id)", reason: "device revoked", patient: device.patient)
+            throw .deviceRevoked
+        }
+        guard let key = try? P256.Signing.PublicKey(x963Representation: device.signingKey),
+              signed.isValid(method: method, target: target, body: body, key: key) else {
+            try refuse(action: "request", subject: "device:\(device.id)", reason: "bad signature", patient: device.patient)
+            throw .unauthenticated("the signature does not verify with the device's key")
+        }
+        guard abs(Double(signed.time) - now) <= SignedRequest.window else {
+            try refuse(action: "request", subject: "device:\(device.id)", reason: "stale time", patient: device.patient)
+            throw .staleRequest
+        }
+        guard try guarded({ try store.rememberNonce(device: device.id, nonce: signed.nonce, now: now, window: SignedRequest.window) }) else {
+            try refuse(action: "request", subject: "device:\(device.id)", reason: "replayed nonce", patient: device.patient)
+            throw .replayedRequest
+        }
+        return (device, signed)
+    }
+
+    /// A sealed page of the patient's resources changed after the request's cursor.
+    public func sync(device: Device, request: SyncRequest, nonce: String) throws(PHRError) -> [UInt8] {
+        let cursor: Int64
+        if let text = request.cursor {
+            guard text.utf8.count <= 18, let value = Int64(text), value >= 0 else { throw .badRequest("cursor is not one this server gave") }
+            cursor = value
+        } else {
+            cursor = 0
+        }
+        let limit = request.limit ?? policy.syncPageLimit
+        guard (1...500).contains(limit) else { throw .badRequest("limit must be 1 to 500") }
+        let (changes, more) = try guarded { try store.changes(patient: device.patient, after: cursor, limit: limit, maxBytes: PHRMessage.maxPageBytes) }
+        let next = changes.last?.change ?? cursor
+        var payload = Array("{\"inResponseTo\":\"\(nonce)\",\"cursor\":\"\(next)\",\"more\":\(more),\"resources\":[".utf8)
+        for (index, change) in changes.enumerated() {
+            if index > 0 { payload.append(UInt8(ascii: ",")) }
+            payload.append(contentsOf: change.json)
+        }
+        payload.append(contentsOf: Array("]}".utf8))
+        let page = try guarded { try store.recordSyncPage(device: device, resources: changes.count, cursor: next) }
+        do {
+            let recipient = try P256.KeyAgreement.PublicKey(x963Representation: device.hpkeKey)
+            return try SealedEnvelope.seal(payload, to: recipient, purpose: PHRMessage.syncPurpose, sequence: page)
+        } catch {
+            throw .storage
+        }
+    }
+
+    /// Stores a patient-reported reading the device signed.
+    public func upload(device: Device, body: [UInt8], signature: [UInt8]) throws(PHRError) -> UploadReceipt {
+        let object = try parseObject(body)
+        guard let sequenceNumber = object["sequence"] as? NSNumber, let sequence = UInt64(exactly: sequenceNumber.doubleValue), sequence > 0,
+              !isBool(sequenceNumber) else {
+            throw .badRequest("sequence must be a positive integer")
+        }
+        guard let observation = object["observation"] else { throw .badRequest("the body has no observation") }
+        let now = clock()
+        let submitted: Data
+        do { submitted = try JSONSerialization.data(withJSONObject: observation, options: [.sortedKeys]) } catch {
+            throw .invalidFHIR("the observation is not a JSON object")
+        }
+        do {
+            _ = try PatientReadings.validate(observation, patient: device.patient, id: "check", now: now)
+        } catch {
+            try refuse(action: "upload", subject: "sequence \(sequence)", reason: error.name, patient: device.patient, actor: "device:\(device.id)")
+            throw error
+        }
+        let stored = try guarded {
+            try store.storeReading(device: device, sequence: sequence, submitted: submitted, make: { id throws(PHRError) in
+                try PatientReadings.validate(observation, patient: device.patient, id: id, now: now)
+            }, signature: signature, now: now)
+        }
+        return UploadReceipt(observation: try stored.get(), sequence: sequence)
+    }
+
+    /// Records a patient's grant to a practitioner.
+    public func grant(device: Device, body: [UInt8]) throws(PHRError) -> Grant {
+        let request: GrantRequest
+        do { request = try JSONDecoder().decode(GrantRequest.self, from: Data(body)) } catch {
+            throw .badRequest("the body is not a grant: {\"practitioner\", \"resources\", \"expiresAt\"}")
+        }
+        let now = clock().timeIntervalSince1970
+        guard let practitioner = PHRIdentifier.reference(request.practitioner), practitioner.type == "Practitioner" else {
+            throw .badRequest("practitioner must be Practitioner/id")
+        }
+        guard try guarded({ try store.owner(type: "Practitioner", id: practitioner.id).exists }) else { throw .notFound(request.practitioner) }
+        guard !request.resources.isEmpty, request.resources.count <= 100, Set(request.resources).count == request.resources.count else {
+            throw .badRequest("resources must name 1 to 100 distinct records")
+        }
+        for resource in request.resources {
+            guard let reference = PHRIdentifier.reference(resource) else { throw .badRequest("\(resource.prefix(80)) is not Type/id") }
+            let owner = try guarded { try store.owner(type: reference.type, id: reference.id) }
+            // The same answer whether the record is someone else's or does not exist: the device learns nothing.
+            guard owner.patient == device.patient else {
+                try refuse(action: "grant", subject: resource, reason: "not the patient's record", patient: device.patient, actor: "device:\(device.id)")
+                throw .forbidden("\(resource) is not one of the patient's records")
+            }
+        }
+        guard Double(request.expiresAt) > now, Double(request.expiresAt) <= now + policy.maxGrantDuration else {
+            throw .badRequest("expiresAt must be in the future and at most \(Int(policy.maxGrantDuration / 86_400)) days away")
+        }
+        let grant = SharingGrant(id: PHRHex.encode((0..<16).map { _ in UInt8.random(in: 0...255) }), patient: device.patient,
+                                 practitioner: request.practitioner, resources: request.resources, createdAt: now,
+                                 expiresAt: Double(request.expiresAt), revokedAt: nil)
+        try guarded { try store.insertGrant(grant, device: device.id) }
+        return Self.message(grant)
+    }
+
+    /// Revokes one of the patient's grants.
+    public func revoke(device: Device, grant id: String) throws(PHRError) -> Grant {
+        guard PHRIdentifier.isDeviceID(id) else { throw .notFound("grant \(id.prefix(40))") }
+        guard let grant = try guarded({ try store.revokeGrant(id, device: device, now: clock().timeIntervalSince1970) }) else {
+            throw .notFound("grant \(id)")
+        }
+        return Self.message(grant)
+    }
+
+    /// The audit entries that concern the device's patient.
+    public func auditTrail(device: Device) throws(PHRError) -> AuditTrail {
+        let (entries, head) = try guarded { (try store.auditTrail(patient: device.patient), try store.auditHead()) }
+        return AuditTrail(patient: device.patient, entries: entries.map {
+            AuditTrail.Entry(sequence: $0.sequence, time: $0.time, actor: $0.actor, action: $0.action, subject: $0.subject, outcome: $0.outcome,
+                             previousHash: PHRHex.encode($0.previousHash), hash: PHRHex.encode($0.hash))
+        }, head: PHRHex.encode(head))
+    }
+
+    // MARK: Practitioners
+
+    /// The practitioner an API token belongs to.
+    public func practitioner(bearer: String?) throws(PHRError) -> String {
+        guard let bearer, bearer.hasPrefix("tzp_"), bearer.utf8.count < 100 else { throw .unauthenticated("a practitioner API token is needed (Authorization: Bearer tzp_…)") }
+        guard let practitioner = try guarded({ try store.practitioner(token: bearer) }) else {
+            try refuse(action: "access", subject: "practitioner token", reason: "unknown token", patient: nil)
+            throw .unauthenticated("the practitioner API token is not valid")
+        }
+        return practitioner
+    }
+
+    /// The grants made to a practitioner.
+    public func grants(practitioner: String) throws(PHRError) -> [Grant] {
+        try guarded { try store.grants(practitioner: practitioner) }.map(Self.message)
+    }
+
+    /// A shared resource, if a live grant lets this practitioner read it now.
+    public func read(practitioner: String, type: String, id: String) throws(PHRError) -> Data {
+        let reference = "\(type)/\(id)"
+        let now = clock().timeIntervalSince1970
+        let grants = try guarded { try store.grants(practitioner: practitioner, resource: reference) }
+        guard let live = grants.first(where: { $0.isActive(at: now) }) else {
+            let patient = grants.first?.patient
+            try refuse(action: "access", subject: reference, reason: grants.isEmpty ? "no grant" : "grant ended", patient: patient, actor: practitioner)
+            throw grants.isEmpty ? .forbidden("no grant of the patient's lets \(practitioner) read \(reference)") : .grantEnded
+        }
+        guard let json = try guarded({ try store.resource(type: type, id: id) }) else { throw .notFound(reference) }
+        try guarded { try store.audit(actor: practitioner, action: "access", subject: reference, outcome: "read under grant \(live.id)", patient: live.patient) }
+        return json
+    }
+
+    // MARK: Helpers
+
+    static func message(_ grant: SharingGrant) -> Grant {
+        Grant(grant: grant.id, patient: grant.patient, practitioner: grant.practitioner, resources: grant.resources,
+              expiresAt: Int64(grant.expiresAt), revokedAt: grant.revokedAt.map { Int64($0) })
+    }
+
+    func refuse(action: String, subject: String, reason: String, patient: String?, actor: String = "device") throws(PHRError) {
+        try guarded { try store.audit(actor: actor, action: action, subject: subject, outcome: "refused: \(reason)", patient: patient) }
+    }
+
+    func parseObject(_ body: [UInt8]) throws(PHRError) -> [String: Any] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
+            throw .badRequest("the body is not a JSON object")
+        }
+        return object
+    }
+
+    /// Runs store work; a database failure becomes `.storage` (its details stay in the server).
+    func guarded<T>(_ work: () throws -> T) throws(PHRError) -> T {
+        do { return try work() } catch let error as PHRError { throw error } catch { throw .storage }
+    }
+}
+
+func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    a.count == b.count && zip(a, b).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+}
+
+/// Whether a number JSONSerialization produced came from `true` or `false` (a boolean is an
+/// NSNumber of type `c` on every platform; JSON numbers never are).
+func isBool(_ number: NSNumber) -> Bool {
+    String(cString: number.objCType) == "c"
+}

@@ -1,0 +1,150 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// Readings a patient takes at home and uploads from the PHR trustlet: blood pressure, weight and
+/// glucose, as FHIR R4 Observations. The server takes only what is plausible, marks it as
+/// patient-reported, and gives it its own ID.
+public enum PatientReadings {
+    public static let loinc = "http://loinc.org"
+    public static let ucum = "http://unitsofmeasure.org"
+    /// The tag every stored reading carries.
+    public static let tagSystem = "https://trubizone.dev/fhir/tags"
+    public static let tagCode = "patient-reported"
+
+    /// What a reading of one LOINC code may be: its UCUM unit and plausible range.
+    struct Quantity {
+        let code: String
+        let name: String
+        let unit: String
+        let range: ClosedRange<Double>
+    }
+
+    static let systolic = Quantity(code: "8480-6", name: "systolic blood pressure", unit: "mm[Hg]", range: 50...300)
+    static let diastolic = Quantity(code: "8462-4", name: "diastolic blood pressure", unit: "mm[Hg]", range: 20...200)
+    static let bloodPressurePanel = "85354-9"
+    static let single: [String: Quantity] = [
+        "29463-7": Quantity(code: "29463-7", name: "body weight", unit: "kg", range: 0.5...500),
+        "2339-0": Quantity(code: "2339-0", name: "blood glucose", unit: "mg/dL", range: 10...1000),
+        "15074-8": Quantity(code: "15074-8", name: "blood glucose", unit: "mmol/L", range: 0.5...55),
+    ]
+
+    /// Checks an uploaded Observation and returns it as it will be stored.
+    /// - Parameters:
+    ///   - patient: `Patient/id` of the uploading device; the reading must be about them.
+    ///   - id: the ID the server gives it.
+    public static func validate(_ observation: Any, patient: String, id: String, now: Date) throws(PHRError) -> Data {
+        guard var resource = observation as? [String: Any] else { throw .invalidFHIR("the observation is not a JSON object") }
+        guard resource["resourceType"] as? String == "Observation" else { throw .invalidFHIR("resourceType is not Observation") }
+        guard let status = resource["status"] as? String, ["preliminary", "final", "amended"].contains(status) else {
+            throw .invalidFHIR("status must be preliminary, final or amended")
+        }
+        guard (resource["subject"] as? [String: Any])?["reference"] as? String == patient else {
+            throw .forbidden("a device uploads readings about its own patient only")
+        }
+        guard let effective = resource["effectiveDateTime"] as? String, let taken = dateTime(effective) else {
+            throw .invalidFHIR("effectiveDateTime must be a FHIR dateTime with a time zone")
+        }
+        guard taken <= now.addingTimeInterval(300) else { throw .implausibleValue("the reading is dated in the future") }
+        guard taken >= now.addingTimeInterval(-366 * 86_400) else { throw .implausibleValue("the reading is more than a year old") }
+        guard let code = loincCode(resource["code"]) else { throw .invalidFHIR("code must carry a LOINC coding") }
+
+        if code == bloodPressurePanel {
+            guard let components = resource["component"] as? [[String: Any]] else { throw .invalidFHIR("a blood pressure needs its components") }
+            var values: [String: Double] = [:]
+            for component in components {
+                guard let componentCode = loincCode(component["code"]) else { throw .invalidFHIR("a component's code must carry a LOINC coding") }
+                guard let quantity = [systolic, diastolic].first(where: { $0.code == componentCode }) else {
+                    throw .invalidFHIR("a blood pressure component is systolic (8480-6) or diastolic (8462-4)")
+                }
+                guard values[componentCode] == nil else { throw .invalidFHIR("the \(quantity.name) is given twice") }
+                values[componentCode] = try value(component["valueQuantity"], quantity)
+            }
+            guard let high = values[systolic.code], let low = values[diastolic.code] else {
+                throw .invalidFHIR("a blood pressure needs both systolic and diastolic components")
+            }
+            guard high > low else { throw .implausibleValue("the systolic pressure must be above the diastolic") }
+            guard resource["valueQuantity"] == nil else { throw .invalidFHIR("a blood pressure panel has no value of its own") }
+        } else if let quantity = single[code] {
+            _ = try value(resource["valueQuantity"], quantity)
+            guard resource["component"] == nil else { throw .invalidFHIR("a \(quantity.name) reading has no components") }
+        } else {
+            throw .invalidFHIR("LOINC \(code) is not a reading patients upload (blood pressure 85354-9, weight 29463-7, glucose 2339-0 or 15074-8)")
+        }
+
+        resource["id"] = id
+        var meta = resource["meta"] as? [String: Any] ?? [:]
+        var tags = meta["tag"] as? [[String: Any]] ?? []
+        tags.append(["system": tagSystem, "code": tagCode, "display": "Reported by the patient"])
+        meta["tag"] = tags
+        meta["source"] = "urn:trubizone:phr-trustlet"
+        resource["meta"] = meta
+        if resource["performer"] == nil { resource["performer"] = [["reference": patient]] }
+        do {
+            return try JSONSerialization.data(withJSONObject: resource, options: [.sortedKeys, .withoutEscapingSlashes])
+        } catch {
+            throw .invalidFHIR("the observation cannot be written back as JSON")
+        }
+    }
+
+    static func loincCode(_ concept: Any?) -> String? {
+        guard let codings = (concept as? [String: Any])?["coding"] as? [[String: Any]] else { return nil }
+        return codings.first { $0["system"] as? String == loinc }?["code"] as? String
+    }
+
+    static func value(_ quantity: Any?, _ expected: Quantity) throws(PHRError) -> Double {
+        guard let quantity = quantity as? [String: Any], let number = quantity["value"] as? NSNumber, !isBool(number) else {
+            throw .invalidFHIR("the \(expected.name) needs a valueQuantity with a number")
+        }
+        guard quantity["system"] as? String == ucum, quantity["code"] as? String == expected.unit else {
+            throw .invalidFHIR("the \(expected.name) must be in UCUM \(expected.unit)")
+        }
+        let value = number.doubleValue
+        guard value.isFinite, expected.range.contains(value) else {
+            throw .implausibleValue("a \(expected.name) outside \(expected.range.lowerBound)–\(expected.range.upperBound) \(expected.unit)")
+        }
+        return value
+    }
+
+    /// A FHIR dateTime with a time, seconds and a zone (`2026-11-27T10:15:00+01:00`, fractions allowed).
+    static func dateTime(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.date(from: text)
+    }
+}
+
+extension RecordStore {
+    /// Stores an accepted reading, once per device and sequence number.
+    /// - Returns: the stored `Observation/id`; a retry of the same upload (same sequence, same
+    ///   reading) returns the first one's.
+    func storeReading(device: Device, sequence: UInt64, submitted: Data, make: (String) throws(PHRError) -> Data,
+                      signature: [UInt8], now: Date) throws -> Result<String, PHRError> {
+        let digest = Data(SHA256.hash(data: submitted))
+        return try database.write { db in
+            let last = UInt64(try Int64.fetchOne(db, sql: "SELECT lastUpload FROM device WHERE id = ?", arguments: [device.id]) ?? 0)
+            if sequence <= last {
+                let earlier = try Row.fetchOne(db, sql: "SELECT observation, digest FROM upload WHERE device = ? AND sequence = ?",
+                                               arguments: [device.id, Int64(sequence)])
+                if let earlier, (earlier["digest"] as Data) == digest { return .success(earlier["observation"]) }
+                try Self.appendAudit(db, actor: "device:\(device.id)", action: "upload", subject: "sequence \(sequence)",
+                                     outcome: "refused: sequence not above \(last)", patient: device.patient)
+                return .failure(.sequenceReplayed(last: last))
+            }
+            let id = UUID().uuidString.lowercased()
+            let json: Data
+            do throws(PHRError) { json = try make(id) } catch { return .failure(error) }
+            try db.execute(sql: """
+                INSERT INTO resource (type, id, patient, version, digest, content, updatedAt, change, source) VALUES ('Observation', ?, ?, 1, ?, ?, ?, ?, 'patient')
+                """, arguments: [id, device.patient, Data(SHA256.hash(data: json)), json, now.timeIntervalSince1970, try Self.nextChange(db)])
+            try db.execute(sql: "INSERT INTO upload (device, sequence, observation, digest, signature) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [device.id, Int64(sequence), "Observation/\(id)", digest, Data(signature)])
+            try db.execute(sql: "UPDATE device SET lastUpload = ? WHERE id = ?", arguments: [Int64(sequence), device.id])
+            try Self.appendAudit(db, actor: "device:\(device.id)", action: "upload", subject: "Observation/\(id)",
+                                 outcome: "stored as patient-reported (sequence \(sequence))", patient: device.patient)
+            return .success("Observation/\(id)")
+        }
+    }
+}

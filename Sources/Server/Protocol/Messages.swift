@@ -1,0 +1,197 @@
+import Foundation
+
+/// The JSON bodies of the PHR protocol. Binary values are hex (keys, nonces, proofs) or base64
+/// (attestation tokens); times are Unix seconds.
+///
+/// Routes:
+/// - `POST /v1/enrollment/challenge` → `Challenge`
+/// - `POST /v1/enrollment` (`EnrollmentRequest`) → `Enrollment`
+/// - `POST /v1/sync` (signed, `SyncRequest`) → a sealed envelope (`application/octet-stream`,
+///   purpose `phr-sync`) whose payload is a `SyncPage`
+/// - `POST /v1/observations` (signed, `UploadRequest`) → `UploadReceipt`
+/// - `POST /v1/grants` (signed, `GrantRequest`) → `Grant`; `DELETE /v1/grants/ID` (signed) → `Grant`
+/// - `GET /v1/audit` (signed) → `AuditTrail`
+/// - `GET /v1/shared` and `GET /v1/shared/TYPE/ID` (practitioner, `Authorization: Bearer`)
+/// - Errors: a status and `ErrorBody`.
+public enum PHRMessage {
+    /// The purpose of sealed sync pages.
+    public static let syncPurpose = "phr-sync"
+    /// The most a request body may hold.
+    public static let maxBodySize = 256 << 10
+    /// Sync pages hold at most this much record JSON (one resource may exceed it alone).
+    public static let maxPageBytes = 256 << 10
+}
+
+public struct Challenge: Codable, Sendable, Equatable {
+    public let challenge: String
+    /// 32 bytes, hex: the nonce the attestation token must carry.
+    public let nonce: String
+    public let expiresAt: Int64
+
+    public init(challenge: String, nonce: String, expiresAt: Int64) {
+        (self.challenge, self.nonce, self.expiresAt) = (challenge, nonce, expiresAt)
+    }
+}
+
+public struct EnrollmentRequest: Codable, Sendable, Equatable {
+    public let challenge: String
+    /// The attestation token, base64.
+    public let token: String
+    /// The enrollment code's first group.
+    public let code: String
+    /// `EnrollmentCode.proof`, hex.
+    public let proof: String
+
+    public init(challenge: String, token: String, code: String, proof: String) {
+        (self.challenge, self.token, self.code, self.proof) = (challenge, token, code, proof)
+    }
+}
+
+public struct Enrollment: Codable, Sendable, Equatable {
+    public let device: String
+    /// `Patient/id`.
+    public let patient: String
+
+    public init(device: String, patient: String) { (self.device, self.patient) = (device, patient) }
+}
+
+public struct SyncRequest: Codable, Sendable, Equatable {
+    /// The `cursor` of the last page received, or `nil` for everything.
+    public let cursor: String?
+    /// At most this many resources (default 100, at most 500).
+    public let limit: Int?
+
+    public init(cursor: String?, limit: Int? = nil) { (self.cursor, self.limit) = (cursor, limit) }
+}
+
+/// A sync page, inside the sealed envelope. `resources` are the stored FHIR JSON, unchanged.
+/// The server writes it by hand (resources are embedded as stored); this type reads it.
+public struct SyncPage: Decodable, Sendable {
+    /// The request's nonce, so a device knows the page answers its request.
+    public let inResponseTo: String
+    public let cursor: String
+    /// Whether more pages follow.
+    public let more: Bool
+    public let resources: [RawJSON]
+}
+
+/// A JSON value kept as its bytes.
+public struct RawJSON: Decodable, Sendable {
+    public let object: [String: JSONValue]
+
+    public init(from decoder: any Decoder) throws {
+        object = try decoder.singleValueContainer().decode([String: JSONValue].self)
+    }
+}
+
+/// Any JSON value.
+public indirect enum JSONValue: Codable, Sendable, Equatable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case let .bool(value): try container.encode(value)
+        case let .number(value): try container.encode(value)
+        case let .string(value): try container.encode(value)
+        case let .array(value): try container.encode(value)
+        case let .object(value): try container.encode(value)
+        }
+    }
+
+    public subscript(key: String) -> JSONValue? {
+        if case let .object(object) = self { object[key] } else { nil }
+    }
+
+    public var string: String? { if case let .string(value) = self { value } else { nil } }
+}
+
+public struct UploadRequest: Codable, Sendable, Equatable {
+    /// The device's upload counter: each upload's is higher than the last accepted.
+    public let sequence: UInt64
+    /// A FHIR R4 Observation.
+    public let observation: JSONValue
+
+    public init(sequence: UInt64, observation: JSONValue) { (self.sequence, self.observation) = (sequence, observation) }
+}
+
+public struct UploadReceipt: Codable, Sendable, Equatable {
+    /// `Observation/id`, as stored.
+    public let observation: String
+    public let sequence: UInt64
+
+    public init(observation: String, sequence: UInt64) { (self.observation, self.sequence) = (observation, sequence) }
+}
+
+public struct GrantRequest: Codable, Sendable, Equatable {
+    /// `Practitioner/id`.
+    public let practitioner: String
+    /// `Type/id` of each shared resource: the patient's own.
+    public let resources: [String]
+    public let expiresAt: Int64
+
+    public init(practitioner: String, resources: [String], expiresAt: Int64) {
+        (self.practitioner, self.resources, self.expiresAt) = (practitioner, resources, expiresAt)
+    }
+}
+
+public struct Grant: Codable, Sendable, Equatable {
+    public let grant: String
+    public let patient: String
+    public let practitioner: String
+    public let resources: [String]
+    public let expiresAt: Int64
+    public let revokedAt: Int64?
+
+    public init(grant: String, patient: String, practitioner: String, resources: [String], expiresAt: Int64, revokedAt: Int64?) {
+        (self.grant, self.patient, self.practitioner, self.resources, self.expiresAt, self.revokedAt) =
+            (grant, patient, practitioner, resources, expiresAt, revokedAt)
+    }
+}
+
+public struct AuditTrail: Codable, Sendable, Equatable {
+    public struct Entry: Codable, Sendable, Equatable {
+        public let sequence: Int64
+        public let time: Double
+        public let actor: String
+        public let action: String
+        public let subject: String
+        public let outcome: String
+        /// Hex: the previous entry's hash and this one's, so each entry can be checked.
+        public let previousHash: String
+        public let hash: String
+
+        public init(sequence: Int64, time: Double, actor: String, action: String, subject: String, outcome: String, previousHash: String, hash: String) {
+            (self.sequence, self.time, self.actor, self.action, self.subject, self.outcome, self.previousHash, self.hash) =
+                (sequence, time, actor, action, subject, outcome, previousHash, hash)
+        }
+    }
+
+    public let patient: String
+    public let entries: [Entry]
+    /// The newest hash of the server's whole chain.
+    public let head: String
+
+    public init(patient: String, entries: [Entry], head: String) { (self.patient, self.entries, self.head) = (patient, entries, head) }
+}
+
+/// Every error answer's body.
+public struct ErrorBody: Codable, Sendable, Equatable {
+    /// A stable, machine-readable name (`challenge-expired`, `replayed-request`, …).
+    public let error: String
+    /// What went wrong and what to do, for a person. Never health data or secrets.
+    public let message: String
+
+    public init(error: String, message: String) { (self.error, self.message) = (error, message) }
+}

@@ -1,3 +1,0 @@
-import PHRServerCommands
-
-PHRServerCommand.main()

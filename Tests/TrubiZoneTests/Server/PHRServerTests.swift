@@ -1,0 +1,400 @@
+import Crypto
+import Foundation
+import PHRProtocol
+import PHRServer
+import PHRServerHTTP
+import Testing
+import TrubiZoneManufacturer
+import TrubiZoneTesting
+import TrubiZoneVerifier
+import X509
+
+/// The provider server over HTTP, with a real trustlet (the probe) as the device: enrollment,
+/// signed requests, sealed sync, uploads, sharing and the audit trail, and every refusal.
+@Suite struct PHRServerTests {
+    struct Setup {
+        let server: PHRTestServer
+        let device: PHRTestDevice
+        /// `Patient/id` of the first patient, the one the device enrolls for.
+        var patient: String { "Patient/\(server.patients[0])" }
+
+        init(patients: Int = 3, reference: ReferenceValues? = nil, root: Certificate? = nil) async throws {
+            let probe = try await InternalAPITests.Probe()
+            server = try PHRTestServer(device: probe, patients: patients, root: root, reference: reference)
+            device = try await PHRTestDevice(probe)
+        }
+
+        func code(for index: Int = 0) throws -> EnrollmentCode {
+            try server.service.issueEnrollmentCode(patient: server.patients[index]).code
+        }
+
+        func enrolled(_ client: PHRClient) async throws {
+            let answer = try await device.enroll(client, code: try code())
+            #expect(answer.status == 201, "\(answer.message)")
+        }
+    }
+
+    static func reading(patient: String, sequence: UInt64, loinc: String = "85354-9", systolic: Double = 128, diastolic: Double = 82,
+                        at time: Date, subject: String? = nil) -> [UInt8] {
+        var observation: [String: Any] = [
+            "resourceType": "Observation", "status": "final",
+            "category": [["coding": [["system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"]]]],
+            "code": ["coding": [["system": "http://loinc.org", "code": loinc]]],
+            "subject": ["reference": subject ?? patient],
+            "effectiveDateTime": ISO8601DateFormatter().string(from: time.addingTimeInterval(-60)),
+        ]
+        if loinc == "85354-9" {
+            observation["component"] = [
+                ["code": ["coding": [["system": "http://loinc.org", "code": "8480-6"]]],
+                 "valueQuantity": ["value": systolic, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"]],
+                ["code": ["coding": [["system": "http://loinc.org", "code": "8462-4"]]],
+                 "valueQuantity": ["value": diastolic, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"]],
+            ]
+        } else {
+            observation["valueQuantity"] = ["value": systolic, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"]
+        }
+        return Array(try! JSONSerialization.data(withJSONObject: ["sequence": sequence, "observation": observation], options: [.sortedKeys]))
+    }
+
+    // MARK: Enrollment
+
+    @Test func enrollmentBindsTheAttestedTrustletsKeysToThePatient() async throws {
+        let setup = try await Setup()
+        let code = try setup.code()
+        #expect(EnrollmentCode(code.formatted.lowercased()) == code)
+        #expect(!"\(code)".contains(code.characters.suffix(12)), "a code's description never shows the secret part")
+        let (device, again) = try await setup.server.withClient { client in
+            let answer = try await setup.device.enroll(client, code: code)
+            #expect(answer.status == 201, "\(answer.message)")
+            #expect(try answer.decode(Enrollment.self).patient == setup.patient)
+            // The code enrolls one device, once.
+            return (try setup.server.store.device(setup.device.id), try await setup.device.enroll(client, code: code))
+        }
+        #expect(device?.patient == setup.patient)
+        #expect(device?.signingKey.count == 65 && device?.hpkeKey.count == 65)
+        #expect(again.status == 409 && again.error == "code-used")
+        let audit = try setup.server.store.auditTrail(patient: setup.patient).map(\.outcome)
+        #expect(audit.contains("enrolled") && audit.contains("refused: code already used"))
+    }
+
+    @Test func eachEnrollmentRefusalIsNamedAuditedAndStoresNoDevice() async throws {
+        let setup = try await Setup()
+        let code = try setup.code()
+        try await setup.server.withClient { client in
+            // Unknown, reused and expired challenges.
+            var answer = try await setup.device.enroll(client, code: code) { $0 = EnrollmentRequest(challenge: String(repeating: "0", count: 32),
+                                                                                                    token: $0.token, code: $0.code, proof: $0.proof) }
+            #expect(answer.status == 404 && answer.error == "unknown-challenge")
+            let challenge = try await client.send(.post, "/v1/enrollment/challenge").decode(Challenge.self)
+            let token = try await setup.device.token(nonce: PHRHex.decode(challenge.nonce)!)
+            let proof = PHRHex.encode(EnrollmentCode.proof(key: code.proofKey, nonce: PHRHex.decode(challenge.nonce)!, token: token))
+            let wrongProof = EnrollmentRequest(challenge: challenge.challenge, token: Data(token).base64EncodedString(), code: code.id,
+                                               proof: String(repeating: "ab", count: 32))
+            answer = try await client.json(.post, "/v1/enrollment", wrongProof)
+            #expect(answer.status == 401 && answer.error == "wrong-code")
+            answer = try await client.json(.post, "/v1/enrollment", EnrollmentRequest(challenge: challenge.challenge, token: wrongProof.token,
+                                                                                       code: code.id, proof: proof))
+            #expect(answer.status == 409 && answer.error == "challenge-used", "a nonce is appraised once, whatever happened the first time")
+            let late = try await client.send(.post, "/v1/enrollment/challenge").decode(Challenge.self)
+            setup.server.clock.advance(121)
+            answer = try await client.json(.post, "/v1/enrollment", EnrollmentRequest(challenge: late.challenge, token: wrongProof.token,
+                                                                                       code: code.id, proof: proof))
+            #expect(answer.status == 410 && answer.error == "challenge-expired")
+
+            // A token for another nonce (a replayed token): the proof is right, the nonce is not.
+            answer = try await setup.device.enroll(client, code: code) { request in
+                request = EnrollmentRequest(challenge: request.challenge, token: wrongProof.token, code: request.code,
+                                            proof: PHRHex.encode(EnrollmentCode.proof(key: code.proofKey,
+                                                                                      nonce: PHRHex.decode(challenge.nonce)!, token: token)))
+            }
+            #expect(answer.status == 401 && answer.error == "wrong-code", "the proof binds the token and the nonce")
+            // Unknown code; malformed bodies.
+            answer = try await setup.device.enroll(client, code: EnrollmentCode("ZZZZ-0000-0000-0000")!)
+            #expect(answer.status == 404 && answer.error == "unknown-code")
+            answer = try await client.send(.post, "/v1/enrollment", body: Array("{\"challenge\": 1".utf8))
+            #expect(answer.status == 400 && answer.error == "bad-request")
+            answer = try await client.send(.post, "/v1/enrollment", body: [UInt8](repeating: 0x20, count: PHRMessage.maxBodySize + 1))
+            #expect(answer.status == 413 && answer.error == "body-too-large")
+        }
+        #expect(try setup.server.store.device(setup.device.id) == nil)
+        let outcomes = try setup.server.store.auditTrail().map(\.outcome)
+        #expect(outcomes.filter { $0.hasPrefix("refused") }.count >= 3, "\(outcomes)")
+    }
+
+    @Test func aCodeLocksAfterFiveWrongProofsAndExpires() async throws {
+        let setup = try await Setup()
+        let code = try setup.code()
+        try await setup.server.withClient { client in
+            var statuses: [String] = []
+            for _ in 0..<6 {
+                let answer = try await setup.device.enroll(client, code: code) { $0 = EnrollmentRequest(
+                    challenge: $0.challenge, token: $0.token, code: $0.code, proof: String(repeating: "00", count: 32)) }
+                statuses.append(answer.error)
+            }
+            #expect(statuses == ["wrong-code", "wrong-code", "wrong-code", "wrong-code", "too-many-attempts", "too-many-attempts"])
+            // Even the right proof is refused now: the clinic must issue a new code.
+            let locked = try await setup.device.enroll(client, code: code)
+            #expect(locked.status == 429 && locked.headers[.retryAfter] != nil)
+            let fresh = try setup.code()
+            setup.server.clock.advance(7 * 86_400 + 1)
+            let expired = try await setup.device.enroll(client, code: fresh)
+            #expect(expired.status == 410 && expired.error == "code-expired")
+            // Challenges are rate limited per peer.
+        }
+        let limited = try await setup.server.withClient(limiter: RateLimiter(capacity: 2, perSecond: 0.001)) { client in
+            var last = 0
+            for _ in 0..<3 { last = try await client.send(.post, "/v1/enrollment/challenge").status }
+            return last
+        }
+        #expect(limited == 429)
+    }
+
+    @Test func attestationIsAppraisedAgainstTheServersReferenceValuesAndRoots() async throws {
+        let probe = try await InternalAPITests.Probe()
+        let otherCA = try Manufacturer.provision(stateDirectory: TemporaryDirectory("phr-other").appending("s"),
+                                                 caDirectory: TemporaryDirectory("phr-other-ca").path)
+        let otherRoot = try Certificate(pemEncoded: String(contentsOfFile: otherCA.caCertificatePath, encoding: .utf8))
+        let genuine = try PHRTestServer(device: probe, patients: 1)
+        var wrongBuild = genuine.reference
+        wrongBuild.trustletMeasurements = [String(repeating: "ab", count: 32)]
+        var wrongSigner = genuine.reference
+        wrongSigner.trustletSigners = [String(repeating: "cd", count: 32)]
+        let device = try await PHRTestDevice(probe)
+        for (reference, root, check) in [(wrongBuild, nil, "measurement"), (wrongSigner, nil, "signer"), (genuine.reference, otherRoot, "chain")] {
+            let server = try PHRTestServer(device: probe, patients: 1, root: root, reference: reference)
+            let code = try server.service.issueEnrollmentCode(patient: server.patients[0]).code
+            let answer = try await server.withClient { client in try await device.enroll(client, code: code) }
+            #expect(answer.status == 403 && answer.error == "attestation-refused" && answer.message.contains(check), "\(answer.message)")
+            #expect(try server.store.auditTrail().contains { $0.outcome.hasPrefix("refused: attestation") })
+            // A refused attestation does not use up the code.
+            #expect(try server.store.auditTrail().allSatisfy { $0.outcome != "enrolled" })
+        }
+    }
+
+    // MARK: Signed requests
+
+    @Test func signedRequestsAreCheckedForDeviceSignatureTimeAndReplay() async throws {
+        let setup = try await Setup()
+        try await setup.server.withClient { client in
+            try await setup.enrolled(client)
+            let now = setup.server.clock.read()
+            let nonce = (0..<16).map { UInt8($0) }
+            var answer = try await setup.device.send(client, .get, "/v1/audit", time: now, nonce: nonce)
+            #expect(answer.status == 200)
+            answer = try await setup.device.send(client, .get, "/v1/audit", time: now, nonce: nonce)
+            #expect(answer.status == 409 && answer.error == "replayed-request")
+            answer = try await setup.device.send(client, .get, "/v1/audit", time: now.addingTimeInterval(-301))
+            #expect(answer.status == 401 && answer.error == "stale-request")
+            // A signature over another target, another body, or by another key.
+            let signed = try await setup.device.sign("GET", "/v1/audit?x=1", body: [], time: now)
+            answer = try await client.send(.get, "/v1/audit", headers: signed.headers)
+            #expect(answer.status == 401 && answer.message.contains("signature"))
+            let forged = try SignedRequest.sign(method: "GET", target: "/v1/audit", body: [UInt8](), device: setup.device.id, key: P256.Signing.PrivateKey(), time: now)
+            answer = try await client.send(.get, "/v1/audit", headers: forged.headers)
+            #expect(answer.status == 401)
+            let stranger = try SignedRequest.sign(method: "GET", target: "/v1/audit", body: [UInt8](), device: String(repeating: "e", count: 32),
+                                                  key: P256.Signing.PrivateKey(), time: now)
+            answer = try await client.send(.get, "/v1/audit", headers: stranger.headers)
+            #expect(answer.status == 401 && answer.message.contains("unknown device"))
+            answer = try await client.send(.get, "/v1/audit", headers: signed.headers.filter { $0.0 != SignedRequest.signatureHeader })
+            #expect(answer.status == 401 && answer.message.contains("TZ-Signature"))
+            // A revoked device is refused.
+            #expect(try setup.server.store.revokeDevice(setup.device.id, now: now.timeIntervalSince1970))
+            answer = try await setup.device.send(client, .get, "/v1/audit", time: now)
+            #expect(answer.status == 403 && answer.error == "device-revoked")
+        }
+    }
+
+    // MARK: Sync
+
+    @Test func syncSendsThePatientsRecordsSealedToTheTrustletInPages() async throws {
+        let setup = try await Setup()
+        let expected = try setup.server.store.resources(ofPatient: setup.patient)
+        #expect(expected.count > 10)
+        let (received, sizes) = try await setup.server.withClient { client in
+            try await setup.enrolled(client)
+            var cursor: String? = nil, received: [String] = [], sizes: Set<Int> = [], more = true
+            while more {
+                let body = Array(try JSONEncoder().encode(SyncRequest(cursor: cursor, limit: 7)))
+                let answer = try await setup.device.send(client, .post, "/v1/sync", body: body, time: setup.server.clock.read())
+                #expect(answer.status == 200 && answer.headers[.contentType] == "application/octet-stream")
+                sizes.insert(answer.body.count)
+                let page = try await setup.device.open(answer.body)
+                #expect(page.resources.count <= 7)
+                received += page.resources.map { "\($0.object["resourceType"]?.string ?? "")/\($0.object["id"]?.string ?? "")" }
+                (cursor, more) = (page.cursor, page.more)
+            }
+            // Nothing new: an empty page with the same cursor.
+            let answer = try await setup.device.send(client, .post, "/v1/sync", body: Array(try JSONEncoder().encode(SyncRequest(cursor: cursor))),
+                                                     time: setup.server.clock.read())
+            let empty = try await setup.device.open(answer.body)
+            #expect(empty.resources.isEmpty && !empty.more && empty.cursor == cursor)
+            return (received, sizes)
+        }
+        #expect(received.sorted() == expected.sorted(), "every resource of the patient, once, and no one else's")
+        // Header (magic, suite, key hint, sequence, purpose), encapsulated key and tag around a padded plaintext.
+        let overhead = 4 + 6 + 8 + 8 + 1 + PHRMessage.syncPurpose.utf8.count + 65 + 16
+        #expect(sizes.allSatisfy { $0 - overhead >= 1024 && ($0 - overhead) & ($0 - overhead - 1) == 0 }, "pages are padded to power-of-two buckets: \(sizes)")
+        #expect(try setup.server.store.auditTrail(patient: setup.patient).filter { $0.action == "sync" }.count >= 3)
+    }
+
+    @Test func aSyncRequestWithABadCursorOrLimitIsRefused() async throws {
+        let setup = try await Setup(patients: 1)
+        try await setup.server.withClient { client in
+            try await setup.enrolled(client)
+            for body in [#"{"cursor":"-1"}"#, #"{"cursor":"abc"}"#, #"{"limit":0}"#, #"{"limit":501}"#, #"{"cursor":5}"#, "[1,2"] {
+                let answer = try await setup.device.send(client, .post, "/v1/sync", body: Array(body.utf8), time: setup.server.clock.read())
+                #expect(answer.status == 400 && answer.error == "bad-request", "\(body)")
+            }
+        }
+    }
+
+    // MARK: Uploads
+
+    @Test func uploadsAreCheckedAndStoredAsPatientReported() async throws {
+        let setup = try await Setup(patients: 2)
+        let before = try setup.server.store.resources(ofPatient: setup.patient).count
+        try await setup.server.withClient { client in
+            try await setup.enrolled(client)
+            let now = setup.server.clock.read()
+            let good = Self.reading(patient: setup.patient, sequence: 1, at: now)
+            let stored = try await setup.device.send(client, .post, "/v1/observations", body: good, time: now)
+            #expect(stored.status == 201, "\(stored.message)")
+            let receipt = try stored.decode(UploadReceipt.self)
+            // A retry of the same upload gets the same receipt; another reading with that sequence is a replay.
+            let retry = try await setup.device.send(client, .post, "/v1/observations", body: good, time: now)
+            #expect(retry.status == 201 && (try? retry.decode(UploadReceipt.self)) == receipt)
+            let replay = try await setup.device.send(client, .post, "/v1/observations",
+                                                     body: Self.reading(patient: setup.patient, sequence: 1, systolic: 150, at: now), time: now)
+            #expect(replay.status == 409 && replay.error == "sequence-replayed")
+
+            let refusals: [([UInt8], Int, String)] = [
+                (Self.reading(patient: setup.patient, sequence: 2, systolic: 400, at: now), 422, "implausible-value"),
+                (Self.reading(patient: setup.patient, sequence: 2, systolic: 80, diastolic: 90, at: now), 422, "implausible-value"),
+                (Self.reading(patient: setup.patient, sequence: 2, loinc: "29463-7", systolic: 0.1, at: now), 422, "implausible-value"),
+                (Self.reading(patient: setup.patient, sequence: 2, loinc: "1234-5", at: now), 422, "invalid-fhir"),
+                (Self.reading(patient: setup.patient, sequence: 2, at: now.addingTimeInterval(3600)), 422, "implausible-value"),
+                (Self.reading(patient: setup.patient, sequence: 2, at: now, subject: "Patient/\(setup.server.patients[1])"), 403, "forbidden"),
+                (Self.reading(patient: setup.patient, sequence: 0, at: now), 400, "bad-request"),
+                (Array(#"{"sequence": true, "observation": {}}"#.utf8), 400, "bad-request"),
+                (Array(#"{"sequence": 2, "observation": {"resourceType": "Patient"}}"#.utf8), 422, "invalid-fhir"),
+                (Array("not json".utf8), 400, "bad-request"),
+            ]
+            for (body, status, error) in refusals {
+                let answer = try await setup.device.send(client, .post, "/v1/observations", body: body, time: now)
+                #expect(answer.status == status && answer.error == error, "\(String(decoding: body.prefix(300), as: UTF8.self)): \(answer.message)")
+            }
+            let json = try #require(try setup.server.store.resource(type: "Observation", id: String(receipt.observation.dropFirst("Observation/".count))))
+            let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+            let tags = (object["meta"] as? [String: Any])?["tag"] as? [[String: Any]] ?? []
+            #expect(tags.contains { $0["code"] as? String == "patient-reported" })
+            #expect((object["subject"] as? [String: Any])?["reference"] as? String == setup.patient)
+        }
+        #expect(try setup.server.store.resources(ofPatient: setup.patient).count == before + 1, "refused uploads store nothing")
+    }
+
+    // MARK: Sharing
+
+    @Test func aGrantLetsThePractitionerReadExactlyThoseResourcesUntilItEnds() async throws {
+        let setup = try await Setup(patients: 2)
+        let records = try setup.server.store.resources(ofPatient: setup.patient)
+        let shared = try #require(records.first { $0.hasPrefix("DiagnosticReport/") || $0.hasPrefix("Observation/") })
+        let notShared = try #require(records.first { $0 != shared && !$0.hasPrefix("Patient/") })
+        let othersRecord = try #require(try setup.server.store.resources(ofPatient: "Patient/\(setup.server.patients[1])").first)
+        let token = try setup.server.store.issuePractitionerToken("Practitioner/clinic-1")
+        let otherToken = try setup.server.store.issuePractitionerToken("Practitioner/clinic-2")
+        try await setup.server.withClient { client in
+            try await setup.enrolled(client)
+            let now = setup.server.clock.read()
+            let expiry = Int64(now.timeIntervalSince1970) + 86_400
+            func grant(_ request: GrantRequest) async throws -> PHRAnswer {
+                try await setup.device.send(client, .post, "/v1/grants", body: Array(try JSONEncoder().encode(request)), time: setup.server.clock.read())
+            }
+            func read(_ reference: String, _ token: String) async throws -> PHRAnswer {
+                try await client.send(.get, "/v1/shared/\(reference)", headers: [("Authorization", "Bearer \(token)")])
+            }
+            // Refused grants: someone else's record, an unknown practitioner, an expiry in the past or too far.
+            #expect(try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [othersRecord], expiresAt: expiry)).error == "forbidden")
+            #expect(try await grant(GrantRequest(practitioner: "Practitioner/nobody", resources: [shared], expiresAt: expiry)).status == 404)
+            #expect(try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry - 90_000)).status == 400)
+            #expect(try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry + 400 * 86_400)).status == 400)
+            #expect(try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: ["../etc"], expiresAt: expiry)).status == 400)
+
+            let granted = try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry))
+            #expect(granted.status == 201, "\(granted.message)")
+            let answer = try await read(shared, token)
+            #expect(answer.status == 200 && answer.headers[.contentType] == "application/fhir+json")
+            #expect(answer.body == Array(try #require(try setup.server.store.resource(type: String(shared.split(separator: "/")[0]),
+                                                                                      id: String(shared.split(separator: "/")[1])))))
+            #expect(try await read(notShared, token).status == 403, "only the shared resources")
+            #expect(try await read(othersRecord, token).status == 403)
+            #expect(try await read(shared, otherToken).status == 403, "only that practitioner")
+            #expect(try await read(shared, "tzp_forged").status == 401)
+            #expect(try await client.send(.get, "/v1/shared/\(shared)").status == 401)
+            let list = try await client.send(.get, "/v1/shared", headers: [("Authorization", "Bearer \(token)")]).decode([Grant].self)
+            #expect(list.map(\.resources) == [[shared]])
+
+            // Until the expiry, and not one second longer.
+            setup.server.clock.advance(86_400 - 1)
+            #expect(try await read(shared, token).status == 200)
+            setup.server.clock.advance(1)
+            let ended = try await read(shared, token)
+            #expect(ended.status == 403 && ended.error == "grant-ended")
+
+            // Revocation ends a grant at once.
+            let second = try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared],
+                                                      expiresAt: Int64(setup.server.clock.read().timeIntervalSince1970) + 3600)).decode(Grant.self)
+            #expect(try await read(shared, token).status == 200)
+            let revoked = try await setup.device.send(client, .delete, "/v1/grants/\(second.grant)", time: setup.server.clock.read())
+            #expect(try revoked.status == 200 && revoked.decode(Grant.self).revokedAt != nil)
+            #expect(try await read(shared, token).error == "grant-ended")
+            #expect(try await setup.device.send(client, .delete, "/v1/grants/\(String(repeating: "1", count: 32))",
+                                                time: setup.server.clock.read()).status == 404)
+        }
+        let accesses = try setup.server.store.auditTrail(patient: setup.patient).filter { $0.action == "access" }
+        #expect(accesses.contains { $0.outcome.hasPrefix("read under grant") } && accesses.contains { $0.outcome == "refused: grant ended" })
+    }
+
+    // MARK: Audit
+
+    @Test func theDeviceReadsItsPatientsAuditTrailAndEachEntryVerifies() async throws {
+        let setup = try await Setup(patients: 2)
+        let trail = try await setup.server.withClient { client in
+            try await setup.enrolled(client)
+            _ = try await setup.device.send(client, .post, "/v1/sync", time: setup.server.clock.read())
+            return try await setup.device.send(client, .get, "/v1/audit", time: setup.server.clock.read()).decode(AuditTrail.self)
+        }
+        #expect(trail.patient == setup.patient)
+        #expect(trail.entries.map(\.action).starts(with: ["enroll-code", "enroll", "sync"]))
+        for entry in trail.entries {
+            #expect(entry.actor != "importer" && !entry.subject.contains(setup.server.patients[1]))
+        }
+        #expect(try setup.server.store.verifyAuditTrail() > trail.entries.count)
+        #expect(trail.head == PHRHex.encode(try setup.server.store.auditHead()))
+    }
+
+    @Test func theServersLogsCarryNoHealthDataOrSecrets() async throws {
+        let setup = try await Setup(patients: 1)
+        let logs = CapturedLogs()
+        let records = try setup.server.store.resources(ofPatient: setup.patient)
+        let token = try setup.server.store.issuePractitionerToken("Practitioner/clinic-1")
+        try await setup.server.withClient(logger: logs.logger) { client in
+            try await setup.enrolled(client)
+            let now = setup.server.clock.read()
+            _ = try await setup.device.send(client, .post, "/v1/sync", time: now)
+            _ = try await setup.device.send(client, .post, "/v1/observations", body: Self.reading(patient: setup.patient, sequence: 1, at: now), time: now)
+            _ = try await setup.device.send(client, .post, "/v1/grants", body: Array(try JSONEncoder().encode(
+                GrantRequest(practitioner: "Practitioner/clinic-1", resources: [records[1]], expiresAt: Int64(now.timeIntervalSince1970) + 60))), time: now)
+            _ = try await client.send(.get, "/v1/shared/\(records[1])", headers: [("Authorization", "Bearer \(token)")])
+            _ = try await client.send(.get, "/v1/shared/\(records[2])", headers: [("Authorization", "Bearer \(token)")])
+        }
+        let text = logs.text
+        #expect(text.contains("/v1/shared/{type}/{id}") && text.contains("/v1/sync"), "requests are logged by route")
+        let patientJSON = try #require(try setup.server.store.resource(type: "Patient", id: setup.server.patients[0]))
+        let patient = try #require(try JSONSerialization.jsonObject(with: patientJSON) as? [String: Any])
+        let family = try #require(((patient["name"] as? [[String: Any]])?.first?["family"] as? String))
+        for secret in [family, setup.server.patients[0], token, setup.device.id] + records.map({ String($0.split(separator: "/")[1]) }) {
+            #expect(!text.contains(secret), "the logs carry \(secret.prefix(6))…")
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PHRProtocol
+import PHRServer
+import PHRServerHTTP
+import Synchronization
+import TrubiZoneManufacturer
+import TrubiZoneSampleTrustlets
+import TrubiZoneSecureWorld
+import TrubiZoneTesting
+import TrubiZoneVerifier
+import X509
+
+/// A clock the tests move by hand.
+final class TestClock: Sendable {
+    let now = Mutex(Date())
+
+    func read() -> Date { now.withLock { $0 } }
+    func advance(_ seconds: TimeInterval) { now.withLock { $0 = $0.addingTimeInterval(seconds) } }
+}
+
+/// A provider server over a fresh SQLite store with seeded patients and the clinic, trusting the
+/// probe trustlet on the test device's manufacturer root.
+final class PHRTestServer: @unchecked Sendable {
+    let directory: TemporaryDirectory
+    let store: RecordStore
+    let service: PHRService
+    let clock = TestClock()
+    let patients: [String]
+    let root: Certificate
+    let reference: ReferenceValues
+
+    init(device: InternalAPITests.Probe, patients count: Int = 3, root: Certificate? = nil, reference: ReferenceValues? = nil) throws {
+        directory = try TemporaryDirectory("phr-server")
+        store = try RecordStore(path: directory.appending("phr.sqlite"))
+        var generator = PatientGenerator(seed: 11)
+        var files = [("clinic.json", PatientGenerator.clinicBundle())]
+        for index in 0..<count { files.append(("patient-\(index).json", generator.nextBundle())) }
+        for outcome in try store.importFiles(files) { _ = try outcome.get() }
+        patients = try store.patientIDs()
+        self.root = try root ?? Certificate(pemEncoded: String(contentsOfFile: device.device.caDirectory + "/" + Manufacturer.caCertificateFile, encoding: .utf8))
+        self.reference = try reference ?? ReferenceValues(
+            trustletMeasurements: [hexString(SHA256.hash(data: try SampleTrustlets.wasm("probe")))], trustletSigners: [hexString(Samples.developer)],
+            runtimeImplementationIDs: [hexString(Attester.implementationID)])
+        let clock = self.clock
+        service = PHRService(store: store, policy: PHRServerPolicy(trustedRoots: [self.root], reference: self.reference), clock: { clock.read() })
+    }
+
+    /// Runs `body` with an HTTP client on the server's router (in process).
+    func withClient<T: Sendable>(limiter: RateLimiter = RateLimiter(capacity: 1000, perSecond: 100), logger: Logger? = nil,
+                                 _ body: @Sendable (PHRClient) async throws -> T) async throws -> T {
+        let app = Application(router: PHRApplication.router(service: service, challengeLimiter: limiter),
+                              logger: logger ?? Logger(label: "phr-server-test") { _ in SwiftLogNoOpLogHandler() })
+        return try await app.test(.router) { client in try await body(PHRClient(client: client)) }
+    }
+}
+
+/// An HTTP answer, read whole.
+struct PHRAnswer: Sendable {
+    let status: Int
+    let headers: HTTPFields
+    let body: [UInt8]
+
+    func decode<T: Decodable>(_ type: T.Type) throws -> T { try JSONDecoder().decode(type, from: Data(body)) }
+    /// The error name of an `ErrorBody`, or "" for another body.
+    var error: String { (try? decode(ErrorBody.self).error) ?? "" }
+    var message: String { (try? decode(ErrorBody.self).message) ?? "" }
+}
+
+struct PHRClient: Sendable {
+    let client: any TestClientProtocol
+
+    func send(_ method: HTTPRequest.Method, _ uri: String, body: [UInt8] = [], headers: [(String, String)] = []) async throws -> PHRAnswer {
+        var fields = HTTPFields()
+        for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
+        return try await client.execute(uri: uri, method: method, headers: fields, body: body.isEmpty ? nil : ByteBuffer(bytes: body)) { response in
+            PHRAnswer(status: Int(response.status.code), headers: response.headers, body: Array(buffer: response.body))
+        }
+    }
+
+    func json(_ method: HTTPRequest.Method, _ uri: String, _ value: some Encodable) async throws -> PHRAnswer {
+        try await send(method, uri, body: Array(try JSONEncoder().encode(value)))
+    }
+}
+
+/// The device side: the probe trustlet holds the signing and HPKE keys, attests them, signs
+/// requests and opens sealed pages, as the PHR trustlet will.
+final class PHRTestDevice: @unchecked Sendable {
+    let probe: InternalAPITests.Probe
+    var id = ""
+    var lastPage: UInt64? = nil
+
+    init(_ probe: InternalAPITests.Probe) async throws {
+        self.probe = probe
+        _ = try await probe.generate("signing", kind: 1)
+        _ = try await probe.generate("hpke", kind: 2)
+    }
+
+    func token(nonce: [UInt8]) async throws -> [UInt8] {
+        try await probe.call(15, [.input(nonce), .input(Array("signing".utf8)), .input(Array("hpke".utf8)), .output(capacity: 4096)]).bytes(3) ?? []
+    }
+
+    /// Asks for a challenge and enrolls with `code`.
+    func enroll(_ client: PHRClient, code: EnrollmentCode, tamper: (inout EnrollmentRequest) -> Void = { _ in }) async throws -> PHRAnswer {
+        let challenge = try await client.send(.post, "/v1/enrollment/challenge").decode(Challenge.self)
+        let nonce = PHRHex.decode(challenge.nonce) ?? []
+        let token = try await self.token(nonce: nonce)
+        var request = EnrollmentRequest(challenge: challenge.challenge, token: Data(token).base64EncodedString(), code: code.id,
+                                        proof: PHRHex.encode(EnrollmentCode.proof(key: code.proofKey, nonce: nonce, token: token)))
+        tamper(&request)
+        let answer = try await client.json(.post, "/v1/enrollment", request)
+        if answer.status == 201 { id = try answer.decode(Enrollment.self).device }
+        return answer
+    }
+
+    /// The signed headers for a request, signed inside the trustlet.
+    func sign(_ method: String, _ target: String, body: [UInt8], time: Date, nonce: [UInt8]? = nil) async throws -> SignedRequest {
+        let nonce = PHRHex.encode(nonce ?? (0..<16).map { _ in UInt8.random(in: 0...255) })
+        let message = SignedRequest.message(method: method, target: target, device: id, time: Int64(time.timeIntervalSince1970), nonce: nonce, body: body)
+        let signature = try await probe.call(4, [.input(Array("signing".utf8)), .input(message), .output(capacity: 64)]).bytes(2) ?? []
+        return SignedRequest(device: id, time: Int64(time.timeIntervalSince1970), nonce: nonce, signature: signature)
+    }
+
+    func send(_ client: PHRClient, _ method: HTTPRequest.Method, _ target: String, body: [UInt8] = [], time: Date,
+              nonce: [UInt8]? = nil) async throws -> PHRAnswer {
+        let signed = try await sign(method.rawValue, target, body: body, time: time, nonce: nonce)
+        return try await client.send(method, target, body: body, headers: signed.headers)
+    }
+
+    /// Opens a sealed sync page inside the trustlet.
+    func open(_ sealed: [UInt8]) async throws -> SyncPage {
+        let control = withUnsafeBytes(of: (lastPage ?? .max).bigEndian, Array.init) + Array(PHRMessage.syncPurpose.utf8)
+        let payload = try await probe.call(16, [.input(Array("hpke".utf8)), .input(sealed), .input(control), .output(capacity: 1 << 20)]).bytes(3) ?? []
+        let page = try JSONDecoder().decode(SyncPage.self, from: Data(payload))
+        lastPage = (lastPage ?? 0) + 1
+        return page
+    }
+}
+
+/// Captures log lines, to check that none carries health data.
+final class CapturedLogs: @unchecked Sendable {
+    let lines = Mutex<[String]>([])
+
+    struct Handler: LogHandler {
+        let sink: CapturedLogs
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+            let all = self.metadata.merging(metadata ?? [:]) { $1 }
+            sink.lines.withLock { $0.append("\(level) \(message) \(all)") }
+        }
+    }
+
+    var logger: Logger { Logger(label: "phr-server-test") { _ in Handler(sink: self) } }
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+}
