@@ -154,7 +154,7 @@ let package = Package(
         .target(
             name: "PHRServer",
             dependencies: [
-                "PHRProtocol", "TrubiZoneVerifier", "TrubiZoneChannel",
+                "PHRProtocol", "TrubiZoneProtocol", "TrubiZoneVerifier", "TrubiZoneChannel",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
             ],
@@ -163,7 +163,7 @@ let package = Package(
         // The wire protocol between the PHR app (and its trustlet) and the server: signed requests, bodies.
         .target(
             name: "PHRProtocol",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TrubiZoneProtocol", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Server/Protocol"
         ),
         // The server's HTTP face (Hummingbird 2): routes, limits, errors; the logic stays in PHRServer.

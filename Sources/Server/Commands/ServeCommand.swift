@@ -42,8 +42,8 @@ extension PHRServerCommand {
             var logger = Logger(label: "phr-server")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             let app = PHRApplication.application(service: service, host: host, port: port, logger: logger) { address in
-                print("phr-server: listening on http://\(host):\(address.port ?? port) (database \(options.database))")
-                fflush(stdout)
+                // Written straight to the descriptor: a script waits for this line to know the port.
+                FileHandle.standardOutput.write(Data("phr-server: listening on http://\(host):\(address.port ?? port) (database \(options.database))\n".utf8))
             }
             try await app.runService()
         }

@@ -44,10 +44,13 @@ public enum PHRApplication {
     }
 
     /// The application: the router on a host and port.
-    /// - Parameter onRunning: called with the bound address once the server listens (port 0 picks one).
+    /// - Parameters:
+    ///   - onRunning: called with the bound address once the server listens (port 0 picks one).
+    ///   - challengeLimiter: challenges per peer address (default: 20 at once, then one per 3 s).
     public static func application(service: PHRService, host: String, port: Int, logger: Logger,
+                                   challengeLimiter: RateLimiter = RateLimiter(capacity: 20, perSecond: 1.0 / 3),
                                    onRunning: @escaping @Sendable (SocketAddress) async -> Void = { _ in }) -> some ApplicationProtocol {
-        Application(router: router(service: service), configuration: .init(address: .hostname(host, port: port), serverName: "phr-server"),
+        Application(router: router(service: service, challengeLimiter: challengeLimiter), configuration: .init(address: .hostname(host, port: port), serverName: "phr-server"),
                     onServerRunning: { channel in if let address = channel.localAddress { await onRunning(address) } }, logger: logger)
     }
 }

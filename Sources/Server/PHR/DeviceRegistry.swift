@@ -206,9 +206,15 @@ extension RecordStore {
 
     /// Remembers a request nonce; `false` if the device used it before.
     func rememberNonce(device: String, nonce: String, now: Double, window: Double) throws -> Bool {
-        try database.write { db in
-            // Nonces older than twice the window can never be accepted again anyway: their time is refused first.
-            try db.execute(sql: "DELETE FROM requestNonce WHERE time < ?", arguments: [now - 2 * window])
+        let purge = nonceSweep.withLock { last in
+            guard now - last >= 60 else { return false }
+            last = now
+            return true
+        }
+        return try database.write { db in
+            // Nonces older than twice the window can never be accepted again anyway (their time is
+            // refused first); they are swept once a minute rather than on every request.
+            if purge { try db.execute(sql: "DELETE FROM requestNonce WHERE time < ?", arguments: [now - 2 * window]) }
             try db.execute(sql: "INSERT OR IGNORE INTO requestNonce (device, nonce, time) VALUES (?, ?, ?)", arguments: [device, nonce, now])
             return db.changesCount == 1
         }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import PHRProtocol
 import TrubiZoneChannel
+import TrubiZoneProtocol
 import TrubiZoneVerifier
 import X509
 
@@ -59,11 +60,11 @@ public final class PHRService: Sendable {
     /// A fresh challenge: the nonce the device's attestation token must carry.
     public func challenge() throws(PHRError) -> Challenge {
         let now = clock().timeIntervalSince1970
-        let id = PHRHex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
+        let id = Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
         let nonce = (0..<32).map { _ in UInt8.random(in: 0...255) }
         let expiresAt = now + policy.challengeLifetime
         do { try store.insertChallenge(id: id, nonce: nonce, expiresAt: expiresAt, now: now) } catch { throw .storage }
-        return Challenge(challenge: id, nonce: PHRHex.encode(nonce), expiresAt: Int64(expiresAt))
+        return Challenge(challenge: id, nonce: Hex.encode(nonce), expiresAt: Int64(expiresAt))
     }
 
     /// Enrolls a device: the challenge, the code's proof and the attestation token must all hold.
@@ -71,7 +72,7 @@ public final class PHRService: Sendable {
         let now = clock()
         guard PHRIdentifier.isDeviceID(request.challenge) else { throw .badRequest("challenge is not a challenge ID") }
         guard let token = Data(base64Encoded: request.token).map(Array.init), !token.isEmpty else { throw .badRequest("token is not base64") }
-        guard let proof = PHRHex.decode(request.proof), proof.count == 32 else { throw .badRequest("proof is not 32 bytes of hex") }
+        guard let proof = Hex.decode(request.proof), proof.count == 32 else { throw .badRequest("proof is not 32 bytes of hex") }
         let nonce = try store.consumeChallenge(request.challenge, now: now.timeIntervalSince1970)
 
         let code = try guarded { try store.enrollmentCode(request.code.uppercased()) }
@@ -99,15 +100,15 @@ public final class PHRService: Sendable {
 
         let appraisal = await AttestationVerifier(policy: AttestationPolicy(
             trustedRoots: policy.trustedRoots, reference: policy.reference, expectedNonce: nonce, now: now)).appraise(token)
-        let signing = appraisal.boundKeys.first { $0.use == "signing" }.flatMap { PHRHex.decode($0.publicKey) }
-        let hpke = appraisal.boundKeys.first { $0.use == "hpke" }.flatMap { PHRHex.decode($0.publicKey) }
+        let signing = appraisal.boundKeys.first { $0.use == "signing" }.flatMap { Hex.decode($0.publicKey) }
+        let hpke = appraisal.boundKeys.first { $0.use == "hpke" }.flatMap { Hex.decode($0.publicKey) }
         guard appraisal.status == .affirming, let signing, let hpke else {
             var problems = appraisal.problems
             if appraisal.status == .affirming { problems.append("keys: the token must bind a signing key and an HPKE key") }
             try refuse(action: "enroll", subject: "code \(code.id)", reason: "attestation: " + problems.joined(separator: "; "), patient: code.patient)
             throw .attestationRefused(problems)
         }
-        let device = Device(id: PHRHex.encode((0..<16).map { _ in UInt8.random(in: 0...255) }), patient: code.patient, signingKey: signing,
+        let device = Device(id: Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) }), patient: code.patient, signingKey: signing,
                             hpkeKey: hpke, enrolledAt: now.timeIntervalSince1970, revokedAt: nil, lastUpload: 0, lastSyncPage: 0)
         try store.enroll(device: device, code: code.id)
         return Enrollment(device: device.id, patient: device.patient)
@@ -189,16 +190,16 @@ public final class PHRService: Sendable {
         do { submitted = try JSONSerialization.data(withJSONObject: observation, options: [.sortedKeys]) } catch {
             throw .invalidFHIR("the observation is not a JSON object")
         }
+        let id = UUID().uuidString.lowercased()
+        let json: Data
         do {
-            _ = try PatientReadings.validate(observation, patient: device.patient, id: "check", now: now)
+            json = try PatientReadings.validate(observation, patient: device.patient, id: id, now: now)
         } catch {
             try refuse(action: "upload", subject: "sequence \(sequence)", reason: error.name, patient: device.patient, actor: "device:\(device.id)")
             throw error
         }
         let stored = try guarded {
-            try store.storeReading(device: device, sequence: sequence, submitted: submitted, make: { id throws(PHRError) in
-                try PatientReadings.validate(observation, patient: device.patient, id: id, now: now)
-            }, signature: signature, now: now)
+            try store.storeReading(device: device, sequence: sequence, submitted: submitted, id: id, json: json, signature: signature, now: now)
         }
         return UploadReceipt(observation: try stored.get(), sequence: sequence)
     }
@@ -229,7 +230,7 @@ public final class PHRService: Sendable {
         guard Double(request.expiresAt) > now, Double(request.expiresAt) <= now + policy.maxGrantDuration else {
             throw .badRequest("expiresAt must be in the future and at most \(Int(policy.maxGrantDuration / 86_400)) days away")
         }
-        let grant = SharingGrant(id: PHRHex.encode((0..<16).map { _ in UInt8.random(in: 0...255) }), patient: device.patient,
+        let grant = SharingGrant(id: Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) }), patient: device.patient,
                                  practitioner: request.practitioner, resources: request.resources, createdAt: now,
                                  expiresAt: Double(request.expiresAt), revokedAt: nil)
         try guarded { try store.insertGrant(grant, device: device.id) }
@@ -250,8 +251,8 @@ public final class PHRService: Sendable {
         let (entries, head) = try guarded { (try store.auditTrail(patient: device.patient), try store.auditHead()) }
         return AuditTrail(patient: device.patient, entries: entries.map {
             AuditTrail.Entry(sequence: $0.sequence, time: $0.time, actor: $0.actor, action: $0.action, subject: $0.subject, outcome: $0.outcome,
-                             previousHash: PHRHex.encode($0.previousHash), hash: PHRHex.encode($0.hash))
-        }, head: PHRHex.encode(head))
+                             previousHash: Hex.encode($0.previousHash), hash: Hex.encode($0.hash))
+        }, head: Hex.encode(head))
     }
 
     // MARK: Practitioners

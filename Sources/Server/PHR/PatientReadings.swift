@@ -106,13 +106,51 @@ public enum PatientReadings {
         return value
     }
 
-    /// A FHIR dateTime with a time, seconds and a zone (`2026-11-27T10:15:00+01:00`, fractions allowed).
-    static func dateTime(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+    /// A FHIR dateTime with a time, seconds and a zone (`2026-11-27T10:15:00+01:00`, `…:00.250Z`).
+    /// Parsed by hand: Foundation's ISO 8601 formatter costs more to make than the rest of an upload.
+    public static func dateTime(_ text: String) -> Date? {
+        let b = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int? {
+            guard range.upperBound <= b.count else { return nil }
+            var value = 0
+            for i in range {
+                guard (0x30...0x39).contains(b[i]) else { return nil }
+                value = value * 10 + Int(b[i] - 0x30)
+            }
+            return value
+        }
+        guard b.count >= 20, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A,
+              let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else { return nil }
+        var index = 19
+        var fraction = 0.0
+        if b[index] == 0x2E {
+            var scale = 0.1
+            index += 1
+            let start = index
+            while index < b.count, (0x30...0x39).contains(b[index]) { fraction += Double(b[index] - 0x30) * scale; scale /= 10; index += 1 }
+            guard index > start, index - start <= 9 else { return nil }
+        }
+        var offset = 0
+        if index == b.count - 1, b[index] == 0x5A {
+            offset = 0
+        } else if index == b.count - 6, b[index] == 0x2B || b[index] == 0x2D, b[index + 3] == 0x3A,
+                  let zoneHours = number((index + 1)..<(index + 3)), let zoneMinutes = number((index + 4)..<(index + 6)),
+                  zoneHours < 24, zoneMinutes < 60 {
+            offset = (zoneHours * 60 + zoneMinutes) * 60 * (b[index] == 0x2D ? -1 : 1)
+        } else {
+            return nil
+        }
+        // Days from the civil date (Howard Hinnant's algorithm), then the time of day.
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 }
 
@@ -120,7 +158,7 @@ extension RecordStore {
     /// Stores an accepted reading, once per device and sequence number.
     /// - Returns: the stored `Observation/id`; a retry of the same upload (same sequence, same
     ///   reading) returns the first one's.
-    func storeReading(device: Device, sequence: UInt64, submitted: Data, make: (String) throws(PHRError) -> Data,
+    func storeReading(device: Device, sequence: UInt64, submitted: Data, id: String, json: Data,
                       signature: [UInt8], now: Date) throws -> Result<String, PHRError> {
         let digest = Data(SHA256.hash(data: submitted))
         return try database.write { db in
@@ -133,9 +171,6 @@ extension RecordStore {
                                      outcome: "refused: sequence not above \(last)", patient: device.patient)
                 return .failure(.sequenceReplayed(last: last))
             }
-            let id = UUID().uuidString.lowercased()
-            let json: Data
-            do throws(PHRError) { json = try make(id) } catch { return .failure(error) }
             try db.execute(sql: """
                 INSERT INTO resource (type, id, patient, version, digest, content, updatedAt, change, source) VALUES ('Observation', ?, ?, 1, ?, ?, ?, ?, 'patient')
                 """, arguments: [id, device.patient, Data(SHA256.hash(data: json)), json, now.timeIntervalSince1970, try Self.nextChange(db)])

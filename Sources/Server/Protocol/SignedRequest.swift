@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TrubiZoneProtocol
 
 /// How a device signs a request to the PHR server.
 ///
@@ -43,7 +44,7 @@ public struct SignedRequest: Sendable, Equatable {
     /// builds the same message and signs it with its runtime key.
     public static func sign(method: String, target: String, body: some Collection<UInt8>, device: String, key: P256.Signing.PrivateKey,
                             time: Date = Date(), nonce: [UInt8]? = nil) throws -> SignedRequest {
-        let nonce = PHRHex.encode(nonce ?? (0..<16).map { _ in UInt8.random(in: 0...255) })
+        let nonce = Hex.encode(nonce ?? (0..<16).map { _ in UInt8.random(in: 0...255) })
         let seconds = Int64(time.timeIntervalSince1970)
         let message = Self.message(method: method, target: target, device: device, time: seconds, nonce: nonce, body: body)
         return SignedRequest(device: device, time: seconds, nonce: nonce, signature: Array(try key.signature(for: message).rawRepresentation))
@@ -51,17 +52,17 @@ public struct SignedRequest: Sendable, Equatable {
 
     /// The request's headers.
     public var headers: [(String, String)] {
-        [(Self.deviceHeader, device), (Self.timeHeader, String(time)), (Self.nonceHeader, nonce), (Self.signatureHeader, PHRHex.encode(signature))]
+        [(Self.deviceHeader, device), (Self.timeHeader, String(time)), (Self.nonceHeader, nonce), (Self.signatureHeader, Hex.encode(signature))]
     }
 
     /// Reads the four headers; `nil` names the first one missing or malformed.
     public static func parse(header: (String) -> String?) -> Result<SignedRequest, PHRProtocolError> {
         guard let device = header(deviceHeader), PHRIdentifier.isDeviceID(device) else { return .failure(.badHeader(deviceHeader)) }
         guard let timeText = header(timeHeader), let time = Int64(timeText) else { return .failure(.badHeader(timeHeader)) }
-        guard let nonce = header(nonceHeader), nonce.utf8.count == 32, PHRHex.decode(nonce) != nil, nonce == nonce.lowercased() else {
+        guard let nonce = header(nonceHeader), nonce.utf8.count == 32, Hex.decode(nonce) != nil, nonce == nonce.lowercased() else {
             return .failure(.badHeader(nonceHeader))
         }
-        guard let signatureText = header(signatureHeader), let signature = PHRHex.decode(signatureText), signature.count == 64 else {
+        guard let signatureText = header(signatureHeader), let signature = Hex.decode(signatureText), signature.count == 64 else {
             return .failure(.badHeader(signatureHeader))
         }
         return .success(SignedRequest(device: device, time: time, nonce: nonce, signature: signature))
@@ -82,39 +83,6 @@ public enum PHRProtocolError: Error, Equatable, Sendable, CustomStringConvertibl
         switch self {
         case let .badHeader(name): "the \(name) header is missing or malformed"
         }
-    }
-}
-
-/// Lowercase hex, strict on input.
-public enum PHRHex {
-    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 0xF)]) }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// `nil` unless the text is an even number of hex digits.
-    public static func decode(_ text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        func value(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 0x30...0x39: c - 0x30
-            case 0x61...0x66: c - 0x61 + 10
-            case 0x41...0x46: c - 0x41 + 10
-            default: nil
-            }
-        }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(utf8.count / 2)
-        var index = 0
-        while index < utf8.count {
-            guard let high = value(utf8[index]), let low = value(utf8[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
     }
 }
 

@@ -60,14 +60,16 @@ struct LoadGenerator {
         let files = [("clinic.json", PatientGenerator.clinicBundle())] + (0..<patients).map { ("patient-\($0).json", generator.nextBundle()) }
         for outcome in try store.importFiles(files) { _ = try outcome.get() }
         let root = try Certificate(pemEncoded: String(contentsOfFile: device.caCertificatePath, encoding: .utf8))
-        let reference = ReferenceValues(trustletMeasurements: [PHRHex.encode(SHA256.hash(data: wasm))], trustletSigners: [PHRHex.encode(developer)],
-                                        runtimeImplementationIDs: [PHRHex.encode(Attester.implementationID)])
+        let reference = ReferenceValues(trustletMeasurements: [Hex.encode(SHA256.hash(data: wasm))], trustletSigners: [Hex.encode(developer)],
+                                        runtimeImplementationIDs: [Hex.encode(Attester.implementationID)])
         var policy = PHRServerPolicy(trustedRoots: [root], reference: reference)
         policy.syncPageLimit = 5
         let service = PHRService(store: store, policy: policy)
 
         let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
-        let app = PHRApplication.application(service: service, host: "127.0.0.1", port: 0, logger: quiet) { address in
+        // All simulated devices share one address: the per-address challenge limit would throttle their enrollment.
+        let app = PHRApplication.application(service: service, host: "127.0.0.1", port: 0, logger: quiet,
+                                             challengeLimiter: RateLimiter(capacity: 1 << 20, perSecond: 1e6)) { address in
             portContinuation.yield(address.port ?? 0)
         }
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -115,10 +117,10 @@ struct LoadGenerator {
             _ = try await call(3, [.input(Array("h\(index)".utf8)), .valueInput(2), .output(capacity: 65)], output: 2)
             let code = try service.issueEnrollmentCode(patient: patients[index]).code
             let challenge = try JSONDecoder().decode(Challenge.self, from: Data(try await send("POST", "/v1/enrollment/challenge").body))
-            let nonce = PHRHex.decode(challenge.nonce) ?? []
+            let nonce = Hex.decode(challenge.nonce) ?? []
             let token = try await call(15, [.input(nonce), .input(Array("s\(index)".utf8)), .input(Array("h\(index)".utf8)), .output(capacity: 4096)], output: 3)
             let request = EnrollmentRequest(challenge: challenge.challenge, token: Data(token).base64EncodedString(), code: code.id,
-                                            proof: PHRHex.encode(EnrollmentCode.proof(key: code.proofKey, nonce: nonce, token: token)))
+                                            proof: Hex.encode(EnrollmentCode.proof(key: code.proofKey, nonce: nonce, token: token)))
             let answer = try await send("POST", "/v1/enrollment", body: Array(try JSONEncoder().encode(request)))
             guard answer.status == 201 else { throw BenchFailure(description: "enrollment failed: \(String(decoding: answer.body, as: UTF8.self))") }
             let enrollment = try JSONDecoder().decode(Enrollment.self, from: Data(answer.body))
@@ -129,7 +131,7 @@ struct LoadGenerator {
 
     /// A request signed inside the trustlet with the device's key.
     func prepare(_ device: Device, _ method: String, _ target: String, body: [UInt8]) async throws -> Prepared {
-        let nonce = PHRHex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
+        let nonce = Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
         let time = Int64(Date().timeIntervalSince1970)
         let message = SignedRequest.message(method: method, target: target, device: device.id, time: time, nonce: nonce, body: body)
         let signature = try await call(4, [.input(Array("s\(device.index)".utf8)), .input(message), .output(capacity: 64)], output: 2)

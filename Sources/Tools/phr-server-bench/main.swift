@@ -98,8 +98,13 @@ if !loadOnly {
 if !importOnly {
     let workspace = NSTemporaryDirectory() + "phr-load-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: workspace) }
-    for (name, value, unit, note) in try await measureLoad(workspace: workspace, deviceCounts: deviceCounts, requestsPerLevel: requestsPerLevel) {
-        report(name, value, unit, note)
+    do {
+        for (name, value, unit, note) in try await measureLoad(workspace: workspace, deviceCounts: deviceCounts, requestsPerLevel: requestsPerLevel) {
+            report(name, value, unit, note)
+        }
+    } catch {
+        FileHandle.standardError.write(Data("error: the load run failed: \(error)\n".utf8))
+        exit(1)
     }
 }
 if json {

@@ -1,9 +1,11 @@
 import Crypto
 import Foundation
+import Logging
 import PHRProtocol
 import PHRServer
 import PHRServerHTTP
 import Testing
+import TrubiZoneProtocol
 import TrubiZoneManufacturer
 import TrubiZoneTesting
 import TrubiZoneVerifier
@@ -86,8 +88,8 @@ import X509
                                                                                                     token: $0.token, code: $0.code, proof: $0.proof) }
             #expect(answer.status == 404 && answer.error == "unknown-challenge")
             let challenge = try await client.send(.post, "/v1/enrollment/challenge").decode(Challenge.self)
-            let token = try await setup.device.token(nonce: PHRHex.decode(challenge.nonce)!)
-            let proof = PHRHex.encode(EnrollmentCode.proof(key: code.proofKey, nonce: PHRHex.decode(challenge.nonce)!, token: token))
+            let token = try await setup.device.token(nonce: Hex.decode(challenge.nonce)!)
+            let proof = Hex.encode(EnrollmentCode.proof(key: code.proofKey, nonce: Hex.decode(challenge.nonce)!, token: token))
             let wrongProof = EnrollmentRequest(challenge: challenge.challenge, token: Data(token).base64EncodedString(), code: code.id,
                                                proof: String(repeating: "ab", count: 32))
             answer = try await client.json(.post, "/v1/enrollment", wrongProof)
@@ -104,8 +106,8 @@ import X509
             // A token for another nonce (a replayed token): the proof is right, the nonce is not.
             answer = try await setup.device.enroll(client, code: code) { request in
                 request = EnrollmentRequest(challenge: request.challenge, token: wrongProof.token, code: request.code,
-                                            proof: PHRHex.encode(EnrollmentCode.proof(key: code.proofKey,
-                                                                                      nonce: PHRHex.decode(challenge.nonce)!, token: token)))
+                                            proof: Hex.encode(EnrollmentCode.proof(key: code.proofKey,
+                                                                                      nonce: Hex.decode(challenge.nonce)!, token: token)))
             }
             #expect(answer.status == 401 && answer.error == "wrong-code", "the proof binds the token and the nonce")
             // Unknown code; malformed bodies.
@@ -293,6 +295,19 @@ import X509
         #expect(try setup.server.store.resources(ofPatient: setup.patient).count == before + 1, "refused uploads store nothing")
     }
 
+    @Test func readingTimesAreReadAsFoundationReadsThem() throws {
+        let formatter = ISO8601DateFormatter()
+        for text in ["2026-11-27T10:15:00Z", "2026-11-27T10:15:00+01:00", "1999-02-28T23:59:59-05:30", "2024-02-29T00:00:00Z", "2000-03-01T12:00:00+14:00"] {
+            #expect(PatientReadings.dateTime(text) == formatter.date(from: text), "\(text)")
+        }
+        let precise = try #require(PatientReadings.dateTime("2026-11-27T10:15:00.250Z"))
+        #expect(abs(precise.timeIntervalSince1970 - (try #require(formatter.date(from: "2026-11-27T10:15:00Z"))).timeIntervalSince1970 - 0.25) < 1e-6)
+        for bad in ["2026-11-27", "2026-11-27T10:15:00", "2026-13-01T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T10:15:00+1:00",
+                    "2026-11-27T10:15:00.Z", "2026-11-27T10:15:00Z ", "２026-11-27T10:15:00Z", ""] {
+            #expect(PatientReadings.dateTime(bad) == nil, "\(bad)")
+        }
+    }
+
     // MARK: Sharing
 
     @Test func aGrantLetsThePractitionerReadExactlyThoseResourcesUntilItEnds() async throws {
@@ -370,15 +385,15 @@ import X509
             #expect(entry.actor != "importer" && !entry.subject.contains(setup.server.patients[1]))
         }
         #expect(try setup.server.store.verifyAuditTrail() > trail.entries.count)
-        #expect(trail.head == PHRHex.encode(try setup.server.store.auditHead()))
+        #expect(trail.head == Hex.encode(try setup.server.store.auditHead()))
     }
 
     @Test func theServersLogsCarryNoHealthDataOrSecrets() async throws {
         let setup = try await Setup(patients: 1)
-        let logs = CapturedLogs()
+        let logs = LogRecorder()
         let records = try setup.server.store.resources(ofPatient: setup.patient)
         let token = try setup.server.store.issuePractitionerToken("Practitioner/clinic-1")
-        try await setup.server.withClient(logger: logs.logger) { client in
+        try await setup.server.withClient(logger: Logger(label: "phr-server", factory: logs.handler)) { client in
             try await setup.enrolled(client)
             let now = setup.server.clock.read()
             _ = try await setup.device.send(client, .post, "/v1/sync", time: now)
@@ -388,7 +403,7 @@ import X509
             _ = try await client.send(.get, "/v1/shared/\(records[1])", headers: [("Authorization", "Bearer \(token)")])
             _ = try await client.send(.get, "/v1/shared/\(records[2])", headers: [("Authorization", "Bearer \(token)")])
         }
-        let text = logs.text
+        let text = logs.all.joined(separator: "\n")
         #expect(text.contains("/v1/shared/{type}/{id}") && text.contains("/v1/sync"), "requests are logged by route")
         let patientJSON = try #require(try setup.server.store.resource(type: "Patient", id: setup.server.patients[0]))
         let patient = try #require(try JSONSerialization.jsonObject(with: patientJSON) as? [String: Any])

@@ -8,6 +8,7 @@ import PHRProtocol
 import PHRServer
 import PHRServerHTTP
 import Synchronization
+import TrubiZoneProtocol
 import TrubiZoneManufacturer
 import TrubiZoneSampleTrustlets
 import TrubiZoneSecureWorld
@@ -107,10 +108,10 @@ final class PHRTestDevice: @unchecked Sendable {
     /// Asks for a challenge and enrolls with `code`.
     func enroll(_ client: PHRClient, code: EnrollmentCode, tamper: (inout EnrollmentRequest) -> Void = { _ in }) async throws -> PHRAnswer {
         let challenge = try await client.send(.post, "/v1/enrollment/challenge").decode(Challenge.self)
-        let nonce = PHRHex.decode(challenge.nonce) ?? []
+        let nonce = Hex.decode(challenge.nonce) ?? []
         let token = try await self.token(nonce: nonce)
         var request = EnrollmentRequest(challenge: challenge.challenge, token: Data(token).base64EncodedString(), code: code.id,
-                                        proof: PHRHex.encode(EnrollmentCode.proof(key: code.proofKey, nonce: nonce, token: token)))
+                                        proof: Hex.encode(EnrollmentCode.proof(key: code.proofKey, nonce: nonce, token: token)))
         tamper(&request)
         let answer = try await client.json(.post, "/v1/enrollment", request)
         if answer.status == 201 { id = try answer.decode(Enrollment.self).device }
@@ -119,7 +120,7 @@ final class PHRTestDevice: @unchecked Sendable {
 
     /// The signed headers for a request, signed inside the trustlet.
     func sign(_ method: String, _ target: String, body: [UInt8], time: Date, nonce: [UInt8]? = nil) async throws -> SignedRequest {
-        let nonce = PHRHex.encode(nonce ?? (0..<16).map { _ in UInt8.random(in: 0...255) })
+        let nonce = Hex.encode(nonce ?? (0..<16).map { _ in UInt8.random(in: 0...255) })
         let message = SignedRequest.message(method: method, target: target, device: id, time: Int64(time.timeIntervalSince1970), nonce: nonce, body: body)
         let signature = try await probe.call(4, [.input(Array("signing".utf8)), .input(message), .output(capacity: 64)]).bytes(2) ?? []
         return SignedRequest(device: id, time: Int64(time.timeIntervalSince1970), nonce: nonce, signature: signature)
@@ -139,28 +140,4 @@ final class PHRTestDevice: @unchecked Sendable {
         lastPage = (lastPage ?? 0) + 1
         return page
     }
-}
-
-/// Captures log lines, to check that none carries health data.
-final class CapturedLogs: @unchecked Sendable {
-    let lines = Mutex<[String]>([])
-
-    struct Handler: LogHandler {
-        let sink: CapturedLogs
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-            let all = self.metadata.merging(metadata ?? [:]) { $1 }
-            sink.lines.withLock { $0.append("\(level) \(message) \(all)") }
-        }
-    }
-
-    var logger: Logger { Logger(label: "phr-server-test") { _ in Handler(sink: self) } }
-    var text: String { lines.withLock { $0.joined(separator: "\n") } }
 }
