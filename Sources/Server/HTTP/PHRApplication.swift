@@ -75,13 +75,13 @@ struct Routes: Sendable {
     func sync(_ request: Request) async throws -> Response {
         let (device, signed, body) = try await authenticated(request)
         let sync = body.isEmpty ? SyncRequest(cursor: nil) : try decode(SyncRequest.self, body, shape: "{\"cursor\", \"limit\"}")
-        let sealed = try service.sync(device: device, request: sync, nonce: signed.nonce)
+        let sealed = try await service.sync(device: device, request: sync, nonce: signed.nonce)
         return Response(status: .ok, headers: [.contentType: "application/octet-stream"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: sealed)))
     }
 
     func upload(_ request: Request) async throws -> Response {
         let (device, signed, body) = try await authenticated(request)
-        return try json(service.upload(device: device, body: body, signature: signed.signature), status: .created)
+        return try await json(service.upload(device: device, body: body, signature: signed.signature), status: .created)
     }
 
     func grant(_ request: Request) async throws -> Response {
@@ -124,7 +124,7 @@ struct Routes: Sendable {
 
     func authenticated(_ request: Request) async throws -> (Device, SignedRequest, [UInt8]) {
         let body = try await Self.body(request)
-        let (device, signed) = try service.authenticate(method: request.method.rawValue, target: request.head.path ?? "/", body: body) { name in
+        let (device, signed) = try await service.authenticate(method: request.method.rawValue, target: request.head.path ?? "/", body: body) { name in
             HTTPField.Name(name).flatMap { request.headers[$0] }
         }
         return (device, signed, body)

@@ -182,8 +182,8 @@ extension RecordStore {
         guard done else { throw .codeUsed }
     }
 
-    public func device(_ id: String) throws -> Device? {
-        try database.read { db in
+    public func device(_ id: String) async throws -> Device? {
+        try await database.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [id]).map { row in
                 Device(id: row["id"], patient: row["patient"], signingKey: Array(row["signingKey"] as Data), hpkeKey: Array(row["hpkeKey"] as Data),
                        enrolledAt: row["enrolledAt"], revokedAt: row["revokedAt"], lastUpload: UInt64(row["lastUpload"] as Int64),
@@ -205,13 +205,13 @@ extension RecordStore {
     }
 
     /// Remembers a request nonce; `false` if the device used it before.
-    func rememberNonce(device: String, nonce: String, now: Double, window: Double) throws -> Bool {
+    func rememberNonce(device: String, nonce: String, now: Double, window: Double) async throws -> Bool {
         let purge = nonceSweep.withLock { last in
             guard now - last >= 60 else { return false }
             last = now
             return true
         }
-        return try database.write { db in
+        return try await database.write { db in
             // Nonces older than twice the window can never be accepted again anyway (their time is
             // refused first); they are swept once a minute rather than on every request.
             if purge { try db.execute(sql: "DELETE FROM requestNonce WHERE time < ?", arguments: [now - 2 * window]) }

@@ -118,14 +118,14 @@ public final class PHRService: Sendable {
 
     /// Checks a device's signed request: a known, active device, its key's signature over this
     /// method, target and body, a time inside the window, and a nonce never seen.
-    public func authenticate(method: String, target: String, body: [UInt8], header: (String) -> String?) throws(PHRError) -> (Device, SignedRequest) {
+    public func authenticate(method: String, target: String, body: [UInt8], header: (String) -> String?) async throws(PHRError) -> (Device, SignedRequest) {
         let signed: SignedRequest
         switch SignedRequest.parse(header: header) {
         case let .success(request): signed = request
         case let .failure(error): throw .unauthenticated(error.description)
         }
         let now = clock().timeIntervalSince1970
-        guard let device = try guarded({ try store.device(signed.device) }) else {
+        guard let device = try await guarded({ try await store.device(signed.device) }) else {
             try refuse(action: "request", subject: "device:\(signed.device)", reason: "unknown device", patient: nil)
             throw .unauthenticated("unknown device: enroll first")
         }
@@ -142,7 +142,7 @@ public final class PHRService: Sendable {
             try refuse(action: "request", subject: "device:\(device.id)", reason: "stale time", patient: device.patient)
             throw .staleRequest
         }
-        guard try guarded({ try store.rememberNonce(device: device.id, nonce: signed.nonce, now: now, window: SignedRequest.window) }) else {
+        guard try await guarded({ try await store.rememberNonce(device: device.id, nonce: signed.nonce, now: now, window: SignedRequest.window) }) else {
             try refuse(action: "request", subject: "device:\(device.id)", reason: "replayed nonce", patient: device.patient)
             throw .replayedRequest
         }
@@ -150,7 +150,7 @@ public final class PHRService: Sendable {
     }
 
     /// A sealed page of the patient's resources changed after the request's cursor.
-    public func sync(device: Device, request: SyncRequest, nonce: String) throws(PHRError) -> [UInt8] {
+    public func sync(device: Device, request: SyncRequest, nonce: String) async throws(PHRError) -> [UInt8] {
         let cursor: Int64
         if let text = request.cursor {
             guard text.utf8.count <= 18, let value = Int64(text), value >= 0 else { throw .badRequest("cursor is not one this server gave") }
@@ -160,7 +160,7 @@ public final class PHRService: Sendable {
         }
         let limit = request.limit ?? policy.syncPageLimit
         guard (1...500).contains(limit) else { throw .badRequest("limit must be 1 to 500") }
-        let (changes, more) = try guarded { try store.changes(patient: device.patient, after: cursor, limit: limit, maxBytes: PHRMessage.maxPageBytes) }
+        let (changes, more) = try await guarded { try await store.changes(patient: device.patient, after: cursor, limit: limit, maxBytes: PHRMessage.maxPageBytes) }
         let next = changes.last?.change ?? cursor
         var payload = Array("{\"inResponseTo\":\"\(nonce)\",\"cursor\":\"\(next)\",\"more\":\(more),\"resources\":[".utf8)
         for (index, change) in changes.enumerated() {
@@ -168,7 +168,7 @@ public final class PHRService: Sendable {
             payload.append(contentsOf: change.json)
         }
         payload.append(contentsOf: Array("]}".utf8))
-        let page = try guarded { try store.recordSyncPage(device: device, resources: changes.count, cursor: next) }
+        let page = try await guarded { try await store.recordSyncPage(device: device, resources: changes.count, cursor: next) }
         do {
             let recipient = try P256.KeyAgreement.PublicKey(x963Representation: device.hpkeKey)
             return try SealedEnvelope.seal(payload, to: recipient, purpose: PHRMessage.syncPurpose, sequence: page)
@@ -178,7 +178,7 @@ public final class PHRService: Sendable {
     }
 
     /// Stores a patient-reported reading the device signed.
-    public func upload(device: Device, body: [UInt8], signature: [UInt8]) throws(PHRError) -> UploadReceipt {
+    public func upload(device: Device, body: [UInt8], signature: [UInt8]) async throws(PHRError) -> UploadReceipt {
         let object = try parseObject(body)
         guard let sequenceNumber = object["sequence"] as? NSNumber, let sequence = UInt64(exactly: sequenceNumber.doubleValue), sequence > 0,
               !isBool(sequenceNumber) else {
@@ -198,8 +198,8 @@ public final class PHRService: Sendable {
             try refuse(action: "upload", subject: "sequence \(sequence)", reason: error.name, patient: device.patient, actor: "device:\(device.id)")
             throw error
         }
-        let stored = try guarded {
-            try store.storeReading(device: device, sequence: sequence, submitted: submitted, id: id, json: json, signature: signature, now: now)
+        let stored = try await guarded {
+            try await store.storeReading(device: device, sequence: sequence, submitted: submitted, id: id, json: json, signature: signature, now: now)
         }
         return UploadReceipt(observation: try stored.get(), sequence: sequence)
     }
@@ -308,6 +308,10 @@ public final class PHRService: Sendable {
     /// Runs store work; a database failure becomes `.storage` (its details stay in the server).
     func guarded<T>(_ work: () throws -> T) throws(PHRError) -> T {
         do { return try work() } catch let error as PHRError { throw error } catch { throw .storage }
+    }
+
+    func guarded<T>(_ work: () async throws -> T) async throws(PHRError) -> T {
+        do { return try await work() } catch let error as PHRError { throw error } catch { throw .storage }
     }
 }
 

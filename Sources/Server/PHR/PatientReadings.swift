@@ -159,9 +159,9 @@ extension RecordStore {
     /// - Returns: the stored `Observation/id`; a retry of the same upload (same sequence, same
     ///   reading) returns the first one's.
     func storeReading(device: Device, sequence: UInt64, submitted: Data, id: String, json: Data,
-                      signature: [UInt8], now: Date) throws -> Result<String, PHRError> {
+                      signature: [UInt8], now: Date) async throws -> Result<String, PHRError> {
         let digest = Data(SHA256.hash(data: submitted))
-        return try database.write { db in
+        return try await database.write { db in
             let last = UInt64(try Int64.fetchOne(db, sql: "SELECT lastUpload FROM device WHERE id = ?", arguments: [device.id]) ?? 0)
             if sequence <= last {
                 let earlier = try Row.fetchOne(db, sql: "SELECT observation, digest FROM upload WHERE device = ? AND sequence = ?",

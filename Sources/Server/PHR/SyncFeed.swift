@@ -15,8 +15,8 @@ extension RecordStore {
     /// The patient's resources changed after `cursor`, oldest first: at most `limit` of them and,
     /// past the first, no more than `maxBytes` of JSON.
     /// - Returns: the changes and whether more follow.
-    func changes(patient: String, after cursor: Int64, limit: Int, maxBytes: Int) throws -> (changes: [ResourceChange], more: Bool) {
-        try database.read { db in
+    func changes(patient: String, after cursor: Int64, limit: Int, maxBytes: Int) async throws -> (changes: [ResourceChange], more: Bool) {
+        try await database.read { db in
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT change, type, id, content FROM resource WHERE patient = ? AND change > ? ORDER BY change LIMIT ?
                 """, arguments: [patient, cursor, limit + 1])
@@ -32,8 +32,8 @@ extension RecordStore {
     }
 
     /// Takes the device's next sync page number and audits the page, in one transaction.
-    func recordSyncPage(device: Device, resources: Int, cursor: Int64) throws -> UInt64 {
-        try database.write { db in
+    func recordSyncPage(device: Device, resources: Int, cursor: Int64) async throws -> UInt64 {
+        try await database.write { db in
             try db.execute(sql: "UPDATE device SET lastSyncPage = lastSyncPage + 1 WHERE id = ?", arguments: [device.id])
             let page = try Int64.fetchOne(db, sql: "SELECT lastSyncPage FROM device WHERE id = ?", arguments: [device.id]) ?? 0
             try Self.appendAudit(db, actor: "device:\(device.id)", action: "sync", subject: "page \(page)",

@@ -70,7 +70,7 @@ import X509
             #expect(answer.status == 201, "\(answer.message)")
             #expect(try answer.decode(Enrollment.self).patient == setup.patient)
             // The code enrolls one device, once.
-            return (try setup.server.store.device(setup.device.id), try await setup.device.enroll(client, code: code))
+            return (try await setup.server.store.device(setup.device.id), try await setup.device.enroll(client, code: code))
         }
         #expect(device?.patient == setup.patient)
         #expect(device?.signingKey.count == 65 && device?.hpkeKey.count == 65)
@@ -118,7 +118,7 @@ import X509
             answer = try await client.send(.post, "/v1/enrollment", body: [UInt8](repeating: 0x20, count: PHRMessage.maxBodySize + 1))
             #expect(answer.status == 413 && answer.error == "body-too-large")
         }
-        #expect(try setup.server.store.device(setup.device.id) == nil)
+        #expect(try await setup.server.store.device(setup.device.id) == nil)
         let outcomes = try setup.server.store.auditTrail().map(\.outcome)
         #expect(outcomes.filter { $0.hasPrefix("refused") }.count >= 3, "\(outcomes)")
     }
