@@ -37,7 +37,8 @@ extension PHRServerCommand {
         }
 
         func run() async throws {
-            let policy = try PHRServerPolicy(trustedRoots: Self.readRoots(roots), reference: Self.readReference(reference ?? ""))
+            let referenceValues = try Self.readReference(reference ?? "")
+            let policy = PHRServerPolicy(trustedRoots: try Self.readRoots(roots), reference: referenceValues)
             let service = PHRService(store: try options.open(), policy: policy)
             var logger = Logger(label: "phr-server")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -52,13 +53,10 @@ extension PHRServerCommand {
             var certificates: [Certificate] = []
             for path in paths {
                 guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail("cannot read \(path)") }
-                do {
-                    certificates += try PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) }
-                } catch {
-                    throw fail("\(path) holds no PEM certificate")
-                }
+                let found = try? PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) }
+                guard let found, !found.isEmpty else { throw fail("\(path) holds no PEM certificate") }
+                certificates += found
             }
-            guard !certificates.isEmpty else { throw fail("the --roots files hold no certificate") }
             return certificates
         }
 
