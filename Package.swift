@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Shared by both worlds. Depends on nothing so either side can embed it.
@@ -170,6 +171,7 @@ let package = Package(
         .target(
             name: "PHRServerHTTP",
             dependencies: ["PHRServer", "PHRProtocol", .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdTLS", package: "hummingbird"),
                            .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log")],
             path: "Sources/Server/HTTP"
         ),
@@ -177,7 +179,8 @@ let package = Package(
             name: "PHRServerCommands",
             dependencies: [
                 "PHRServer", "PHRServerHTTP", "TrubiZoneVerifier", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             path: "Sources/Server/Commands"
@@ -217,6 +220,7 @@ let package = Package(
                 "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
                 "trubizone", "trubizoned", "trubizone-storage-stress", "PHRServer", "PHRProtocol", "PHRServerHTTP", "phr-server",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "WAT", package: "WasmKit"),

@@ -111,7 +111,10 @@ public struct PHRServerCommand: AsyncParsableCommand {
             var files: [(name: String, data: Data)] = [("clinic.json", PatientGenerator.clinicBundle())]
             if let out {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-                FileManager.default.createFile(atPath: out + "/clinic.json", contents: files[0].data)
+                guard FileManager.default.createFile(atPath: out + "/clinic.json", contents: files[0].data) else {
+                    FileHandle.standardError.write(Data("error: cannot write \(out)/clinic.json\n".utf8))
+                    throw ExitCode(1)
+                }
             }
             for index in 0..<patients {
                 let bundle = generator.nextBundle()

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import PHRServer
 import PHRServerHTTP
@@ -16,7 +18,9 @@ extension PHRServerCommand {
                 Only devices whose PHR trustlet attests to a build in --reference, on a device certified by one of \
                 the --roots, can enroll. Make reference values with `trubizone attest reference --package PHR.tzpkg`; \
                 the manufacturer's root is ca.pem in the device's CA directory. Options may also come from the \
-                environment: PHR_HOST, PHR_PORT, PHR_REFERENCE, PHR_ROOTS (colon-separated), PHR_DATABASE.
+                environment: PHR_HOST, PHR_PORT, PHR_REFERENCE, PHR_ROOTS (colon-separated), PHR_TLS_CERT, PHR_TLS_KEY, \
+                PHR_DATABASE. Records and readings are end-to-end protected either way; TLS also protects practitioners' \
+                tokens and the metadata of requests.
                 """)
 
         @Option(name: .long, help: "The address to listen on.") var host = ProcessInfo.processInfo.environment["PHR_HOST"] ?? "127.0.0.1"
@@ -26,6 +30,10 @@ extension PHRServerCommand {
         var reference: String? = ProcessInfo.processInfo.environment["PHR_REFERENCE"]
         @Option(name: .long, help: ArgumentHelp("Trusted manufacturer root certificates (PEM); repeatable.", valueName: "file"))
         var roots: [String] = ProcessInfo.processInfo.environment["PHR_ROOTS"]?.split(separator: ":").map(String.init) ?? []
+        @Option(name: .long, help: ArgumentHelp("Serve HTTPS with this certificate chain (PEM); needs --tls-key.", valueName: "file"))
+        var tlsCert: String? = ProcessInfo.processInfo.environment["PHR_TLS_CERT"]
+        @Option(name: .long, help: ArgumentHelp("The TLS private key (PEM).", valueName: "file"))
+        var tlsKey: String? = ProcessInfo.processInfo.environment["PHR_TLS_KEY"]
         @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
         @OptionGroup var options: DatabaseOptions
 
@@ -34,6 +42,7 @@ extension PHRServerCommand {
             guard !roots.isEmpty else { throw ValidationError("give --roots FILE: the device manufacturer's root certificate") }
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
             guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be trace, debug, info, notice, warning or error") }
+            guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give both --tls-cert and --tls-key, or neither") }
         }
 
         func run() async throws {
@@ -42,9 +51,11 @@ extension PHRServerCommand {
             let service = PHRService(store: try options.open(), policy: policy)
             var logger = Logger(label: "phr-server")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-            let app = PHRApplication.application(service: service, host: host, port: port, logger: logger) { address in
+            let tls = try Self.readTLS(certificate: tlsCert, key: tlsKey)
+            let scheme = tls == nil ? "http" : "https"
+            let app = try PHRApplication.application(service: service, host: host, port: port, logger: logger, tls: tls) { address in
                 // Written straight to the descriptor: a script waits for this line to know the port.
-                FileHandle.standardOutput.write(Data("phr-server: listening on http://\(host):\(address.port ?? port) (database \(options.database))\n".utf8))
+                FileHandle.standardOutput.write(Data("phr-server: listening on \(scheme)://\(host):\(address.port ?? port) (database \(options.database))\n".utf8))
             }
             try await app.runService()
         }
@@ -58,6 +69,16 @@ extension PHRServerCommand {
                 certificates += found
             }
             return certificates
+        }
+
+        static func readTLS(certificate: String?, key: String?) throws -> TLSConfiguration? {
+            guard let certificate, let key else { return nil }
+            let chain: [NIOSSLCertificate]
+            do { chain = try NIOSSLCertificate.fromPEMFile(certificate) } catch { throw fail("\(certificate) holds no PEM certificate chain") }
+            guard !chain.isEmpty else { throw fail("\(certificate) holds no PEM certificate chain") }
+            let privateKey: NIOSSLPrivateKey
+            do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch { throw fail("\(key) holds no PEM private key") }
+            return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
         }
 
         static func readReference(_ path: String) throws -> ReferenceValues {

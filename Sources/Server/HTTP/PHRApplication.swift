@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import NIOCore
 import PHRProtocol
@@ -47,10 +48,13 @@ public enum PHRApplication {
     /// - Parameters:
     ///   - onRunning: called with the bound address once the server listens (port 0 picks one).
     ///   - challengeLimiter: challenges per peer address (default: 20 at once, then one per 3 s).
+    ///   - tls: serve HTTPS with this configuration (certificate chain and key) instead of HTTP.
     public static func application(service: PHRService, host: String, port: Int, logger: Logger,
-                                   challengeLimiter: RateLimiter = RateLimiter(capacity: 20, perSecond: 1.0 / 3),
-                                   onRunning: @escaping @Sendable (SocketAddress) async -> Void = { _ in }) -> some ApplicationProtocol {
-        Application(router: router(service: service, challengeLimiter: challengeLimiter), configuration: .init(address: .hostname(host, port: port), serverName: "phr-server"),
+                                   challengeLimiter: RateLimiter = RateLimiter(capacity: 20, perSecond: 1.0 / 3), tls: TLSConfiguration? = nil,
+                                   onRunning: @escaping @Sendable (SocketAddress) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+        Application(router: router(service: service, challengeLimiter: challengeLimiter),
+                    server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
+                    configuration: .init(address: .hostname(host, port: port), serverName: "phr-server"),
                     onServerRunning: { channel in if let address = channel.localAddress { await onRunning(address) } }, logger: logger)
     }
 }

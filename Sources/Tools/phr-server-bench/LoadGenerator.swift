@@ -68,7 +68,7 @@ struct LoadGenerator {
 
         let (portStream, portContinuation) = AsyncStream<Int>.makeStream()
         // All simulated devices share one address: the per-address challenge limit would throttle their enrollment.
-        let app = PHRApplication.application(service: service, host: "127.0.0.1", port: 0, logger: quiet,
+        let app = try PHRApplication.application(service: service, host: "127.0.0.1", port: 0, logger: quiet,
                                              challengeLimiter: RateLimiter(capacity: 1 << 20, perSecond: 1e6)) { address in
             portContinuation.yield(address.port ?? 0)
         }

@@ -1,7 +1,12 @@
+import AsyncHTTPClient
+import Crypto
 import Foundation
+import NIOSSL
 import PHRProtocol
+import SwiftASN1
 import Testing
 import TrubiZoneTesting
+import X509
 
 /// The clinic's `phr-server` commands, as built executables: codes, tokens, revocation, and a
 /// server that will not start without the trust it needs.
@@ -73,5 +78,67 @@ import TrubiZoneTesting
             let result = try runProcess(Self.tool, ["serve", "--database", database] + arguments, environment: [:])
             #expect(result.status == 64 && result.stderr.contains(message), "\(arguments): \(result.status) \(result.stderr)")
         }
+    }
+}
+
+/// `phr-server serve --tls-cert --tls-key`: HTTPS with the clinic's certificate.
+@Suite struct PHRServerTLSTests {
+    @Test func serveSpeaksTLSWithTheGivenCertificate() async throws {
+        let (directory, database) = try PHRServerCLITests.seeded()
+        defer { withExtendedLifetime(directory) {} }
+        // A self-signed certificate for 127.0.0.1, made with swift-certificates.
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName { CommonName("phr-server test") }
+        let certificate = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey), notValidBefore: Date().addingTimeInterval(-60),
+            notValidAfter: Date().addingTimeInterval(3600), issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions { SubjectAlternativeNames([.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]) },
+            issuerPrivateKey: .init(key))
+        let certificatePEM = try certificate.serializeAsPEM().pemString
+        try Data(certificatePEM.utf8).write(to: URL(fileURLWithPath: directory.appending("cert.pem")))
+        try Data(key.pemRepresentation.utf8).write(to: URL(fileURLWithPath: directory.appending("key.pem")))
+        let digest = String(repeating: "ab", count: 32)
+        try Data(#"{"trustletMeasurements":["\#(digest)"],"trustletSigners":["\#(digest)"],"runtimeImplementationIDs":["\#(digest)"]}"#.utf8)
+            .write(to: URL(fileURLWithPath: directory.appending("reference.json")))
+
+        let mismatched = try runProcess(PHRServerCLITests.tool, ["serve", "--database", database, "--reference", directory.appending("reference.json"),
+                                                                 "--roots", directory.appending("cert.pem"), "--tls-cert", directory.appending("cert.pem")],
+                                        environment: [:])
+        #expect(mismatched.status == 64 && mismatched.stderr.contains("both --tls-cert and --tls-key"))
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: PHRServerCLITests.tool)
+        process.arguments = ["serve", "--database", database, "--reference", directory.appending("reference.json"), "--roots", directory.appending("cert.pem"),
+                             "--tls-cert", directory.appending("cert.pem"), "--tls-key", directory.appending("key.pem"), "--port", "0", "--log-level", "warning"]
+        process.environment = [:]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        defer { process.terminate(); process.waitUntilExit() }
+        // The first line names the address.
+        var line = [UInt8]()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            line += chunk
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        let url = try #require(text.split(separator: " ").first { $0.hasPrefix("https://") }.map(String.init), "\(text)")
+
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(certificatePEM.utf8), format: .pem)])
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(tlsConfiguration: tls))
+        do {
+            let response = try await client.execute(HTTPClientRequest(url: url + "/health"), timeout: .seconds(10))
+            #expect(response.status == .ok)
+            // A client that does not trust the certificate cannot talk to it.
+            let stranger = HTTPClient(eventLoopGroupProvider: .singleton)
+            await #expect(throws: (any Error).self) { _ = try await stranger.execute(HTTPClientRequest(url: url + "/health"), timeout: .seconds(10)) }
+            try await stranger.shutdown()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
     }
 }
