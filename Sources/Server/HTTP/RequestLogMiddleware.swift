@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import PHRProtocol
 
 /// Logs each request by its route pattern (`/v1/shared/{type}/{id}`), never its actual path, query,
 /// headers or body: the server's logs must not carry record IDs, tokens or health data.
@@ -9,7 +10,17 @@ struct RequestLogMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
-        let response = try await next(request, context)
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as HTTPError {
+            // The router's own refusals (no such route, a method a route does not take) answer in
+            // the protocol's error format too.
+            let name = error.status == .notFound ? "not-found" : error.status == .methodNotAllowed ? "method-not-allowed" : "bad-request"
+            let message = error.status == .notFound ? "no such route; the routes are under /v1 (see the README)"
+                : "\(request.method.rawValue) is not allowed here"
+            response = (try? json(ErrorBody(error: name, message: message), status: error.status)) ?? Response(status: error.status)
+        }
         let elapsed = ContinuousClock.now - started
         let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
         context.logger.info("request", metadata: [

@@ -267,9 +267,15 @@ public final class PHRService: Sendable {
         return practitioner
     }
 
-    /// The grants made to a practitioner.
+    /// The grants made to a practitioner; each patient's trail records that they were listed.
     public func grants(practitioner: String) throws(PHRError) -> [Grant] {
-        try guarded { try store.grants(practitioner: practitioner) }.map(Self.message)
+        let grants = try guarded { try store.grants(practitioner: practitioner) }
+        for patient in Set(grants.map(\.patient)).sorted() {
+            let count = grants.count { $0.patient == patient }
+            try guarded { try store.audit(actor: practitioner, action: "list-grants", subject: practitioner,
+                                          outcome: "listed \(count) grant\(count == 1 ? "" : "s")", patient: patient) }
+        }
+        return grants.map(Self.message)
     }
 
     /// A shared resource, if a live grant lets this practitioner read it now.

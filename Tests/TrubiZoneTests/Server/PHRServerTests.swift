@@ -117,6 +117,8 @@ import X509
             #expect(answer.status == 400 && answer.error == "bad-request")
             answer = try await client.send(.post, "/v1/enrollment", body: [UInt8](repeating: 0x20, count: PHRMessage.maxBodySize + 1))
             #expect(answer.status == 413 && answer.error == "body-too-large")
+            answer = try await client.send(.get, "/v1/nothing")
+            #expect(answer.status == 404 && answer.error == "not-found")
         }
         #expect(try await setup.server.store.device(setup.device.id) == nil)
         let outcomes = try setup.server.store.auditTrail().map(\.outcome)
@@ -368,6 +370,7 @@ import X509
         }
         let accesses = try setup.server.store.auditTrail(patient: setup.patient).filter { $0.action == "access" }
         #expect(accesses.contains { $0.outcome.hasPrefix("read under grant") } && accesses.contains { $0.outcome == "refused: grant ended" })
+        #expect(try setup.server.store.auditTrail(patient: setup.patient).contains { $0.action == "list-grants" && $0.actor == "Practitioner/clinic-1" })
     }
 
     // MARK: Audit
