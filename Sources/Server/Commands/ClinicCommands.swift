@@ -5,7 +5,7 @@ import PHRServer
 /// What a clinic's staff does at the command line: enrollment codes, practitioners' API tokens,
 /// revoking a lost phone.
 extension PHRServerCommand {
-    struct Patient: ParsableCommand {
+    struct Patient: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Patients: list them, give one an enrollment code.",
                                                         subcommands: [List.self, EnrollCode.self])
 
@@ -19,7 +19,7 @@ extension PHRServerCommand {
             }
         }
 
-        struct EnrollCode: ParsableCommand {
+        struct EnrollCode: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 commandName: "enroll-code",
                 abstract: "Issue a one-time enrollment code for a patient's phone (replaces an unused one).",
@@ -28,11 +28,11 @@ extension PHRServerCommand {
             @Argument(help: "The patient's ID (or Patient/ID).") var patient: String
             @OptionGroup var options: DatabaseOptions
 
-            func run() throws {
+            func run() async throws {
                 let id = patient.hasPrefix("Patient/") ? String(patient.dropFirst(8)) : patient
                 let service = PHRService(store: try options.open(), policy: PHRServerPolicy(trustedRoots: [], reference: .init()))
                 do {
-                    let (code, expiresAt) = try service.issueEnrollmentCode(patient: id)
+                    let (code, expiresAt) = try await service.issueEnrollmentCode(patient: id)
                     let expiry = ISO8601DateFormatter().string(from: expiresAt)
                     if options.json {
                         print(#"{"patient":"Patient/\#(id)","code":"\#(code.formatted)","expiresAt":"\#(expiry)"}"#)

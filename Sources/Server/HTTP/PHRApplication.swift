@@ -37,9 +37,9 @@ public enum PHRApplication {
             await respond { try await routes.revoke(request, grant: context.parameters.get("grant") ?? "") }
         }
         router.get("/v1/audit") { request, _ in await respond { try await routes.audit(request) } }
-        router.get("/v1/shared") { request, _ in await respond { try routes.shared(request) } }
+        router.get("/v1/shared") { request, _ in await respond { try await routes.shared(request) } }
         router.get("/v1/shared/:type/:id") { request, context in
-            await respond { try routes.read(request, type: context.parameters.get("type") ?? "", id: context.parameters.get("id") ?? "") }
+            await respond { try await routes.read(request, type: context.parameters.get("type") ?? "", id: context.parameters.get("id") ?? "") }
         }
         return router
     }
@@ -67,7 +67,7 @@ struct Routes: Sendable {
     func challenge(_ request: Request, _ context: PHRRequestContext) async throws -> Response {
         let peer = context.remoteAddress?.ipAddress ?? "local"
         if let wait = await limiter.take(peer) { throw PHRError.tooManyAttempts(retryAfter: wait) }
-        return try json(service.challenge(), status: .created)
+        return try await json(service.challenge(), status: .created)
     }
 
     func enroll(_ request: Request) async throws -> Response {
@@ -90,28 +90,28 @@ struct Routes: Sendable {
 
     func grant(_ request: Request) async throws -> Response {
         let (device, _, body) = try await authenticated(request)
-        return try json(service.grant(device: device, body: body), status: .created)
+        return try await json(service.grant(device: device, body: body), status: .created)
     }
 
     func revoke(_ request: Request, grant: String) async throws -> Response {
         let (device, _, _) = try await authenticated(request)
-        return try json(service.revoke(device: device, grant: grant))
+        return try await json(service.revoke(device: device, grant: grant))
     }
 
     func audit(_ request: Request) async throws -> Response {
         let (device, _, _) = try await authenticated(request)
-        return try json(service.auditTrail(device: device))
+        return try await json(service.auditTrail(device: device))
     }
 
-    func shared(_ request: Request) throws -> Response {
-        let practitioner = try service.practitioner(bearer: Self.bearer(request))
-        return try json(service.grants(practitioner: practitioner))
+    func shared(_ request: Request) async throws -> Response {
+        let practitioner = try await service.practitioner(bearer: Self.bearer(request))
+        return try await json(service.grants(practitioner: practitioner))
     }
 
-    func read(_ request: Request, type: String, id: String) throws -> Response {
-        let practitioner = try service.practitioner(bearer: Self.bearer(request))
+    func read(_ request: Request, type: String, id: String) async throws -> Response {
+        let practitioner = try await service.practitioner(bearer: Self.bearer(request))
         guard PHRIdentifier.reference("\(type)/\(id)") != nil else { throw PHRError.notFound("\(type.prefix(64))/\(id.prefix(64))") }
-        let resource = try service.read(practitioner: practitioner, type: type, id: id)
+        let resource = try await service.read(practitioner: practitioner, type: type, id: id)
         return Response(status: .ok, headers: [.contentType: "application/fhir+json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: resource)))
     }
 

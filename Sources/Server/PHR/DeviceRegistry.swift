@@ -17,19 +17,8 @@ public struct Device: Sendable, Equatable {
     public let lastSyncPage: UInt64
 }
 
-/// A pending enrollment code, as stored: its HMAC key, never the code.
-struct StoredCode {
-    let id: String
-    let patient: String
-    let proofKey: [UInt8]
-    let expiresAt: Double
-    let usedAt: Double?
-    let failures: Int
-    let lastFailureAt: Double?
-}
-
 /// Devices, enrollment codes, challenges and request nonces, in the record store's database.
-extension RecordStore {
+extension RecordStore: PHRStore {
     static func registerDeviceMigration(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("v5: devices") { db in
             try db.create(table: "enrollmentCode") { table in
@@ -101,7 +90,7 @@ extension RecordStore {
 
     /// Stores a new code for `patient`, replacing any unused one the patient had.
     /// - Returns: `false` if a live code already has this code's ID (draw another).
-    func insertEnrollmentCode(_ code: EnrollmentCodeRecord, now: Double) throws -> Bool {
+    public func insertEnrollmentCode(_ code: EnrollmentCodeRecord, now: Double) throws -> Bool {
         try database.write { db in
             if let existing = try Row.fetchOne(db, sql: "SELECT usedAt, expiresAt FROM enrollmentCode WHERE id = ?", arguments: [code.id]) {
                 let used: Double? = existing["usedAt"], expiresAt: Double = existing["expiresAt"]
@@ -116,18 +105,18 @@ extension RecordStore {
         }
     }
 
-    func enrollmentCode(_ id: String) throws -> StoredCode? {
+    public func enrollmentCode(_ id: String) throws -> StoredEnrollmentCode? {
         try database.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM enrollmentCode WHERE id = ?", arguments: [id]).map { row in
-                StoredCode(id: row["id"], patient: row["patient"], proofKey: Array(row["proofKey"] as Data), expiresAt: row["expiresAt"],
-                           usedAt: row["usedAt"], failures: row["failures"], lastFailureAt: row["lastFailureAt"])
+                StoredEnrollmentCode(id: row["id"], patient: row["patient"], proofKey: Array(row["proofKey"] as Data), expiresAt: row["expiresAt"],
+                                     usedAt: row["usedAt"], failures: row["failures"])
             }
         }
     }
 
     // MARK: Challenges
 
-    func insertChallenge(id: String, nonce: [UInt8], expiresAt: Double, now: Double) throws {
+    public func insertChallenge(id: String, nonce: [UInt8], expiresAt: Double, now: Double) throws {
         try database.write { db in
             // Expired challenges are of no use to anyone; they go as new ones come.
             try db.execute(sql: "DELETE FROM challenge WHERE expiresAt < ?", arguments: [now - 3600])
@@ -136,7 +125,7 @@ extension RecordStore {
     }
 
     /// Marks a challenge used, once, whatever the enrollment's outcome: a nonce is never appraised twice.
-    func consumeChallenge(_ id: String, now: Double) throws(PHRError) -> [UInt8] {
+    public func consumeChallenge(_ id: String, now: Double) throws(PHRError) -> [UInt8] {
         let outcome: Result<[UInt8], PHRError>
         do {
             outcome = try database.write { db in
@@ -157,7 +146,7 @@ extension RecordStore {
     // MARK: Devices
 
     /// Counts a wrong proof against the code and audits it.
-    func recordCodeFailure(_ id: String, patient: String, reason: String, now: Double) throws {
+    public func recordCodeFailure(_ id: String, patient: String, reason: String, now: Double) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE enrollmentCode SET failures = failures + 1, lastFailureAt = ? WHERE id = ?", arguments: [now, id])
             try Self.appendAudit(db, actor: "device", action: "enroll", subject: "code \(id)", outcome: "refused: \(reason)", patient: patient)
@@ -165,7 +154,7 @@ extension RecordStore {
     }
 
     /// Uses the code and stores the device, in one transaction: a code enrolls one device.
-    func enroll(device: Device, code: String) throws(PHRError) {
+    public func enroll(device: Device, code: String) throws(PHRError) {
         let done: Bool
         do {
             done = try database.write { db in
@@ -205,7 +194,7 @@ extension RecordStore {
     }
 
     /// Remembers a request nonce; `false` if the device used it before.
-    func rememberNonce(device: String, nonce: String, now: Double, window: Double) async throws -> Bool {
+    public func rememberNonce(device: String, nonce: String, now: Double, window: Double) async throws -> Bool {
         let purge = nonceSweep.withLock { last in
             guard now - last >= 60 else { return false }
             last = now
@@ -219,12 +208,4 @@ extension RecordStore {
             return db.changesCount == 1
         }
     }
-}
-
-/// A new code, as the store keeps it.
-struct EnrollmentCodeRecord {
-    let id: String
-    let patient: String
-    let proofKey: [UInt8]
-    let expiresAt: Double
 }

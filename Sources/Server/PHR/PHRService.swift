@@ -28,12 +28,12 @@ public struct PHRServerPolicy: Sendable {
 /// The PHR server's behaviour, without HTTP: enrollment, signed device requests, sync, uploads,
 /// sharing and the audit trail. The HTTP layer only moves bytes in and out of it.
 public final class PHRService: Sendable {
-    public let store: RecordStore
+    public let store: any PHRStore
     public let policy: PHRServerPolicy
     let clock: @Sendable () -> Date
 
     /// - Parameter clock: the server's time (tests move it to check expiries to the second).
-    public init(store: RecordStore, policy: PHRServerPolicy, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(store: any PHRStore, policy: PHRServerPolicy, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
         self.policy = policy
         self.clock = clock
@@ -42,14 +42,14 @@ public final class PHRService: Sendable {
     // MARK: Clinic
 
     /// A new one-time enrollment code for a stored patient.
-    public func issueEnrollmentCode(patient id: String) throws -> (code: EnrollmentCode, expiresAt: Date) {
-        guard try store.owner(type: "Patient", id: id).exists else { throw PHRError.notFound("Patient/\(id)") }
+    public func issueEnrollmentCode(patient id: String) async throws -> (code: EnrollmentCode, expiresAt: Date) {
+        guard try await store.owner(type: "Patient", id: id).exists else { throw PHRError.notFound("Patient/\(id)") }
         let now = clock()
         while true {
             let code = EnrollmentCode.random()
             let record = EnrollmentCodeRecord(id: code.id, patient: "Patient/\(id)", proofKey: code.proofKey,
                                               expiresAt: now.timeIntervalSince1970 + policy.codeLifetime)
-            if try store.insertEnrollmentCode(record, now: now.timeIntervalSince1970) {
+            if try await store.insertEnrollmentCode(record, now: now.timeIntervalSince1970) {
                 return (code, Date(timeIntervalSince1970: record.expiresAt))
             }
         }
@@ -58,12 +58,12 @@ public final class PHRService: Sendable {
     // MARK: Enrollment
 
     /// A fresh challenge: the nonce the device's attestation token must carry.
-    public func challenge() throws(PHRError) -> Challenge {
+    public func challenge() async throws(PHRError) -> Challenge {
         let now = clock().timeIntervalSince1970
         let id = Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
         let nonce = (0..<32).map { _ in UInt8.random(in: 0...255) }
         let expiresAt = now + policy.challengeLifetime
-        do { try store.insertChallenge(id: id, nonce: nonce, expiresAt: expiresAt, now: now) } catch { throw .storage }
+        do { try await store.insertChallenge(id: id, nonce: nonce, expiresAt: expiresAt, now: now) } catch { throw .storage }
         return Challenge(challenge: id, nonce: Hex.encode(nonce), expiresAt: Int64(expiresAt))
     }
 
@@ -73,28 +73,28 @@ public final class PHRService: Sendable {
         guard PHRIdentifier.isDeviceID(request.challenge) else { throw .badRequest("challenge is not a challenge ID") }
         guard let token = Data(base64Encoded: request.token).map(Array.init), !token.isEmpty else { throw .badRequest("token is not base64") }
         guard let proof = Hex.decode(request.proof), proof.count == 32 else { throw .badRequest("proof is not 32 bytes of hex") }
-        let nonce = try store.consumeChallenge(request.challenge, now: now.timeIntervalSince1970)
+        let nonce = try await store.consumeChallenge(request.challenge, now: now.timeIntervalSince1970)
 
-        let code = try guarded { try store.enrollmentCode(request.code.uppercased()) }
+        let code = try await guarded { try await store.enrollmentCode(request.code.uppercased()) }
         guard let code else {
-            try refuse(action: "enroll", subject: "code \(request.code.prefix(4))", reason: "unknown code", patient: nil)
+            try await refuse(action: "enroll", subject: "code \(request.code.prefix(4))", reason: "unknown code", patient: nil)
             throw .unknownCode
         }
         if code.usedAt != nil {
-            try refuse(action: "enroll", subject: "code \(code.id)", reason: "code already used", patient: code.patient)
+            try await refuse(action: "enroll", subject: "code \(code.id)", reason: "code already used", patient: code.patient)
             throw .codeUsed
         }
         if code.expiresAt <= now.timeIntervalSince1970 {
-            try refuse(action: "enroll", subject: "code \(code.id)", reason: "code expired", patient: code.patient)
+            try await refuse(action: "enroll", subject: "code \(code.id)", reason: "code expired", patient: code.patient)
             throw .codeExpired
         }
         if code.failures >= policy.maxCodeFailures {
-            try refuse(action: "enroll", subject: "code \(code.id)", reason: "too many wrong attempts", patient: code.patient)
+            try await refuse(action: "enroll", subject: "code \(code.id)", reason: "too many wrong attempts", patient: code.patient)
             throw .tooManyAttempts(retryAfter: Int(policy.codeLifetime))
         }
         let expected = EnrollmentCode.proof(key: code.proofKey, nonce: nonce, token: token)
         guard constantTimeEqual(expected, proof) else {
-            try guarded { try store.recordCodeFailure(code.id, patient: code.patient, reason: "wrong code", now: now.timeIntervalSince1970) }
+            try await guarded { try await store.recordCodeFailure(code.id, patient: code.patient, reason: "wrong code", now: now.timeIntervalSince1970) }
             throw code.failures + 1 >= policy.maxCodeFailures ? .tooManyAttempts(retryAfter: Int(policy.codeLifetime)) : .wrongCode
         }
 
@@ -105,12 +105,12 @@ public final class PHRService: Sendable {
         guard appraisal.status == .affirming, let signing, let hpke else {
             var problems = appraisal.problems
             if appraisal.status == .affirming { problems.append("keys: the token must bind a signing key and an HPKE key") }
-            try refuse(action: "enroll", subject: "code \(code.id)", reason: "attestation: " + problems.joined(separator: "; "), patient: code.patient)
+            try await refuse(action: "enroll", subject: "code \(code.id)", reason: "attestation: " + problems.joined(separator: "; "), patient: code.patient)
             throw .attestationRefused(problems)
         }
         let device = Device(id: Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) }), patient: code.patient, signingKey: signing,
                             hpkeKey: hpke, enrolledAt: now.timeIntervalSince1970, revokedAt: nil, lastUpload: 0, lastSyncPage: 0)
-        try store.enroll(device: device, code: code.id)
+        try await store.enroll(device: device, code: code.id)
         return Enrollment(device: device.id, patient: device.patient)
     }
 
@@ -126,24 +126,24 @@ public final class PHRService: Sendable {
         }
         let now = clock().timeIntervalSince1970
         guard let device = try await guarded({ try await store.device(signed.device) }) else {
-            try refuse(action: "request", subject: "device:\(signed.device)", reason: "unknown device", patient: nil)
+            try await refuse(action: "request", subject: "device:\(signed.device)", reason: "unknown device", patient: nil)
             throw .unauthenticated("unknown device: enroll first")
         }
         guard device.revokedAt == nil else {
-            try refuse(action: "request", subject: "device:\(device.id)", reason: "device revoked", patient: device.patient)
+            try await refuse(action: "request", subject: "device:\(device.id)", reason: "device revoked", patient: device.patient)
             throw .deviceRevoked
         }
         guard let key = try? P256.Signing.PublicKey(x963Representation: device.signingKey),
               signed.isValid(method: method, target: target, body: body, key: key) else {
-            try refuse(action: "request", subject: "device:\(device.id)", reason: "bad signature", patient: device.patient)
+            try await refuse(action: "request", subject: "device:\(device.id)", reason: "bad signature", patient: device.patient)
             throw .unauthenticated("the signature does not verify with the device's key")
         }
         guard abs(Double(signed.time) - now) <= SignedRequest.window else {
-            try refuse(action: "request", subject: "device:\(device.id)", reason: "stale time", patient: device.patient)
+            try await refuse(action: "request", subject: "device:\(device.id)", reason: "stale time", patient: device.patient)
             throw .staleRequest
         }
         guard try await guarded({ try await store.rememberNonce(device: device.id, nonce: signed.nonce, now: now, window: SignedRequest.window) }) else {
-            try refuse(action: "request", subject: "device:\(device.id)", reason: "replayed nonce", patient: device.patient)
+            try await refuse(action: "request", subject: "device:\(device.id)", reason: "replayed nonce", patient: device.patient)
             throw .replayedRequest
         }
         return (device, signed)
@@ -195,7 +195,7 @@ public final class PHRService: Sendable {
         do {
             json = try PatientReadings.validate(observation, patient: device.patient, id: id, now: now)
         } catch {
-            try refuse(action: "upload", subject: "sequence \(sequence)", reason: error.name, patient: device.patient, actor: "device:\(device.id)")
+            try await refuse(action: "upload", subject: "sequence \(sequence)", reason: error.name, patient: device.patient, actor: "device:\(device.id)")
             throw error
         }
         let stored = try await guarded {
@@ -205,7 +205,7 @@ public final class PHRService: Sendable {
     }
 
     /// Records a patient's grant to a practitioner.
-    public func grant(device: Device, body: [UInt8]) throws(PHRError) -> Grant {
+    public func grant(device: Device, body: [UInt8]) async throws(PHRError) -> Grant {
         let request: GrantRequest
         do { request = try JSONDecoder().decode(GrantRequest.self, from: Data(body)) } catch {
             throw .badRequest("the body is not a grant: {\"practitioner\", \"resources\", \"expiresAt\"}")
@@ -214,16 +214,16 @@ public final class PHRService: Sendable {
         guard let practitioner = PHRIdentifier.reference(request.practitioner), practitioner.type == "Practitioner" else {
             throw .badRequest("practitioner must be Practitioner/id")
         }
-        guard try guarded({ try store.owner(type: "Practitioner", id: practitioner.id).exists }) else { throw .notFound(request.practitioner) }
+        guard try await guarded({ try await store.owner(type: "Practitioner", id: practitioner.id).exists }) else { throw .notFound(request.practitioner) }
         guard !request.resources.isEmpty, request.resources.count <= 100, Set(request.resources).count == request.resources.count else {
             throw .badRequest("resources must name 1 to 100 distinct records")
         }
         for resource in request.resources {
             guard let reference = PHRIdentifier.reference(resource) else { throw .badRequest("\(resource.prefix(80)) is not Type/id") }
-            let owner = try guarded { try store.owner(type: reference.type, id: reference.id) }
+            let owner = try await guarded { try await store.owner(type: reference.type, id: reference.id) }
             // The same answer whether the record is someone else's or does not exist: the device learns nothing.
             guard owner.patient == device.patient else {
-                try refuse(action: "grant", subject: resource, reason: "not the patient's record", patient: device.patient, actor: "device:\(device.id)")
+                try await refuse(action: "grant", subject: resource, reason: "not the patient's record", patient: device.patient, actor: "device:\(device.id)")
                 throw .forbidden("\(resource) is not one of the patient's records")
             }
         }
@@ -233,22 +233,22 @@ public final class PHRService: Sendable {
         let grant = SharingGrant(id: Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) }), patient: device.patient,
                                  practitioner: request.practitioner, resources: request.resources, createdAt: now,
                                  expiresAt: Double(request.expiresAt), revokedAt: nil)
-        try guarded { try store.insertGrant(grant, device: device.id) }
+        try await guarded { try await store.insertGrant(grant, device: device.id) }
         return Self.message(grant)
     }
 
     /// Revokes one of the patient's grants.
-    public func revoke(device: Device, grant id: String) throws(PHRError) -> Grant {
+    public func revoke(device: Device, grant id: String) async throws(PHRError) -> Grant {
         guard PHRIdentifier.isDeviceID(id) else { throw .notFound("grant \(id.prefix(40))") }
-        guard let grant = try guarded({ try store.revokeGrant(id, device: device, now: clock().timeIntervalSince1970) }) else {
+        guard let grant = try await guarded({ try await store.revokeGrant(id, device: device, now: clock().timeIntervalSince1970) }) else {
             throw .notFound("grant \(id)")
         }
         return Self.message(grant)
     }
 
     /// The audit entries that concern the device's patient.
-    public func auditTrail(device: Device) throws(PHRError) -> AuditTrail {
-        let (entries, head) = try guarded { (try store.auditTrail(patient: device.patient), try store.auditHead()) }
+    public func auditTrail(device: Device) async throws(PHRError) -> AuditTrail {
+        let (entries, head) = try await guarded { (try await store.auditTrail(patient: device.patient), try await store.auditHead()) }
         return AuditTrail(patient: device.patient, entries: entries.map {
             AuditTrail.Entry(sequence: $0.sequence, time: $0.time, actor: $0.actor, action: $0.action, subject: $0.subject, outcome: $0.outcome,
                              previousHash: Hex.encode($0.previousHash), hash: Hex.encode($0.hash))
@@ -258,38 +258,38 @@ public final class PHRService: Sendable {
     // MARK: Practitioners
 
     /// The practitioner an API token belongs to.
-    public func practitioner(bearer: String?) throws(PHRError) -> String {
+    public func practitioner(bearer: String?) async throws(PHRError) -> String {
         guard let bearer, bearer.hasPrefix("tzp_"), bearer.utf8.count < 100 else { throw .unauthenticated("a practitioner API token is needed (Authorization: Bearer tzp_…)") }
-        guard let practitioner = try guarded({ try store.practitioner(token: bearer) }) else {
-            try refuse(action: "access", subject: "practitioner token", reason: "unknown token", patient: nil)
+        guard let practitioner = try await guarded({ try await store.practitioner(token: bearer) }) else {
+            try await refuse(action: "access", subject: "practitioner token", reason: "unknown token", patient: nil)
             throw .unauthenticated("the practitioner API token is not valid")
         }
         return practitioner
     }
 
     /// The grants made to a practitioner; each patient's trail records that they were listed.
-    public func grants(practitioner: String) throws(PHRError) -> [Grant] {
-        let grants = try guarded { try store.grants(practitioner: practitioner) }
+    public func grants(practitioner: String) async throws(PHRError) -> [Grant] {
+        let grants = try await guarded { try await store.grants(practitioner: practitioner) }
         for patient in Set(grants.map(\.patient)).sorted() {
             let count = grants.count { $0.patient == patient }
-            try guarded { try store.audit(actor: practitioner, action: "list-grants", subject: practitioner,
+            try await guarded { try await store.audit(actor: practitioner, action: "list-grants", subject: practitioner,
                                           outcome: "listed \(count) grant\(count == 1 ? "" : "s")", patient: patient) }
         }
         return grants.map(Self.message)
     }
 
     /// A shared resource, if a live grant lets this practitioner read it now.
-    public func read(practitioner: String, type: String, id: String) throws(PHRError) -> Data {
+    public func read(practitioner: String, type: String, id: String) async throws(PHRError) -> Data {
         let reference = "\(type)/\(id)"
         let now = clock().timeIntervalSince1970
-        let grants = try guarded { try store.grants(practitioner: practitioner, resource: reference) }
+        let grants = try await guarded { try await store.grants(practitioner: practitioner, resource: reference) }
         guard let live = grants.first(where: { $0.isActive(at: now) }) else {
             let patient = grants.first?.patient
-            try refuse(action: "access", subject: reference, reason: grants.isEmpty ? "no grant" : "grant ended", patient: patient, actor: practitioner)
+            try await refuse(action: "access", subject: reference, reason: grants.isEmpty ? "no grant" : "grant ended", patient: patient, actor: practitioner)
             throw grants.isEmpty ? .forbidden("no grant of the patient's lets \(practitioner) read \(reference)") : .grantEnded
         }
-        guard let json = try guarded({ try store.resource(type: type, id: id) }) else { throw .notFound(reference) }
-        try guarded { try store.audit(actor: practitioner, action: "access", subject: reference, outcome: "read under grant \(live.id)", patient: live.patient) }
+        guard let json = try await guarded({ try await store.resource(type: type, id: id) }) else { throw .notFound(reference) }
+        try await guarded { try await store.audit(actor: practitioner, action: "access", subject: reference, outcome: "read under grant \(live.id)", patient: live.patient) }
         return json
     }
 
@@ -300,8 +300,8 @@ public final class PHRService: Sendable {
               expiresAt: Int64(grant.expiresAt), revokedAt: grant.revokedAt.map { Int64($0) })
     }
 
-    func refuse(action: String, subject: String, reason: String, patient: String?, actor: String = "device") throws(PHRError) {
-        try guarded { try store.audit(actor: actor, action: action, subject: subject, outcome: "refused: \(reason)", patient: patient) }
+    func refuse(action: String, subject: String, reason: String, patient: String?, actor: String = "device") async throws(PHRError) {
+        try await guarded { try await store.audit(actor: actor, action: action, subject: subject, outcome: "refused: \(reason)", patient: patient) }
     }
 
     func parseObject(_ body: [UInt8]) throws(PHRError) -> [String: Any] {
@@ -312,10 +312,6 @@ public final class PHRService: Sendable {
     }
 
     /// Runs store work; a database failure becomes `.storage` (its details stay in the server).
-    func guarded<T>(_ work: () throws -> T) throws(PHRError) -> T {
-        do { return try work() } catch let error as PHRError { throw error } catch { throw .storage }
-    }
-
     func guarded<T>(_ work: () async throws -> T) async throws(PHRError) -> T {
         do { return try await work() } catch let error as PHRError { throw error } catch { throw .storage }
     }

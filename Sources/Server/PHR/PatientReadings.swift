@@ -158,7 +158,7 @@ extension RecordStore {
     /// Stores an accepted reading, once per device and sequence number.
     /// - Returns: the stored `Observation/id`; a retry of the same upload (same sequence, same
     ///   reading) returns the first one's.
-    func storeReading(device: Device, sequence: UInt64, submitted: Data, id: String, json: Data,
+    public func storeReading(device: Device, sequence: UInt64, submitted: Data, id: String, json: Data,
                       signature: [UInt8], now: Date) async throws -> Result<String, PHRError> {
         let digest = Data(SHA256.hash(data: submitted))
         return try await database.write { db in

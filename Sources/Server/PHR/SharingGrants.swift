@@ -18,7 +18,7 @@ public struct SharingGrant: Sendable, Equatable {
 
 /// Grants and practitioners' API tokens.
 extension RecordStore {
-    func insertGrant(_ grant: SharingGrant, device: String) throws {
+    public func insertGrant(_ grant: SharingGrant, device: String) throws {
         try database.write { db in
             try db.execute(sql: "INSERT INTO \"grant\" (id, patient, practitioner, resources, createdAt, expiresAt) VALUES (?, ?, ?, ?, ?, ?)",
                            arguments: [grant.id, grant.patient, grant.practitioner, grant.resources.joined(separator: " "), grant.createdAt, grant.expiresAt])
@@ -49,7 +49,7 @@ extension RecordStore {
     }
 
     /// Revokes a grant of the device's patient; revoking twice keeps the first time.
-    func revokeGrant(_ id: String, device: Device, now: Double) throws -> SharingGrant? {
+    public func revokeGrant(_ id: String, device: Device, now: Double) throws -> SharingGrant? {
         try database.write { db in
             guard let grant = try Row.fetchOne(db, sql: "SELECT * FROM \"grant\" WHERE id = ? AND patient = ?", arguments: [id, device.patient]).map(Self.grant) else {
                 return nil
@@ -63,7 +63,7 @@ extension RecordStore {
     }
 
     /// The grants that name this resource for this practitioner, live or not.
-    func grants(practitioner: String, resource: String) throws -> [SharingGrant] {
+    public func grants(practitioner: String, resource: String) throws -> [SharingGrant] {
         try database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT g.* FROM "grant" g JOIN grantResource r ON r."grant" = g.id WHERE g.practitioner = ? AND r.resource = ?
@@ -88,7 +88,7 @@ extension RecordStore {
     }
 
     /// The practitioner a token belongs to.
-    func practitioner(token: String) throws -> String? {
+    public func practitioner(token: String) throws -> String? {
         try database.read { db in
             try String.fetchOne(db, sql: "SELECT practitioner FROM practitionerToken WHERE digest = ?", arguments: [Self.tokenDigest(token)])
         }

@@ -15,7 +15,7 @@ extension RecordStore {
     /// The patient's resources changed after `cursor`, oldest first: at most `limit` of them and,
     /// past the first, no more than `maxBytes` of JSON.
     /// - Returns: the changes and whether more follow.
-    func changes(patient: String, after cursor: Int64, limit: Int, maxBytes: Int) async throws -> (changes: [ResourceChange], more: Bool) {
+    public func changes(patient: String, after cursor: Int64, limit: Int, maxBytes: Int) async throws -> (changes: [ResourceChange], more: Bool) {
         try await database.read { db in
             let cursor = try Row.fetchCursor(db, sql: """
                 SELECT change, type, id, content FROM resource WHERE patient = ? AND change > ? ORDER BY change LIMIT ?
@@ -32,7 +32,7 @@ extension RecordStore {
     }
 
     /// Takes the device's next sync page number and audits the page, in one transaction.
-    func recordSyncPage(device: Device, resources: Int, cursor: Int64) async throws -> UInt64 {
+    public func recordSyncPage(device: Device, resources: Int, cursor: Int64) async throws -> UInt64 {
         try await database.write { db in
             try db.execute(sql: "UPDATE device SET lastSyncPage = lastSyncPage + 1 WHERE id = ?", arguments: [device.id])
             let page = try Int64.fetchOne(db, sql: "SELECT lastSyncPage FROM device WHERE id = ?", arguments: [device.id]) ?? 0
@@ -43,7 +43,7 @@ extension RecordStore {
     }
 
     /// The patient a stored resource belongs to, if it is stored.
-    func owner(type: String, id: String) throws -> (exists: Bool, patient: String?) {
+    public func owner(type: String, id: String) throws -> (exists: Bool, patient: String?) {
         try database.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT patient FROM resource WHERE type = ? AND id = ?", arguments: [type, id]) else {
                 return (false, nil)

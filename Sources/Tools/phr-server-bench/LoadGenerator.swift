@@ -115,7 +115,7 @@ struct LoadGenerator {
         for index in 0..<count {
             _ = try await call(3, [.input(Array("s\(index)".utf8)), .valueInput(1), .output(capacity: 65)], output: 2)
             _ = try await call(3, [.input(Array("h\(index)".utf8)), .valueInput(2), .output(capacity: 65)], output: 2)
-            let code = try service.issueEnrollmentCode(patient: patients[index]).code
+            let code = try await service.issueEnrollmentCode(patient: patients[index]).code
             let challenge = try JSONDecoder().decode(Challenge.self, from: Data(try await send("POST", "/v1/enrollment/challenge").body))
             let nonce = Hex.decode(challenge.nonce) ?? []
             let token = try await call(15, [.input(nonce), .input(Array("s\(index)".utf8)), .input(Array("h\(index)".utf8)), .output(capacity: 4096)], output: 3)

@@ -26,12 +26,12 @@ import X509
             device = try await PHRTestDevice(probe)
         }
 
-        func code(for index: Int = 0) throws -> EnrollmentCode {
-            try server.service.issueEnrollmentCode(patient: server.patients[index]).code
+        func code(for index: Int = 0) async throws -> EnrollmentCode {
+            try await server.service.issueEnrollmentCode(patient: server.patients[index]).code
         }
 
         func enrolled(_ client: PHRClient) async throws {
-            let answer = try await device.enroll(client, code: try code())
+            let answer = try await device.enroll(client, code: try await code())
             #expect(answer.status == 201, "\(answer.message)")
         }
     }
@@ -62,7 +62,7 @@ import X509
 
     @Test func enrollmentBindsTheAttestedTrustletsKeysToThePatient() async throws {
         let setup = try await Setup()
-        let code = try setup.code()
+        let code = try await setup.code()
         #expect(EnrollmentCode(code.formatted.lowercased()) == code)
         #expect(!"\(code)".contains(code.characters.suffix(12)), "a code's description never shows the secret part")
         let (device, again) = try await setup.server.withClient { client in
@@ -81,7 +81,7 @@ import X509
 
     @Test func eachEnrollmentRefusalIsNamedAuditedAndStoresNoDevice() async throws {
         let setup = try await Setup()
-        let code = try setup.code()
+        let code = try await setup.code()
         try await setup.server.withClient { client in
             // Unknown, reused and expired challenges.
             var answer = try await setup.device.enroll(client, code: code) { $0 = EnrollmentRequest(challenge: String(repeating: "0", count: 32),
@@ -127,7 +127,7 @@ import X509
 
     @Test func aCodeLocksAfterFiveWrongProofsAndExpires() async throws {
         let setup = try await Setup()
-        let code = try setup.code()
+        let code = try await setup.code()
         try await setup.server.withClient { client in
             var statuses: [String] = []
             for _ in 0..<6 {
@@ -139,7 +139,7 @@ import X509
             // Even the right proof is refused now: the clinic must issue a new code.
             let locked = try await setup.device.enroll(client, code: code)
             #expect(locked.status == 429 && locked.headers[.retryAfter] != nil)
-            let fresh = try setup.code()
+            let fresh = try await setup.code()
             setup.server.clock.advance(7 * 86_400 + 1)
             let expired = try await setup.device.enroll(client, code: fresh)
             #expect(expired.status == 410 && expired.error == "code-expired")
@@ -166,7 +166,7 @@ import X509
         let device = try await PHRTestDevice(probe)
         for (reference, root, check) in [(wrongBuild, nil, "measurement"), (wrongSigner, nil, "signer"), (genuine.reference, otherRoot, "chain")] {
             let server = try PHRTestServer(device: probe, patients: 1, root: root, reference: reference)
-            let code = try server.service.issueEnrollmentCode(patient: server.patients[0]).code
+            let code = try await server.service.issueEnrollmentCode(patient: server.patients[0]).code
             let answer = try await server.withClient { client in try await device.enroll(client, code: code) }
             #expect(answer.status == 403 && answer.error == "attestation-refused" && answer.message.contains(check), "\(answer.message)")
             #expect(try server.store.auditTrail().contains { $0.outcome.hasPrefix("refused: attestation") })
