@@ -9,12 +9,12 @@ extension PHRServerCommand {
         static let configuration = CommandConfiguration(abstract: "Patients: list them, give one an enrollment code.",
                                                         subcommands: [List.self, EnrollCode.self])
 
-        struct List: ParsableCommand {
+        struct List: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "The stored patients' IDs.")
             @OptionGroup var options: DatabaseOptions
 
-            func run() throws {
-                let ids = try options.open().patientIDs()
+            func run() async throws {
+                let ids = try await options.open().patientIDs()
                 if options.json { print(String(decoding: try JSONSerialization.data(withJSONObject: ids), as: UTF8.self)) } else { ids.forEach { print($0) } }
             }
         }
@@ -30,7 +30,7 @@ extension PHRServerCommand {
 
             func run() async throws {
                 let id = patient.hasPrefix("Patient/") ? String(patient.dropFirst(8)) : patient
-                let service = PHRService(store: try options.open(), policy: PHRServerPolicy(trustedRoots: [], reference: .init()))
+                let service = PHRService(store: try await options.open(), policy: PHRServerPolicy(trustedRoots: [], reference: .init()))
                 do {
                     let (code, expiresAt) = try await service.issueEnrollmentCode(patient: id)
                     let expiry = ISO8601DateFormatter().string(from: expiresAt)
@@ -46,36 +46,36 @@ extension PHRServerCommand {
         }
     }
 
-    struct Practitioner: ParsableCommand {
+    struct Practitioner: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Practitioners' API tokens, to read what patients share with them.",
                                                         subcommands: [Token.self])
 
-        struct Token: ParsableCommand {
+        struct Token: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Issue a new API token for a practitioner (the old one stops working). Printed once; the server keeps only its hash.")
             @Argument(help: "The practitioner's ID (or Practitioner/ID).") var practitioner: String
             @OptionGroup var options: DatabaseOptions
 
-            func run() throws {
+            func run() async throws {
                 let id = practitioner.hasPrefix("Practitioner/") ? String(practitioner.dropFirst(13)) : practitioner
-                let store = try options.open()
-                guard try store.resource(type: "Practitioner", id: id) != nil else { throw fail("Practitioner/\(id) is not stored; import it first", code: 1) }
-                let token = try store.issuePractitionerToken("Practitioner/\(id)")
+                let store = try await options.open()
+                guard try await store.resource(type: "Practitioner", id: id) != nil else { throw fail("Practitioner/\(id) is not stored; import it first", code: 1) }
+                let token = try await store.issuePractitionerToken("Practitioner/\(id)")
                 if options.json { print(#"{"practitioner":"Practitioner/\#(id)","token":"\#(token)"}"#) } else { print(token) }
             }
         }
     }
 
-    struct DeviceCommand: ParsableCommand {
+    struct DeviceCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "device", abstract: "Enrolled devices.", subcommands: [Revoke.self])
 
-        struct Revoke: ParsableCommand {
+        struct Revoke: AsyncParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Revoke a device's enrollment (a lost or replaced phone); its requests are refused from now on.")
             @Argument(help: "The device ID.") var device: String
             @OptionGroup var options: DatabaseOptions
 
-            func run() throws {
-                guard try options.open().revokeDevice(device, now: Date().timeIntervalSince1970) else {
+            func run() async throws {
+                guard try await options.open().revokeDevice(device, now: Date().timeIntervalSince1970) else {
                     throw fail("no active device \(device.prefix(40))", code: 1)
                 }
                 print(options.json ? #"{"revoked":"\#(device)"}"# : "revoked device \(device)")

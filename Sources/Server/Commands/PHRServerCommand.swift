@@ -12,23 +12,34 @@ public struct PHRServerCommand: AsyncParsableCommand {
     public init() {}
 
     struct DatabaseOptions: ParsableArguments {
-        @Option(name: .long, help: ArgumentHelp("The SQLite database file (created and migrated if needed).", valueName: "path"))
+        @Option(name: .long, help: ArgumentHelp("A SQLite database file, or postgres://user[:password]@host[:port]/database (created or migrated as needed).",
+                                                valueName: "path-or-url"))
         var database: String = ProcessInfo.processInfo.environment["PHR_DATABASE"] ?? "phr-server.sqlite"
 
         @Flag(name: .long, help: "Print machine-readable JSON.")
         var json = false
 
-        func open() throws -> RecordStore {
+        /// The database as it may be printed: a URL without its password.
+        var displayName: String {
+            guard var components = URLComponents(string: database), components.scheme?.hasPrefix("postgres") == true else { return database }
+            if components.password != nil { components.password = "…" }
+            return components.string ?? "the PostgreSQL database"
+        }
+
+        func open() async throws -> any PHRStore {
             do {
+                if database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") {
+                    return try await PostgresRecordStore(url: database)
+                }
                 return try RecordStore(path: database)
             } catch {
-                FileHandle.standardError.write(Data("error: cannot open the database \(database): \(error)\n".utf8))
+                FileHandle.standardError.write(Data("error: cannot open the database \(displayName): \(String(describing: error).prefix(300))\n".utf8))
                 throw ExitCode(1)
             }
         }
     }
 
-    struct Import: ParsableCommand {
+    struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import FHIR R4 JSON files: Bundles (Synthea output included) or single resources.",
             discussion: "Each file is imported whole or not at all; importing the same content again changes nothing. "
@@ -41,8 +52,8 @@ public struct PHRServerCommand: AsyncParsableCommand {
             guard !files.isEmpty else { throw ValidationError("name at least one FHIR JSON file") }
         }
 
-        func run() throws {
-            let store = try options.open()
+        func run() async throws {
+            let store = try await options.open()
             var total = RecordStore.FileResult()
             var refused: [String] = []
             let started = Date()
@@ -55,7 +66,7 @@ public struct PHRServerCommand: AsyncParsableCommand {
                 readable.append((URL(fileURLWithPath: file).lastPathComponent, data))
             }
             if !options.json { FileHandle.standardError.write(Data("checking \(readable.count) files…\n".utf8)) }
-            _ = try store.importFiles(readable) { index, outcome in
+            _ = try await store.importFiles(readable) { index, outcome in
                 let name = readable[index].name
                 switch outcome {
                 case let .success(result):
@@ -74,7 +85,7 @@ public struct PHRServerCommand: AsyncParsableCommand {
                 }
             }
             let seconds = Date().timeIntervalSince(started)
-            let counts = try store.counts()
+            let counts = try await store.counts()
             if options.json {
                 let object: [String: Any] = [
                     "files": files.count, "refused": refused, "resources": total.resources, "new": total.new, "updated": total.updated,
@@ -93,7 +104,7 @@ public struct PHRServerCommand: AsyncParsableCommand {
         }
     }
 
-    struct Seed: ParsableCommand {
+    struct Seed: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Generate realistic synthetic patients (deterministic for a seed) and import them.")
         @Option(name: .long, help: "How many patients.") var patients: Int = 10
@@ -105,8 +116,8 @@ public struct PHRServerCommand: AsyncParsableCommand {
             guard (1...100_000).contains(patients) else { throw ValidationError("--patients must be 1 to 100000") }
         }
 
-        func run() throws {
-            let store = try options.open()
+        func run() async throws {
+            let store = try await options.open()
             var generator = PatientGenerator(seed: seed)
             var files: [(name: String, data: Data)] = [("clinic.json", PatientGenerator.clinicBundle())]
             if let out {
@@ -129,7 +140,7 @@ public struct PHRServerCommand: AsyncParsableCommand {
                 }
             }
             var resources = 0
-            _ = try store.importFiles(files) { index, outcome in
+            _ = try await store.importFiles(files) { index, outcome in
                 if case let .success(result) = outcome { resources += result.resources }
                 if !options.json, index > 0, index % max(1, patients / 10) == 0 || index == patients {
                     FileHandle.standardError.write(Data("[\(index)/\(patients)] patients\n".utf8))
@@ -144,17 +155,17 @@ public struct PHRServerCommand: AsyncParsableCommand {
         }
     }
 
-    struct Audit: ParsableCommand {
+    struct Audit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "The hash-chained audit log.", subcommands: [Verify.self])
 
-        struct Verify: ParsableCommand {
+        struct Verify: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Walk the audit chain; exit status 1 at the first entry that does not follow from the one before.")
             @OptionGroup var options: DatabaseOptions
 
-            func run() throws {
+            func run() async throws {
                 do {
-                    let count = try options.open().verifyAuditTrail()
+                    let count = try await options.open().verifyChain()
                     if options.json { print(#"{"entries":\#(count),"verified":true}"#) } else { print("the audit chain holds: \(count) entries verified") }
                 } catch let broken as AuditChainBroken {
                     if options.json { print(#"{"verified":false,"brokenAt":\#(broken.sequence)}"#) }
@@ -165,12 +176,12 @@ public struct PHRServerCommand: AsyncParsableCommand {
         }
     }
 
-    struct Stats: ParsableCommand {
+    struct Stats: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "How many resources of each type the database holds.")
         @OptionGroup var options: DatabaseOptions
 
-        func run() throws {
-            let counts = try options.open().counts()
+        func run() async throws {
+            let counts = try await options.open().counts()
             if options.json {
                 let data = try JSONSerialization.data(withJSONObject: counts, options: [.prettyPrinted, .sortedKeys])
                 print(String(decoding: data, as: UTF8.self))

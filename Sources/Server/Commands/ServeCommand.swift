@@ -48,7 +48,7 @@ extension PHRServerCommand {
         func run() async throws {
             let referenceValues = try Self.readReference(reference ?? "")
             let policy = PHRServerPolicy(trustedRoots: try Self.readRoots(roots), reference: referenceValues)
-            let service = PHRService(store: try options.open(), policy: policy)
+            let service = PHRService(store: try await options.open(), policy: policy)
             var logger = Logger(label: "phr-server")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             let tls = try Self.readTLS(certificate: tlsCert, key: tlsKey)

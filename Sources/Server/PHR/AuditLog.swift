@@ -108,9 +108,16 @@ extension RecordStore {
     /// - Throws: `AuditChainBroken` at the first entry that does not follow from the one before.
     @discardableResult
     public func verifyAuditTrail() throws -> Int {
+        try AuditEntry.verify(try auditTrail())
+    }
+}
+
+extension AuditEntry {
+    /// Checks that `entries` (oldest first, from the first) form an unbroken chain.
+    static func verify(_ entries: [AuditEntry]) throws -> Int {
         var previous = Data(count: 32)
         var expected: Int64 = 1
-        for entry in try auditTrail() {
+        for entry in entries {
             guard entry.sequence == expected else { throw AuditChainBroken(sequence: expected, reason: "the entry is missing") }
             guard entry.previousHash == previous else { throw AuditChainBroken(sequence: entry.sequence, reason: "it does not follow the entry before") }
             let hash = AuditEntry.hash(sequence: entry.sequence, time: entry.time, actor: entry.actor, action: entry.action, subject: entry.subject,

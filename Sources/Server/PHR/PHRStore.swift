@@ -52,12 +52,39 @@ public protocol PHRStore: Sendable {
     /// The practitioner an API token belongs to.
     func practitioner(token: String) async throws -> String?
 
+    // MARK: The clinic
+
+    /// Imports FHIR files, each whole or not at all (see `RecordStore.importFiles`).
+    func importFiles(_ files: [(name: String, data: Data)],
+                     progress: (Int, Result<RecordStore.FileResult, ImportError>) -> Void) async throws -> [Result<RecordStore.FileResult, ImportError>]
+    func patientIDs() async throws -> [String]
+    /// How many resources of each type are stored.
+    func counts() async throws -> [String: Int]
+    /// `Type/id` of every resource of a patient (`Patient/id`), sorted.
+    func resources(ofPatient patient: String) async throws -> [String]
+    func revokeDevice(_ id: String, now: Double) async throws -> Bool
+    /// A new API token for a practitioner, replacing theirs; only its digest is kept.
+    func issuePractitionerToken(_ practitioner: String) async throws -> String
+
     // MARK: Audit
 
     func audit(actor: String, action: String, subject: String, outcome: String, patient: String?) async throws
     func auditTrail(patient: String?) async throws -> [AuditEntry]
     /// The newest entry's hash (32 zero bytes for an empty log).
     func auditHead() async throws -> Data
+}
+
+extension PHRStore {
+    /// Every audit entry, oldest first.
+    public func auditTrail() async throws -> [AuditEntry] { try await auditTrail(patient: nil) }
+
+    /// Walks the audit chain from the first entry.
+    /// - Returns: how many entries verified.
+    /// - Throws: `AuditChainBroken` at the first entry that does not follow from the one before.
+    @discardableResult
+    public func verifyChain() async throws -> Int {
+        try AuditEntry.verify(try await auditTrail(patient: nil))
+    }
 }
 
 /// A pending enrollment code, as stored: its HMAC key, never the code.

@@ -76,8 +76,7 @@ extension RecordStore {
     /// Issues a new API token for a practitioner, replacing the one they had.
     /// - Returns: the token, shown once; the store keeps only its SHA-256.
     public func issuePractitionerToken(_ practitioner: String) throws -> String {
-        let token = "tzp_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        let token = Self.newPractitionerToken()
         try database.write { db in
             try db.execute(sql: "DELETE FROM practitionerToken WHERE practitioner = ?", arguments: [practitioner])
             try db.execute(sql: "INSERT INTO practitionerToken (digest, practitioner, createdAt) VALUES (?, ?, ?)",
@@ -92,6 +91,12 @@ extension RecordStore {
         try database.read { db in
             try String.fetchOne(db, sql: "SELECT practitioner FROM practitionerToken WHERE digest = ?", arguments: [Self.tokenDigest(token)])
         }
+    }
+
+    /// `tzp_` and 32 random bytes in base64url.
+    static func newPractitionerToken() -> String {
+        "tzp_" + Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
     static func tokenDigest(_ token: String) -> Data { Data(SHA256.hash(data: Data(token.utf8))) }

@@ -38,13 +38,14 @@ struct LoadGenerator {
     }
 
     let workspace: String
-    let store: RecordStore
+    let store: any PHRStore
     let session: TEESession
     let baseURL: String
     let client: HTTPClient
 
     /// Runs a server on loopback over a fresh SQLite store seeded with `patients`, and the device world.
-    static func withServer<T>(workspace: String, patients: Int, _ body: (LoadGenerator) async throws -> T) async throws -> T {
+    /// - Parameter postgres: a PostgreSQL server URL (`postgres://user@host:port`) to run on, in a new database, instead of SQLite.
+    static func withServer<T>(workspace: String, patients: Int, postgres: String?, _ body: (LoadGenerator) async throws -> T) async throws -> T {
         let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let device = try Manufacturer.provision(stateDirectory: workspace + "/state", caDirectory: workspace + "/ca")
         let world = try SecureWorld.emulated(stateDirectory: workspace + "/state", reeDirectory: workspace + "/ree", durable: false, logger: quiet)
@@ -55,10 +56,17 @@ struct LoadGenerator {
                                        attester: world.attester))
         let session = try await TEEContext.inProcess(world).openSession(uuid: probe)
 
-        let store = try RecordStore(path: workspace + "/phr.sqlite")
+        let store: any PHRStore
+        if let postgres {
+            let name = "phr_bench_\(getpid())_\(Int(Date().timeIntervalSince1970))"
+            try await PostgresRecordStore.createDatabase(name, server: postgres)
+            store = try await PostgresRecordStore(url: postgres + "/" + name)
+        } else {
+            store = try RecordStore(path: workspace + "/phr.sqlite")
+        }
         var generator = PatientGenerator(seed: 5)
         let files = [("clinic.json", PatientGenerator.clinicBundle())] + (0..<patients).map { ("patient-\($0).json", generator.nextBundle()) }
-        for outcome in try store.importFiles(files) { _ = try outcome.get() }
+        for outcome in try await store.importFiles(files, progress: { _, _ in }) { _ = try outcome.get() }
         let root = try Certificate(pemEncoded: String(contentsOfFile: device.caCertificatePath, encoding: .utf8))
         let reference = ReferenceValues(trustletMeasurements: [Hex.encode(SHA256.hash(data: wasm))], trustletSigners: [Hex.encode(developer)],
                                         runtimeImplementationIDs: [Hex.encode(Attester.implementationID)])
@@ -108,7 +116,7 @@ struct LoadGenerator {
 
     /// Enrolls `count` devices, one per patient, through the real path.
     func enroll(_ count: Int) async throws -> [Device] {
-        let patients = try store.patientIDs()
+        let patients = try await store.patientIDs()
         guard patients.count >= count else { throw BenchFailure(description: "\(count) devices need \(count) patients") }
         let service = PHRService(store: store, policy: PHRServerPolicy(trustedRoots: [], reference: .init()))
         var devices: [Device] = []
@@ -191,8 +199,8 @@ func seconds(_ duration: Duration) -> Double {
 struct BenchFailure: Error, CustomStringConvertible { let description: String }
 
 /// Sync and upload at each device count: requests per second and p50/p99 latency.
-func measureLoad(workspace: String, deviceCounts: [Int], requestsPerLevel: Int) async throws -> [(String, Double, String, String)] {
-    try await LoadGenerator.withServer(workspace: workspace, patients: deviceCounts.max() ?? 1) { load in
+func measureLoad(workspace: String, deviceCounts: [Int], requestsPerLevel: Int, postgres: String?) async throws -> [(String, Double, String, String)] {
+    try await LoadGenerator.withServer(workspace: workspace, patients: deviceCounts.max() ?? 1, postgres: postgres) { load in
         let devices = try await load.enroll(deviceCounts.max() ?? 1)
         var out: [(String, Double, String, String)] = []
         var nextSequence = [UInt64](repeating: 1, count: devices.count)
@@ -215,7 +223,7 @@ func measureLoad(workspace: String, deviceCounts: [Int], requestsPerLevel: Int) 
             let sync = try await load.run(syncs, expect: 200)
             let upload = try await load.run(uploads, expect: 201)
             for (name, phase) in [("sync (5 resources a page)", sync), ("upload (a blood pressure)", upload)] {
-                out.append(("\(name), \(count) device\(count == 1 ? "" : "s")", phase.perSecond, "req/s",
+                out.append(("\(name), \(count) device\(count == 1 ? "" : "s")\(postgres == nil ? "" : ", PostgreSQL")", phase.perSecond, "req/s",
                             String(format: "p50 %.2f ms, p99 %.2f ms, %d requests", phase.percentile(0.5) * 1e3, phase.percentile(0.99) * 1e3, phase.requests)))
             }
         }

@@ -12,6 +12,7 @@ var json = false
 var importOnly = false, loadOnly = false
 var deviceCounts = [1, 16, 64]
 var requestsPerLevel = 2000
+var postgres: String? = nil
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -19,6 +20,12 @@ while let argument = arguments.next() {
     case "--runs": runs = max(1, Int(arguments.next() ?? "") ?? runs)
     case "--json": json = true
     case "--import-only": importOnly = true
+    case "--postgres":
+        guard let url = arguments.next(), url.hasPrefix("postgres://") else {
+            FileHandle.standardError.write(Data("error: --postgres takes a server URL, postgres://user@host:port\n".utf8))
+            exit(64)
+        }
+        postgres = url
     case "--load-only": loadOnly = true
     case "--devices":
         let counts = (arguments.next() ?? "").split(separator: ",").compactMap { Int($0) }
@@ -36,13 +43,14 @@ while let argument = arguments.next() {
     case "-h", "--help":
         print("""
             USAGE: phr-server-bench [--data DIR] [--runs N] [--devices 1,16,64] [--requests N]
-                                    [--import-only | --load-only] [--json]
+                                    [--import-only | --load-only] [--postgres postgres://user@host:port] [--json]
 
             Measures import throughput (resources per second, into a fresh SQLite database) on the
             Synthea bundles under DIR/synthea (default ../shared/data) and on 200 seeded patients;
             then, for each device count, N requests (default 2000) of sync and of upload from that
             many enrolled devices at once against a server on loopback: requests per second and
-            p50/p99 latency.
+            p50/p99 latency. With --postgres, the load runs on PostgreSQL (a new database on that
+            server) instead of SQLite; `.ci/postgres.sh start DIR PORT` starts a local one.
             """)
         exit(0)
     default:
@@ -99,7 +107,7 @@ if !importOnly {
     let workspace = NSTemporaryDirectory() + "phr-load-\(getpid())"
     defer { try? FileManager.default.removeItem(atPath: workspace) }
     do {
-        for (name, value, unit, note) in try await measureLoad(workspace: workspace, deviceCounts: deviceCounts, requestsPerLevel: requestsPerLevel) {
+        for (name, value, unit, note) in try await measureLoad(workspace: workspace, deviceCounts: deviceCounts, requestsPerLevel: requestsPerLevel, postgres: postgres) {
             report(name, value, unit, note)
         }
     } catch {

@@ -20,9 +20,9 @@ import X509
         /// `Patient/id` of the first patient, the one the device enrolls for.
         var patient: String { "Patient/\(server.patients[0])" }
 
-        init(patients: Int = 3, reference: ReferenceValues? = nil, root: Certificate? = nil) async throws {
+        init(patients: Int = 3, reference: ReferenceValues? = nil, root: Certificate? = nil, database: TestDatabase = .sqlite) async throws {
             let probe = try await InternalAPITests.Probe()
-            server = try PHRTestServer(device: probe, patients: patients, root: root, reference: reference)
+            server = try await PHRTestServer(device: probe, patients: patients, root: root, reference: reference, database: database)
             device = try await PHRTestDevice(probe)
         }
 
@@ -60,8 +60,8 @@ import X509
 
     // MARK: Enrollment
 
-    @Test func enrollmentBindsTheAttestedTrustletsKeysToThePatient() async throws {
-        let setup = try await Setup()
+    @Test(arguments: TestDatabase.available) func enrollmentBindsTheAttestedTrustletsKeysToThePatient(_ database: TestDatabase) async throws {
+        let setup = try await Setup(database: database)
         let code = try await setup.code()
         #expect(EnrollmentCode(code.formatted.lowercased()) == code)
         #expect(!"\(code)".contains(code.characters.suffix(12)), "a code's description never shows the secret part")
@@ -75,12 +75,12 @@ import X509
         #expect(device?.patient == setup.patient)
         #expect(device?.signingKey.count == 65 && device?.hpkeKey.count == 65)
         #expect(again.status == 409 && again.error == "code-used")
-        let audit = try setup.server.store.auditTrail(patient: setup.patient).map(\.outcome)
+        let audit = try await setup.server.store.auditTrail(patient: setup.patient).map(\.outcome)
         #expect(audit.contains("enrolled") && audit.contains("refused: code already used"))
     }
 
-    @Test func eachEnrollmentRefusalIsNamedAuditedAndStoresNoDevice() async throws {
-        let setup = try await Setup()
+    @Test(arguments: TestDatabase.available) func eachEnrollmentRefusalIsNamedAuditedAndStoresNoDevice(_ database: TestDatabase) async throws {
+        let setup = try await Setup(database: database)
         let code = try await setup.code()
         try await setup.server.withClient { client in
             // Unknown, reused and expired challenges.
@@ -121,12 +121,12 @@ import X509
             #expect(answer.status == 404 && answer.error == "not-found")
         }
         #expect(try await setup.server.store.device(setup.device.id) == nil)
-        let outcomes = try setup.server.store.auditTrail().map(\.outcome)
+        let outcomes = try await setup.server.store.auditTrail().map(\.outcome)
         #expect(outcomes.filter { $0.hasPrefix("refused") }.count >= 3, "\(outcomes)")
     }
 
-    @Test func aCodeLocksAfterFiveWrongProofsAndExpires() async throws {
-        let setup = try await Setup()
+    @Test(arguments: TestDatabase.available) func aCodeLocksAfterFiveWrongProofsAndExpires(_ database: TestDatabase) async throws {
+        let setup = try await Setup(database: database)
         let code = try await setup.code()
         try await setup.server.withClient { client in
             var statuses: [String] = []
@@ -153,32 +153,32 @@ import X509
         #expect(limited == 429)
     }
 
-    @Test func attestationIsAppraisedAgainstTheServersReferenceValuesAndRoots() async throws {
+    @Test(arguments: TestDatabase.available) func attestationIsAppraisedAgainstTheServersReferenceValuesAndRoots(_ database: TestDatabase) async throws {
         let probe = try await InternalAPITests.Probe()
         let otherCA = try Manufacturer.provision(stateDirectory: TemporaryDirectory("phr-other").appending("s"),
                                                  caDirectory: TemporaryDirectory("phr-other-ca").path)
         let otherRoot = try Certificate(pemEncoded: String(contentsOfFile: otherCA.caCertificatePath, encoding: .utf8))
-        let genuine = try PHRTestServer(device: probe, patients: 1)
+        let genuine = try await PHRTestServer(device: probe, patients: 1, database: database)
         var wrongBuild = genuine.reference
         wrongBuild.trustletMeasurements = [String(repeating: "ab", count: 32)]
         var wrongSigner = genuine.reference
         wrongSigner.trustletSigners = [String(repeating: "cd", count: 32)]
         let device = try await PHRTestDevice(probe)
         for (reference, root, check) in [(wrongBuild, nil, "measurement"), (wrongSigner, nil, "signer"), (genuine.reference, otherRoot, "chain")] {
-            let server = try PHRTestServer(device: probe, patients: 1, root: root, reference: reference)
+            let server = try await PHRTestServer(device: probe, patients: 1, root: root, reference: reference, database: database)
             let code = try await server.service.issueEnrollmentCode(patient: server.patients[0]).code
             let answer = try await server.withClient { client in try await device.enroll(client, code: code) }
             #expect(answer.status == 403 && answer.error == "attestation-refused" && answer.message.contains(check), "\(answer.message)")
-            #expect(try server.store.auditTrail().contains { $0.outcome.hasPrefix("refused: attestation") })
+            #expect(try await server.store.auditTrail().contains { $0.outcome.hasPrefix("refused: attestation") })
             // A refused attestation does not use up the code.
-            #expect(try server.store.auditTrail().allSatisfy { $0.outcome != "enrolled" })
+            #expect(try await server.store.auditTrail().allSatisfy { $0.outcome != "enrolled" })
         }
     }
 
     // MARK: Signed requests
 
-    @Test func signedRequestsAreCheckedForDeviceSignatureTimeAndReplay() async throws {
-        let setup = try await Setup()
+    @Test(arguments: TestDatabase.available) func signedRequestsAreCheckedForDeviceSignatureTimeAndReplay(_ database: TestDatabase) async throws {
+        let setup = try await Setup(database: database)
         try await setup.server.withClient { client in
             try await setup.enrolled(client)
             let now = setup.server.clock.read()
@@ -203,7 +203,7 @@ import X509
             answer = try await client.send(.get, "/v1/audit", headers: signed.headers.filter { $0.0 != SignedRequest.signatureHeader })
             #expect(answer.status == 401 && answer.message.contains("TZ-Signature"))
             // A revoked device is refused.
-            #expect(try setup.server.store.revokeDevice(setup.device.id, now: now.timeIntervalSince1970))
+            #expect(try await setup.server.store.revokeDevice(setup.device.id, now: now.timeIntervalSince1970))
             answer = try await setup.device.send(client, .get, "/v1/audit", time: now)
             #expect(answer.status == 403 && answer.error == "device-revoked")
         }
@@ -211,9 +211,9 @@ import X509
 
     // MARK: Sync
 
-    @Test func syncSendsThePatientsRecordsSealedToTheTrustletInPages() async throws {
-        let setup = try await Setup()
-        let expected = try setup.server.store.resources(ofPatient: setup.patient)
+    @Test(arguments: TestDatabase.available) func syncSendsThePatientsRecordsSealedToTheTrustletInPages(_ database: TestDatabase) async throws {
+        let setup = try await Setup(database: database)
+        let expected = try await setup.server.store.resources(ofPatient: setup.patient)
         #expect(expected.count > 10)
         let (received, sizes) = try await setup.server.withClient { client in
             try await setup.enrolled(client)
@@ -239,11 +239,11 @@ import X509
         // Header (magic, suite, key hint, sequence, purpose), encapsulated key and tag around a padded plaintext.
         let overhead = 4 + 6 + 8 + 8 + 1 + PHRMessage.syncPurpose.utf8.count + 65 + 16
         #expect(sizes.allSatisfy { $0 - overhead >= 1024 && ($0 - overhead) & ($0 - overhead - 1) == 0 }, "pages are padded to power-of-two buckets: \(sizes)")
-        #expect(try setup.server.store.auditTrail(patient: setup.patient).filter { $0.action == "sync" }.count >= 3)
+        #expect(try await setup.server.store.auditTrail(patient: setup.patient).filter { $0.action == "sync" }.count >= 3)
     }
 
-    @Test func aSyncRequestWithABadCursorOrLimitIsRefused() async throws {
-        let setup = try await Setup(patients: 1)
+    @Test(arguments: TestDatabase.available) func aSyncRequestWithABadCursorOrLimitIsRefused(_ database: TestDatabase) async throws {
+        let setup = try await Setup(patients: 1, database: database)
         try await setup.server.withClient { client in
             try await setup.enrolled(client)
             for body in [#"{"cursor":"-1"}"#, #"{"cursor":"abc"}"#, #"{"limit":0}"#, #"{"limit":501}"#, #"{"cursor":5}"#, "[1,2"] {
@@ -255,9 +255,9 @@ import X509
 
     // MARK: Uploads
 
-    @Test func uploadsAreCheckedAndStoredAsPatientReported() async throws {
-        let setup = try await Setup(patients: 2)
-        let before = try setup.server.store.resources(ofPatient: setup.patient).count
+    @Test(arguments: TestDatabase.available) func uploadsAreCheckedAndStoredAsPatientReported(_ database: TestDatabase) async throws {
+        let setup = try await Setup(patients: 2, database: database)
+        let before = try await setup.server.store.resources(ofPatient: setup.patient).count
         try await setup.server.withClient { client in
             try await setup.enrolled(client)
             let now = setup.server.clock.read()
@@ -288,13 +288,13 @@ import X509
                 let answer = try await setup.device.send(client, .post, "/v1/observations", body: body, time: now)
                 #expect(answer.status == status && answer.error == error, "\(String(decoding: body.prefix(300), as: UTF8.self)): \(answer.message)")
             }
-            let json = try #require(try setup.server.store.resource(type: "Observation", id: String(receipt.observation.dropFirst("Observation/".count))))
+            let json = try #require(try await setup.server.store.resource(type: "Observation", id: String(receipt.observation.dropFirst("Observation/".count))))
             let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
             let tags = (object["meta"] as? [String: Any])?["tag"] as? [[String: Any]] ?? []
             #expect(tags.contains { $0["code"] as? String == "patient-reported" })
             #expect((object["subject"] as? [String: Any])?["reference"] as? String == setup.patient)
         }
-        #expect(try setup.server.store.resources(ofPatient: setup.patient).count == before + 1, "refused uploads store nothing")
+        #expect(try await setup.server.store.resources(ofPatient: setup.patient).count == before + 1, "refused uploads store nothing")
     }
 
     @Test func readingTimesAreReadAsFoundationReadsThem() throws {
@@ -312,16 +312,17 @@ import X509
 
     // MARK: Sharing
 
-    @Test func aGrantLetsThePractitionerReadExactlyThoseResourcesUntilItEnds() async throws {
-        let setup = try await Setup(patients: 2)
-        let records = try setup.server.store.resources(ofPatient: setup.patient)
+    @Test(arguments: TestDatabase.available) func aGrantLetsThePractitionerReadExactlyThoseResourcesUntilItEnds(_ database: TestDatabase) async throws {
+        let setup = try await Setup(patients: 2, database: database)
+        let records = try await setup.server.store.resources(ofPatient: setup.patient)
         let shared = try #require(records.first { $0.hasPrefix("DiagnosticReport/") || $0.hasPrefix("Observation/") })
         let notShared = try #require(records.first { $0 != shared && !$0.hasPrefix("Patient/") })
-        let othersRecord = try #require(try setup.server.store.resources(ofPatient: "Patient/\(setup.server.patients[1])").first)
-        let token = try setup.server.store.issuePractitionerToken("Practitioner/clinic-1")
-        let otherToken = try setup.server.store.issuePractitionerToken("Practitioner/clinic-2")
+        let othersRecord = try #require(try await setup.server.store.resources(ofPatient: "Patient/\(setup.server.patients[1])").first)
+        let token = try await setup.server.store.issuePractitionerToken("Practitioner/clinic-1")
+        let otherToken = try await setup.server.store.issuePractitionerToken("Practitioner/clinic-2")
         try await setup.server.withClient { client in
             try await setup.enrolled(client)
+            setup.server.clock.freeze()
             let now = setup.server.clock.read()
             let expiry = Int64(now.timeIntervalSince1970) + 86_400
             func grant(_ request: GrantRequest) async throws -> PHRAnswer {
@@ -341,7 +342,7 @@ import X509
             #expect(granted.status == 201, "\(granted.message)")
             let answer = try await read(shared, token)
             #expect(answer.status == 200 && answer.headers[.contentType] == "application/fhir+json")
-            #expect(answer.body == Array(try #require(try setup.server.store.resource(type: String(shared.split(separator: "/")[0]),
+            #expect(answer.body == Array(try #require(try await setup.server.store.resource(type: String(shared.split(separator: "/")[0]),
                                                                                       id: String(shared.split(separator: "/")[1])))))
             #expect(try await read(notShared, token).status == 403, "only the shared resources")
             #expect(try await read(othersRecord, token).status == 403)
@@ -368,15 +369,15 @@ import X509
             #expect(try await setup.device.send(client, .delete, "/v1/grants/\(String(repeating: "1", count: 32))",
                                                 time: setup.server.clock.read()).status == 404)
         }
-        let accesses = try setup.server.store.auditTrail(patient: setup.patient).filter { $0.action == "access" }
+        let accesses = try await setup.server.store.auditTrail(patient: setup.patient).filter { $0.action == "access" }
         #expect(accesses.contains { $0.outcome.hasPrefix("read under grant") } && accesses.contains { $0.outcome == "refused: grant ended" })
-        #expect(try setup.server.store.auditTrail(patient: setup.patient).contains { $0.action == "list-grants" && $0.actor == "Practitioner/clinic-1" })
+        #expect(try await setup.server.store.auditTrail(patient: setup.patient).contains { $0.action == "list-grants" && $0.actor == "Practitioner/clinic-1" })
     }
 
     // MARK: Audit
 
-    @Test func theDeviceReadsItsPatientsAuditTrailAndEachEntryVerifies() async throws {
-        let setup = try await Setup(patients: 2)
+    @Test(arguments: TestDatabase.available) func theDeviceReadsItsPatientsAuditTrailAndEachEntryVerifies(_ database: TestDatabase) async throws {
+        let setup = try await Setup(patients: 2, database: database)
         let trail = try await setup.server.withClient { client in
             try await setup.enrolled(client)
             _ = try await setup.device.send(client, .post, "/v1/sync", time: setup.server.clock.read())
@@ -387,15 +388,15 @@ import X509
         for entry in trail.entries {
             #expect(entry.actor != "importer" && !entry.subject.contains(setup.server.patients[1]))
         }
-        #expect(try setup.server.store.verifyAuditTrail() > trail.entries.count)
-        #expect(trail.head == Hex.encode(try setup.server.store.auditHead()))
+        #expect(try await setup.server.store.verifyChain() > trail.entries.count)
+        #expect(trail.head == Hex.encode(try await setup.server.store.auditHead()))
     }
 
-    @Test func theServersLogsCarryNoHealthDataOrSecrets() async throws {
-        let setup = try await Setup(patients: 1)
+    @Test(arguments: TestDatabase.available) func theServersLogsCarryNoHealthDataOrSecrets(_ database: TestDatabase) async throws {
+        let setup = try await Setup(patients: 1, database: database)
         let logs = LogRecorder()
-        let records = try setup.server.store.resources(ofPatient: setup.patient)
-        let token = try setup.server.store.issuePractitionerToken("Practitioner/clinic-1")
+        let records = try await setup.server.store.resources(ofPatient: setup.patient)
+        let token = try await setup.server.store.issuePractitionerToken("Practitioner/clinic-1")
         try await setup.server.withClient(logger: Logger(label: "phr-server", factory: logs.handler)) { client in
             try await setup.enrolled(client)
             let now = setup.server.clock.read()
@@ -408,7 +409,7 @@ import X509
         }
         let text = logs.all.joined(separator: "\n")
         #expect(text.contains("/v1/shared/{type}/{id}") && text.contains("/v1/sync"), "requests are logged by route")
-        let patientJSON = try #require(try setup.server.store.resource(type: "Patient", id: setup.server.patients[0]))
+        let patientJSON = try #require(try await setup.server.store.resource(type: "Patient", id: setup.server.patients[0]))
         let patient = try #require(try JSONSerialization.jsonObject(with: patientJSON) as? [String: Any])
         let family = try #require(((patient["name"] as? [[String: Any]])?.first?["family"] as? String))
         for secret in [family, setup.server.patients[0], token, setup.device.id] + records.map({ String($0.split(separator: "/")[1]) }) {

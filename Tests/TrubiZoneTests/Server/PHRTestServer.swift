@@ -8,6 +8,7 @@ import PHRProtocol
 import PHRServer
 import PHRServerHTTP
 import Synchronization
+import Testing
 import TrubiZoneProtocol
 import TrubiZoneManufacturer
 import TrubiZoneSampleTrustlets
@@ -16,33 +17,44 @@ import TrubiZoneTesting
 import TrubiZoneVerifier
 import X509
 
-/// A clock the tests move by hand.
+/// The server's clock in a test: real time moved by hand, or frozen. It runs by default, so a
+/// token the device's runtime stamps with the real time is fresh however slowly the test runs;
+/// a test that counts seconds freezes it first.
 final class TestClock: Sendable {
-    let now = Mutex(Date())
+    let state = Mutex<(frozen: Date?, offset: TimeInterval)>((nil, 0))
 
-    func read() -> Date { now.withLock { $0 } }
-    func advance(_ seconds: TimeInterval) { now.withLock { $0 = $0.addingTimeInterval(seconds) } }
+    func read() -> Date { state.withLock { $0.frozen ?? Date().addingTimeInterval($0.offset) } }
+    func advance(_ seconds: TimeInterval) {
+        state.withLock { state in
+            if let frozen = state.frozen { state.frozen = frozen.addingTimeInterval(seconds) } else { state.offset += seconds }
+        }
+    }
+    /// Stops the clock where it is.
+    func freeze() { state.withLock { $0.frozen = $0.frozen ?? Date().addingTimeInterval($0.offset) } }
 }
 
 /// A provider server over a fresh SQLite store with seeded patients and the clinic, trusting the
 /// probe trustlet on the test device's manufacturer root.
 final class PHRTestServer: @unchecked Sendable {
     let directory: TemporaryDirectory
-    let store: RecordStore
+    let store: any PHRStore
+    let database: TestDatabase
     let service: PHRService
     let clock = TestClock()
     let patients: [String]
     let root: Certificate
     let reference: ReferenceValues
 
-    init(device: InternalAPITests.Probe, patients count: Int = 3, root: Certificate? = nil, reference: ReferenceValues? = nil) throws {
+    init(device: InternalAPITests.Probe, patients count: Int = 3, root: Certificate? = nil, reference: ReferenceValues? = nil,
+         database: TestDatabase = .sqlite) async throws {
+        self.database = database
         directory = try TemporaryDirectory("phr-server")
-        store = try RecordStore(path: directory.appending("phr.sqlite"))
+        store = try await database.open(in: directory)
         var generator = PatientGenerator(seed: 11)
         var files = [("clinic.json", PatientGenerator.clinicBundle())]
         for index in 0..<count { files.append(("patient-\(index).json", generator.nextBundle())) }
-        for outcome in try store.importFiles(files) { _ = try outcome.get() }
-        patients = try store.patientIDs()
+        for outcome in try await store.importFiles(files, progress: { _, _ in }) { _ = try outcome.get() }
+        patients = try await store.patientIDs()
         self.root = try root ?? Certificate(pemEncoded: String(contentsOfFile: device.device.caDirectory + "/" + Manufacturer.caCertificateFile, encoding: .utf8))
         self.reference = try reference ?? ReferenceValues(
             trustletMeasurements: [hexString(SHA256.hash(data: try SampleTrustlets.wasm("probe")))], trustletSigners: [hexString(Samples.developer)],
@@ -57,6 +69,27 @@ final class PHRTestServer: @unchecked Sendable {
         let app = Application(router: PHRApplication.router(service: service, challengeLimiter: limiter),
                               logger: logger ?? Logger(label: "phr-server-test") { _ in SwiftLogNoOpLogHandler() })
         return try await app.test(.router) { client in try await body(PHRClient(client: client)) }
+    }
+}
+
+/// The stores the server tests run on: SQLite always, PostgreSQL when `PHR_TEST_POSTGRES` names
+/// a server (`postgres://user@host:port`; `.ci/run` starts one), each test in a database of its own.
+enum TestDatabase: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    static var available: [TestDatabase] { ProcessInfo.processInfo.environment["PHR_TEST_POSTGRES"] == nil ? [.sqlite] : allCases }
+    var testDescription: String { rawValue }
+
+    func open(in directory: TemporaryDirectory) async throws -> any PHRStore {
+        switch self {
+        case .sqlite:
+            return try RecordStore(path: directory.appending("phr.sqlite"))
+        case .postgres:
+            let server = ProcessInfo.processInfo.environment["PHR_TEST_POSTGRES"] ?? ""
+            let name = "phr_test_" + Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
+            try await PostgresRecordStore.createDatabase(name, server: server)
+            return try await PostgresRecordStore(url: server + "/" + name)
+        }
     }
 }
 

@@ -18,7 +18,7 @@ public final class PostgresRecordStore: PHRStore {
     let nonceSweep = Mutex<Double>(0)
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) and migrates the schema.
-    public init(url: String, logger: Logger = Logger(label: "phr-server.postgres") { _ in SwiftLogNoOpLogHandler() }) async throws {
+    public init(url: String, logger: Logger = Logger(label: "phr-server.postgres") { _ in SwiftLogNoOpLogHandler() }, migrate: Bool = true) async throws {
         guard let components = URLComponents(string: url), components.scheme == "postgres" || components.scheme == "postgresql",
               let host = components.host, let user = components.user else {
             throw PHRError.badRequest("a PostgreSQL URL is postgres://user[:password]@host[:port]/database")
@@ -30,10 +30,19 @@ public final class PostgresRecordStore: PHRStore {
         self.logger = logger
         let client = self.client
         runner = Task { await client.run() }
-        try await migrate()
+        if migrate { try await self.migrate() }
     }
 
     deinit { runner.cancel() }
+
+    /// Creates a database on a server (`postgres://user[:password]@host[:port]`), for tests and setup.
+    public static func createDatabase(_ name: String, server: String) async throws {
+        guard name.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F }) else {
+            throw PHRError.badRequest("a database name is lowercase letters, digits and _")
+        }
+        let admin = try await PostgresRecordStore(url: server + "/postgres", migrate: false)
+        try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: admin.logger)
+    }
 
     func migrate() async throws {
         try await client.withTransaction(logger: logger) { connection in
