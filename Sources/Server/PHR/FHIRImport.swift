@@ -217,3 +217,44 @@ public enum FHIRImport {
         }
     }
 }
+
+extension FHIRImport {
+    /// A run of files read and resolved together, before anything is stored.
+    ///
+    /// Every file is read first, so that a conditional reference finds a resource of any file of
+    /// the run, before or after its own, as well as one already stored. When several files carry
+    /// the same resource, only the last one's content is stored (as FHIR's PUT would).
+    public struct Run {
+        /// Each file, resolved, or why it is refused.
+        public let parsed: [Result<Parsed, ImportError>]
+        /// The index of the last file of the run that carries each `Type/id`.
+        public let lastFile: [String: Int]
+
+        /// - Parameter stored: the stored resource (`Type/id`) with a `type` and `identifier`
+        ///   (`system|value`), if any.
+        public init(_ files: [(name: String, data: Data)], stored: (String, String) -> String?) {
+            let read: [Result<Prepared, ImportError>] = files.map { file in
+                Result { () throws(ImportError) in try FHIRImport.read(file.data, file: file.name) }
+            }
+            var runIdentifiers: [String: String] = [:]
+            for case let .success(prepared) in read { runIdentifiers.merge(prepared.identifiers) { _, later in later } }
+            parsed = read.map { result in
+                result.flatMap { prepared in
+                    Result { () throws(ImportError) in
+                        try FHIRImport.resolve(prepared) { type, identifier in runIdentifiers["\(type)|\(identifier)"] ?? stored(type, identifier) }
+                    }
+                }
+            }
+            var lastFile: [String: Int] = [:]
+            for (index, result) in parsed.enumerated() {
+                if case let .success(content) = result { for resource in content.resources { lastFile["\(resource.type)/\(resource.id)"] = index } }
+            }
+            self.lastFile = lastFile
+        }
+
+        /// Whether a later file of the run stores this resource instead of file `index`.
+        public func isSuperseded(_ resource: FHIRResource, in index: Int) -> Bool {
+            lastFile["\(resource.type)/\(resource.id)"] != index
+        }
+    }
+}

@@ -77,40 +77,21 @@ public final class RecordStore: Sendable {
     /// - Parameter progress: called after each file with its index and outcome.
     public func importFiles(_ files: [(name: String, data: Data)],
                             progress: (Int, Result<FileResult, ImportError>) -> Void = { _, _ in }) throws -> [Result<FileResult, ImportError>] {
-        // Every file is read first, so that a conditional reference finds a resource of any file of
-        // the run, before or after its own, as well as one already stored.
-        let read: [Result<FHIRImport.Prepared, ImportError>] = files.map { file in
-            Result { () throws(ImportError) in try FHIRImport.read(file.data, file: file.name) }
-        }
-        var runIdentifiers: [String: String] = [:]
-        for case let .success(prepared) in read { runIdentifiers.merge(prepared.identifiers) { _, later in later } }
-        let parsed: [Result<FHIRImport.Parsed, ImportError>] = try database.read { db in
-            read.map { result in
-                result.flatMap { prepared in
-                    Result { () throws(ImportError) in
-                        try FHIRImport.resolve(prepared) { type, identifier in
-                            runIdentifiers["\(type)|\(identifier)"]
-                                ?? (try? String.fetchOne(db, sql: "SELECT resourceID FROM identifier WHERE type = ? AND value = ?", arguments: [type, identifier]))
-                                    .map { "\(type)/\($0)" }
-                        }
-                    }
-                }
+        let run = try database.read { db in
+            FHIRImport.Run(files) { type, identifier in
+                (try? String.fetchOne(db, sql: "SELECT resourceID FROM identifier WHERE type = ? AND value = ?", arguments: [type, identifier]))
+                    .map { "\(type)/\($0)" }
             }
         }
-        // The last file of the run that carries each resource.
-        var lastFile: [String: Int] = [:]
-        for (index, result) in parsed.enumerated() {
-            if case let .success(content) = result { for resource in content.resources { lastFile["\(resource.type)/\(resource.id)"] = index } }
-        }
         var outcomes: [Result<FileResult, ImportError>] = []
-        for (index, result) in parsed.enumerated() {
+        for (index, result) in run.parsed.enumerated() {
             let outcome: Result<FileResult, ImportError>
             switch result {
             case let .failure(error):
                 try audit(actor: "importer", action: "import", subject: files[index].name, outcome: "refused: \(error.reason)")
                 outcome = .failure(error)
             case let .success(content):
-                outcome = .success(try store(content, file: files[index].name, superseded: { lastFile["\($0.type)/\($0.id)"] != index }))
+                outcome = .success(try store(content, file: files[index].name, superseded: { run.isSuperseded($0, in: index) }))
             }
             progress(index, outcome)
             outcomes.append(outcome)

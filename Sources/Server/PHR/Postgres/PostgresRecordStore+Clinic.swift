@@ -7,33 +7,21 @@ extension PostgresRecordStore {
     public func importFiles(_ files: [(name: String, data: Data)],
                             progress: (Int, Result<RecordStore.FileResult, ImportError>) -> Void = { _, _ in })
         async throws -> [Result<RecordStore.FileResult, ImportError>] {
-        let read: [Result<FHIRImport.Prepared, ImportError>] = files.map { file in
-            Result { () throws(ImportError) in try FHIRImport.read(file.data, file: file.name) }
-        }
-        var identifiers: [String: String] = [:]
+        var stored: [String: String] = [:]
         for row in try await rows("SELECT type, value, resource_id FROM identifier") {
             let (type, value, id) = try row.decode((String, String, String).self)
-            identifiers["\(type)|\(value)"] = "\(type)/\(id)"
+            stored["\(type)|\(value)"] = "\(type)/\(id)"
         }
-        for case let .success(prepared) in read { identifiers.merge(prepared.identifiers) { _, later in later } }
-        let parsed: [Result<FHIRImport.Parsed, ImportError>] = read.map { result in
-            result.flatMap { prepared in
-                Result { () throws(ImportError) in try FHIRImport.resolve(prepared) { type, identifier in identifiers["\(type)|\(identifier)"] } }
-            }
-        }
-        var lastFile: [String: Int] = [:]
-        for (index, result) in parsed.enumerated() {
-            if case let .success(content) = result { for resource in content.resources { lastFile["\(resource.type)/\(resource.id)"] = index } }
-        }
+        let run = FHIRImport.Run(files) { type, identifier in stored["\(type)|\(identifier)"] }
         var outcomes: [Result<RecordStore.FileResult, ImportError>] = []
-        for (index, result) in parsed.enumerated() {
+        for (index, result) in run.parsed.enumerated() {
             let outcome: Result<RecordStore.FileResult, ImportError>
             switch result {
             case let .failure(error):
                 try await audit(actor: "importer", action: "import", subject: files[index].name, outcome: "refused: \(error.reason)", patient: nil)
                 outcome = .failure(error)
             case let .success(content):
-                outcome = .success(try await store(content, file: files[index].name) { lastFile["\($0.type)/\($0.id)"] != index })
+                outcome = .success(try await store(content, file: files[index].name) { run.isSuperseded($0, in: index) })
             }
             progress(index, outcome)
             outcomes.append(outcome)
