@@ -2,6 +2,7 @@
 # A throwaway PostgreSQL cluster on a loopback port, for the server's tests and benchmarks.
 #   .ci/postgres.sh start DIR PORT   initialise DIR and start; prints the server URL (postgres://phr@127.0.0.1:PORT)
 #   .ci/postgres.sh stop DIR         stop it (DIR can then be removed)
+# DIR's parent directories must be traversable by the postgres user when run as root.
 # Installs PostgreSQL from Debian's packages if it is missing. As root, the cluster runs as the
 # postgres user (PostgreSQL refuses to run as root). Authentication is "trust" on loopback only.
 set -euo pipefail
