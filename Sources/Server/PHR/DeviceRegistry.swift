@@ -195,11 +195,7 @@ extension RecordStore: PHRStore {
 
     /// Remembers a request nonce; `false` if the device used it before.
     public func rememberNonce(device: String, nonce: String, now: Double, window: Double) async throws -> Bool {
-        let purge = nonceSweep.withLock { last in
-            guard now - last >= 60 else { return false }
-            last = now
-            return true
-        }
+        let purge = nonceSweep.isDue(at: now)
         return try await database.write { db in
             // Nonces older than twice the window can never be accepted again anyway (their time is
             // refused first); they are swept once a minute rather than on every request.

@@ -60,7 +60,7 @@ public final class PHRService: Sendable {
     /// A fresh challenge: the nonce the device's attestation token must carry.
     public func challenge() async throws(PHRError) -> Challenge {
         let now = clock().timeIntervalSince1970
-        let id = Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
+        let id = PHRIdentifier.random()
         let nonce = (0..<32).map { _ in UInt8.random(in: 0...255) }
         let expiresAt = now + policy.challengeLifetime
         do { try await store.insertChallenge(id: id, nonce: nonce, expiresAt: expiresAt, now: now) } catch { throw .storage }
@@ -108,7 +108,7 @@ public final class PHRService: Sendable {
             try await refuse(action: "enroll", subject: "code \(code.id)", reason: "attestation: " + problems.joined(separator: "; "), patient: code.patient)
             throw .attestationRefused(problems)
         }
-        let device = Device(id: Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) }), patient: code.patient, signingKey: signing,
+        let device = Device(id: PHRIdentifier.random(), patient: code.patient, signingKey: signing,
                             hpkeKey: hpke, enrolledAt: now.timeIntervalSince1970, revokedAt: nil, lastUpload: 0, lastSyncPage: 0)
         try await store.enroll(device: device, code: code.id)
         return Enrollment(device: device.id, patient: device.patient)
@@ -230,7 +230,7 @@ public final class PHRService: Sendable {
         guard Double(request.expiresAt) > now, Double(request.expiresAt) <= now + policy.maxGrantDuration else {
             throw .badRequest("expiresAt must be in the future and at most \(Int(policy.maxGrantDuration / 86_400)) days away")
         }
-        let grant = SharingGrant(id: Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) }), patient: device.patient,
+        let grant = SharingGrant(id: PHRIdentifier.random(), patient: device.patient,
                                  practitioner: request.practitioner, resources: request.resources, createdAt: now,
                                  expiresAt: Double(request.expiresAt), revokedAt: nil)
         try await guarded { try await store.insertGrant(grant, device: device.id) }

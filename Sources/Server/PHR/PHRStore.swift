@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where the PHR server keeps its state: what `PHRService` needs from a database, one operation
 /// per method, each its own transaction (and its audit entry, where it has one). `RecordStore`
@@ -84,6 +85,21 @@ extension PHRStore {
     @discardableResult
     public func verifyChain() async throws -> Int {
         try AuditEntry.verify(try await auditTrail(patient: nil))
+    }
+}
+
+/// When a store last swept its old request nonces: old nonces can never be accepted again (their
+/// time is refused first), so a store sweeps them once a minute rather than on every request.
+final class NonceSweep: Sendable {
+    private let last = Mutex<Double>(0)
+
+    /// Whether a sweep is due at `now` (seconds since 1970); if so, it counts as done.
+    func isDue(at now: Double) -> Bool {
+        last.withLock { last in
+            guard now - last >= 60 else { return false }
+            last = now
+            return true
+        }
     }
 }
 

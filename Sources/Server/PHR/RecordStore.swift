@@ -1,13 +1,11 @@
 import Crypto
 import Foundation
 import GRDB
-import Synchronization
 
 /// The server's health records, in SQLite (GRDB). Schema migrations run when it opens.
 public final class RecordStore: Sendable {
     let database: DatabasePool
-    /// When request nonces were last swept (seconds since 1970).
-    let nonceSweep = Mutex<Double>(0)
+    let nonceSweep = NonceSweep()
 
     /// What importing one file did.
     public struct FileResult: Sendable, Codable, Equatable {

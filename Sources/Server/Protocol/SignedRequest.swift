@@ -44,7 +44,7 @@ public struct SignedRequest: Sendable, Equatable {
     /// builds the same message and signs it with its runtime key.
     public static func sign(method: String, target: String, body: some Collection<UInt8>, device: String, key: P256.Signing.PrivateKey,
                             time: Date = Date(), nonce: [UInt8]? = nil) throws -> SignedRequest {
-        let nonce = Hex.encode(nonce ?? (0..<16).map { _ in UInt8.random(in: 0...255) })
+        let nonce = nonce.map(Hex.encode) ?? PHRIdentifier.random()
         let seconds = Int64(time.timeIntervalSince1970)
         let message = Self.message(method: method, target: target, device: device, time: seconds, nonce: nonce, body: body)
         return SignedRequest(device: device, time: seconds, nonce: nonce, signature: Array(try key.signature(for: message).rawRepresentation))
@@ -88,6 +88,12 @@ public enum PHRProtocolError: Error, Equatable, Sendable, CustomStringConvertibl
 
 /// The shapes of the protocol's identifiers.
 public enum PHRIdentifier {
+    /// A new identifier (device, challenge, grant) or request nonce: 16 random bytes as 32
+    /// lowercase hex digits.
+    public static func random() -> String {
+        Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
+    }
+
     /// A device ID: 32 lowercase hex digits, given by the server at enrollment.
     public static func isDeviceID(_ text: String) -> Bool {
         text.utf8.count == 32 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }

@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import Logging
 import PostgresNIO
-import Synchronization
 
 /// The PHR server's state in PostgreSQL (PostgresNIO), for deployments that outgrow one machine:
 /// the same operations and invariants as the SQLite `RecordStore`.
@@ -15,7 +14,7 @@ public final class PostgresRecordStore: PHRStore {
     let client: PostgresClient
     let logger: Logger
     let runner: Task<Void, Never>
-    let nonceSweep = Mutex<Double>(0)
+    let nonceSweep = NonceSweep()
 
     /// Connects to `url` (`postgres://user:password@host:port/database`) and migrates the schema.
     public init(url: String, logger: Logger = Logger(label: "phr-server.postgres") { _ in SwiftLogNoOpLogHandler() }, migrate: Bool = true) async throws {
@@ -306,11 +305,7 @@ extension PostgresRecordStore {
     }
 
     public func rememberNonce(device: String, nonce: String, now: Double, window: Double) async throws -> Bool {
-        let purge = nonceSweep.withLock { last in
-            guard now - last >= 60 else { return false }
-            last = now
-            return true
-        }
+        let purge = nonceSweep.isDue(at: now)
         if purge { try await client.query("DELETE FROM request_nonce WHERE time < \(now - 2 * window)", logger: logger) }
         let inserted = try await rows("""
             INSERT INTO request_nonce (device, nonce, time) VALUES (\(device), \(nonce), \(now)) ON CONFLICT DO NOTHING RETURNING nonce
