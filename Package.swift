@@ -25,6 +25,8 @@ let package = Package(
         .executable(name: "trubizone-bench", targets: ["trubizone-bench"]),
         .executable(name: "phr-server", targets: ["phr-server"]),
         .executable(name: "phr-server-bench", targets: ["phr-server-bench"]),
+        .executable(name: "phr", targets: ["phr"]),
+        .executable(name: "phr-bench", targets: ["phr-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -181,6 +183,7 @@ let package = Package(
             name: "PHRServerCommands",
             dependencies: [
                 "PHRServer", "PHRServerHTTP", "TrubiZoneVerifier", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -192,11 +195,41 @@ let package = Package(
             name: "phr-server-bench",
             dependencies: [
                 "PHRServer", "PHRServerHTTP", "PHRProtocol", "TrubiZoneClient", "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneManufacturer",
-                "TrubiZoneSampleTrustlets", "TrubiZoneVerifier",
+                "TrubiZoneSampleTrustlets", "TrubiZoneVerifier", "TrubiZoneChannel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"), .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/Tools/phr-server-bench"
+        ),
+
+        // The PHR app's normal-world half: it talks to its trustlet (Trustlets/Apps/phr) through the
+        // client API and to the provider server over HTTP, and relays only what the trustlet releases.
+        .target(
+            name: "PHRApp",
+            dependencies: [
+                "TrubiZoneClient", "TrubiZoneProtocol", "PHRProtocol",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Apps/PHR/App"
+        ),
+        // The `phr` commands, the demo among them, as a library.
+        .target(
+            name: "PHRAppCommands",
+            dependencies: [
+                "PHRApp", "PHRProtocol", "PHRServer", "PHRServerHTTP", "TrubiZoneClient", "TrubiZoneProtocol", "TrubiZoneSecureWorld",
+                "TrubiZoneDaemon", "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets", "TrubiZoneVerifier", "TrubiZoneEAT",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Sources/Apps/PHR/Commands"
+        ),
+        .executableTarget(name: "phr", dependencies: ["PHRAppCommands"], path: "Sources/Tools/phr"),
+        .executableTarget(
+            name: "phr-bench",
+            dependencies: ["PHRAppCommands", "PHRApp", "TrubiZoneClient", .product(name: "Logging", package: "swift-log")],
+            path: "Sources/Tools/phr-bench"
         ),
 
         .plugin(name: "TrustletBuilder", capability: .buildTool(), path: "Plugins/TrustletBuilder"),
@@ -221,6 +254,7 @@ let package = Package(
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
                 "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
                 "trubizone", "trubizoned", "trubizone-storage-stress", "PHRServer", "PHRProtocol", "PHRServerHTTP", "phr-server",
+                "PHRApp", "PHRAppCommands", "phr",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -4,7 +4,7 @@ import PackagePlugin
 /// Builds the trustlets in `Trustlets/` with the toolchain's own Embedded Swift for
 /// `wasm32-unknown-none-wasm`, so `swift build` and `swift test` build them too.
 ///
-/// Each folder under `Trustlets/Samples`, `Trustlets/Hostile`, `Trustlets/Probes` and `Trustlets/Bench` becomes `<folder>.wasm`, a
+/// Each folder under `Trustlets/Apps`, `Trustlets/Samples`, `Trustlets/Hostile`, `Trustlets/Probes` and `Trustlets/Bench` becomes `<folder>.wasm`, a
 /// resource of the target this plugin is applied to. The recipe is `Trustlets/SDK/build-trustlet.sh`,
 /// the same one `trubizone trustlet build` runs, so both give the same bytes.
 @main
@@ -16,7 +16,7 @@ struct TrustletBuilder: BuildToolPlugin {
         let sdk = root.appending(path: "SDK/TrustletKit")
         let sdkSources = swiftFiles(in: sdk)
         var commands: [Command] = []
-        for group in ["Samples", "Hostile", "Probes", "Bench"] {
+        for group in ["Apps", "Samples", "Hostile", "Probes", "Bench"] {
             let folder = root.appending(path: group)
             for name in ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted() {
                 let directory = folder.appending(path: name)

@@ -83,6 +83,12 @@ public enum Manufacturer {
         }
     }
 
+    /// Loads the manufacturer CA in `directory`, creating it if there is none yet.
+    /// - Returns: the CA certificate, which verifiers take as their root.
+    public static func certificateAuthority(directory: String, now: Date = Date()) throws(Failure) -> Certificate {
+        try loadOrCreateCA(directory, now: now).0.certificate
+    }
+
     private struct CA {
         let certificate: Certificate
         let key: P256.Signing.PrivateKey

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Foundation
 import Hummingbird
 import HummingbirdTLS
@@ -34,6 +35,10 @@ extension PHRServerCommand {
         var tlsCert: String? = ProcessInfo.processInfo.environment["PHR_TLS_CERT"]
         @Option(name: .long, help: ArgumentHelp("The TLS private key (PEM).", valueName: "file"))
         var tlsKey: String? = ProcessInfo.processInfo.environment["PHR_TLS_KEY"]
+        @Option(name: .long, help: ArgumentHelp(
+            "The server's channel key (PEM, P-256): devices seal readings and grants to it. Created (0600) if missing; keep it.",
+            valueName: "file"))
+        var channelKey: String? = ProcessInfo.processInfo.environment["PHR_CHANNEL_KEY"]
         @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
         @OptionGroup var options: DatabaseOptions
 
@@ -43,11 +48,13 @@ extension PHRServerCommand {
             guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
             guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be trace, debug, info, notice, warning or error") }
             guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("give both --tls-cert and --tls-key, or neither") }
+            guard channelKey != nil else { throw ValidationError("give --channel-key FILE: the server's channel key (created if missing)") }
         }
 
         func run() async throws {
             let referenceValues = try Self.readReference(reference ?? "")
-            let policy = PHRServerPolicy(trustedRoots: try Self.readRoots(roots), reference: referenceValues)
+            let key = try Self.readChannelKey(channelKey ?? "")
+            let policy = PHRServerPolicy(trustedRoots: try Self.readRoots(roots), reference: referenceValues, channelKey: key)
             let service = PHRService(store: try await options.open(), policy: policy)
             var logger = Logger(label: "phr-server")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
@@ -69,6 +76,22 @@ extension PHRServerCommand {
                 certificates += found
             }
             return certificates
+        }
+
+        /// Reads the channel key, or makes one (0600) where none is yet.
+        static func readChannelKey(_ path: String) throws -> P256.KeyAgreement.PrivateKey {
+            if let pem = try? String(contentsOfFile: path, encoding: .utf8) {
+                guard let key = try? P256.KeyAgreement.PrivateKey(pemRepresentation: pem) else {
+                    throw fail("\(path) holds no P-256 private key (PEM); move it away to make a new one, and re-enroll every device")
+                }
+                return key
+            }
+            guard !FileManager.default.fileExists(atPath: path) else { throw fail("cannot read \(path)") }
+            let key = P256.KeyAgreement.PrivateKey()
+            guard FileManager.default.createFile(atPath: path, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]) else {
+                throw fail("cannot create the channel key \(path)")
+            }
+            return key
         }
 
         static func readTLS(certificate: String?, key: String?) throws -> TLSConfiguration? {

@@ -85,7 +85,8 @@ struct Routes: Sendable {
 
     func upload(_ request: Request) async throws -> Response {
         let (device, signed, body) = try await authenticated(request)
-        return try await json(service.upload(device: device, body: body, signature: signed.signature), status: .created)
+        let receipt = try await service.upload(device: device, body: body, signature: signed.signature)
+        return Self.sealed(try service.sealed(receipt, for: device, purpose: PHRMessage.receiptPurpose, sequence: receipt.sequence), status: .created)
     }
 
     func grant(_ request: Request) async throws -> Response {
@@ -100,7 +101,13 @@ struct Routes: Sendable {
 
     func audit(_ request: Request) async throws -> Response {
         let (device, _, _) = try await authenticated(request)
-        return try await json(service.auditTrail(device: device))
+        let trail = try await service.auditTrail(device: device)
+        let sequence = UInt64(max(0, trail.entries.last?.sequence ?? 0))
+        return Self.sealed(try service.sealed(trail, for: device, purpose: PHRMessage.auditPurpose, sequence: sequence))
+    }
+
+    static func sealed(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/octet-stream"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     func shared(_ request: Request) async throws -> Response {

@@ -3,6 +3,8 @@
 public enum PHRError: Error, Equatable, Sendable, CustomStringConvertible {
     // Input
     case badRequest(String)
+    /// A body that must be sealed to the server's channel key is not, or does not open.
+    case notSealed(String)
     case bodyTooLarge(limit: Int)
     case invalidFHIR(String)
     case implausibleValue(String)
@@ -32,7 +34,7 @@ public enum PHRError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The HTTP status code.
     public var status: Int {
         switch self {
-        case .badRequest: 400
+        case .badRequest, .notSealed: 400
         case .bodyTooLarge: 413
         case .invalidFHIR, .implausibleValue: 422
         case .notFound, .unknownChallenge, .unknownCode: 404
@@ -49,6 +51,7 @@ public enum PHRError: Error, Equatable, Sendable, CustomStringConvertible {
     public var name: String {
         switch self {
         case .badRequest: "bad-request"
+        case .notSealed: "not-sealed"
         case .bodyTooLarge: "body-too-large"
         case .invalidFHIR: "invalid-fhir"
         case .implausibleValue: "implausible-value"
@@ -76,6 +79,7 @@ public enum PHRError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .badRequest(why): "bad request: \(why)"
+        case let .notSealed(why): "the body must be sealed to this server's channel key (from enrollment): \(why)"
         case let .bodyTooLarge(limit): "the body is larger than \(limit) bytes"
         case let .invalidFHIR(why): "not a valid FHIR resource: \(why)"
         case let .implausibleValue(why): "the reading is outside plausible ranges: \(why)"

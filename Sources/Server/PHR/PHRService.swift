@@ -18,10 +18,15 @@ public struct PHRServerPolicy: Sendable {
     public var maxCodeFailures = 5
     public var maxGrantDuration: TimeInterval = 366 * 86_400
     public var syncPageLimit = 100
+    /// The server's end of the channel: devices seal readings and grants to its public key, which
+    /// the server proves at enrollment with the patient's code. Keep it across restarts
+    /// (`phr-server serve --channel-key`), or enrolled devices can no longer send.
+    public var channelKey: P256.KeyAgreement.PrivateKey
 
-    public init(trustedRoots: [Certificate], reference: ReferenceValues) {
+    public init(trustedRoots: [Certificate], reference: ReferenceValues, channelKey: P256.KeyAgreement.PrivateKey = .init()) {
         self.trustedRoots = trustedRoots
         self.reference = reference
+        self.channelKey = channelKey
     }
 }
 
@@ -111,7 +116,9 @@ public final class PHRService: Sendable {
         let device = Device(id: PHRIdentifier.random(), patient: code.patient, signingKey: signing,
                             hpkeKey: hpke, enrolledAt: now.timeIntervalSince1970, revokedAt: nil, lastUpload: 0, lastSyncPage: 0)
         try await store.enroll(device: device, code: code.id)
-        return Enrollment(device: device.id, patient: device.patient)
+        let channelKey = Array(policy.channelKey.publicKey.x963Representation)
+        return Enrollment(device: device.id, channelKey: Hex.encode(channelKey),
+                          keyProof: Hex.encode(EnrollmentCode.serverKeyProof(key: code.proofKey, nonce: nonce, channelKey: channelKey)))
     }
 
     // MARK: Device requests
@@ -179,11 +186,13 @@ public final class PHRService: Sendable {
 
     /// Stores a patient-reported reading the device signed.
     public func upload(device: Device, body: [UInt8], signature: [UInt8]) async throws(PHRError) -> UploadReceipt {
-        let object = try parseObject(body)
+        let (payload, sealedSequence) = try unseal(body, purpose: PHRMessage.uploadPurpose)
+        let object = try parseObject(payload)
         guard let sequenceNumber = object["sequence"] as? NSNumber, let sequence = UInt64(exactly: sequenceNumber.doubleValue), sequence > 0,
               !isBool(sequenceNumber) else {
             throw .badRequest("sequence must be a positive integer")
         }
+        guard sequence == sealedSequence else { throw .badRequest("the reading's sequence differs from its envelope's") }
         guard let observation = object["observation"] else { throw .badRequest("the body has no observation") }
         let now = clock()
         let submitted: Data
@@ -205,9 +214,10 @@ public final class PHRService: Sendable {
     }
 
     /// Records a patient's grant to a practitioner.
-    public func grant(device: Device, body: [UInt8]) async throws(PHRError) -> Grant {
+    public func grant(device: Device, body: [UInt8]) async throws(PHRError) -> GrantReceipt {
+        let payload = try unseal(body, purpose: PHRMessage.grantPurpose).payload
         let request: GrantRequest
-        do { request = try JSONDecoder().decode(GrantRequest.self, from: Data(body)) } catch {
+        do { request = try JSONDecoder().decode(GrantRequest.self, from: Data(payload)) } catch {
             throw .badRequest("the body is not a grant: {\"practitioner\", \"resources\", \"expiresAt\"}")
         }
         let now = clock().timeIntervalSince1970
@@ -234,16 +244,39 @@ public final class PHRService: Sendable {
                                  practitioner: request.practitioner, resources: request.resources, createdAt: now,
                                  expiresAt: Double(request.expiresAt), revokedAt: nil)
         try await guarded { try await store.insertGrant(grant, device: device.id) }
-        return Self.message(grant)
+        return Self.receipt(grant)
     }
 
     /// Revokes one of the patient's grants.
-    public func revoke(device: Device, grant id: String) async throws(PHRError) -> Grant {
+    public func revoke(device: Device, grant id: String) async throws(PHRError) -> GrantReceipt {
         guard PHRIdentifier.isDeviceID(id) else { throw .notFound("grant \(id.prefix(40))") }
         guard let grant = try await guarded({ try await store.revokeGrant(id, device: device, now: clock().timeIntervalSince1970) }) else {
             throw .notFound("grant \(id)")
         }
-        return Self.message(grant)
+        return Self.receipt(grant)
+    }
+
+    /// Seals an answer to a device's HPKE key.
+    public func sealed(_ value: some Encodable, for device: Device, purpose: String, sequence: UInt64) throws(PHRError) -> [UInt8] {
+        do {
+            let recipient = try P256.KeyAgreement.PublicKey(x963Representation: device.hpkeKey)
+            return try SealedEnvelope.seal(Array(try JSONEncoder().encode(value)), to: recipient, purpose: purpose, sequence: sequence)
+        } catch {
+            throw .storage
+        }
+    }
+
+    /// Opens a body a device sealed to the server's channel key.
+    func unseal(_ body: [UInt8], purpose: String) throws(PHRError) -> (payload: [UInt8], sequence: UInt64) {
+        do throws(ChannelError) {
+            return try SealedEnvelope.open(body, with: policy.channelKey, purpose: purpose, after: nil)
+        } catch {
+            throw .notSealed("\(error)")
+        }
+    }
+
+    static func receipt(_ grant: SharingGrant) -> GrantReceipt {
+        GrantReceipt(grant: grant.id, expiresAt: Int64(grant.expiresAt), resources: grant.resources.count, revokedAt: grant.revokedAt.map { Int64($0) })
     }
 
     /// The audit entries that concern the device's patient.

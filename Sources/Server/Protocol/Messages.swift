@@ -5,17 +5,31 @@ import Foundation
 ///
 /// Routes:
 /// - `POST /v1/enrollment/challenge` → `Challenge`
-/// - `POST /v1/enrollment` (`EnrollmentRequest`) → `Enrollment`
+/// - `POST /v1/enrollment` (`EnrollmentRequest`) → `Enrollment`, with the server's channel key
 /// - `POST /v1/sync` (signed, `SyncRequest`) → a sealed envelope (`application/octet-stream`,
 ///   purpose `phr-sync`) whose payload is a `SyncPage`
-/// - `POST /v1/observations` (signed, `UploadRequest`) → `UploadReceipt`
-/// - `POST /v1/grants` (signed, `GrantRequest`) → `Grant`; `DELETE /v1/grants/ID` (signed) → `Grant`
-/// - `GET /v1/audit` (signed) → `AuditTrail`
+/// - `POST /v1/observations` (signed; an `UploadRequest` sealed to the server's channel key,
+///   purpose `phr-upload`, sequence = the reading's) → an `UploadReceipt` sealed to the device
+///   (purpose `phr-receipt`)
+/// - `POST /v1/grants` (signed; a `GrantRequest` sealed to the server, purpose `phr-grant`) →
+///   `GrantReceipt`; `DELETE /v1/grants/ID` (signed) → `GrantReceipt`
+/// - `GET /v1/audit` (signed) → an `AuditTrail` sealed to the device (purpose `phr-audit`)
+///
+/// Everything that names or holds a record travels sealed, so the phone's normal world, which
+/// relays it, sees ciphertext only.
 /// - `GET /v1/shared` and `GET /v1/shared/TYPE/ID` (practitioner, `Authorization: Bearer`)
 /// - Errors: a status and `ErrorBody`.
 public enum PHRMessage {
     /// The purpose of sealed sync pages.
     public static let syncPurpose = "phr-sync"
+    /// Readings sealed to the server.
+    public static let uploadPurpose = "phr-upload"
+    /// Upload receipts sealed to the device.
+    public static let receiptPurpose = "phr-receipt"
+    /// Grants sealed to the server.
+    public static let grantPurpose = "phr-grant"
+    /// The patient's audit trail sealed to the device.
+    public static let auditPurpose = "phr-audit"
     /// The most a request body may hold.
     public static let maxBodySize = 256 << 10
     /// Sync pages hold at most this much record JSON (one resource may exceed it alone).
@@ -47,12 +61,18 @@ public struct EnrollmentRequest: Codable, Sendable, Equatable {
     }
 }
 
+/// The server's answer to an enrollment. The patient is not named: the trustlet learns it from
+/// the first sealed sync page, so the normal world never does.
 public struct Enrollment: Codable, Sendable, Equatable {
     public let device: String
-    /// `Patient/id`.
-    public let patient: String
+    /// The server's channel key (P-256, SEC1 uncompressed, hex): readings and grants are sealed to it.
+    public let channelKey: String
+    /// `EnrollmentCode.serverKeyProof`, hex: the server knows the code, so the key is the clinic's.
+    public let keyProof: String
 
-    public init(device: String, patient: String) { (self.device, self.patient) = (device, patient) }
+    public init(device: String, channelKey: String, keyProof: String) {
+        (self.device, self.channelKey, self.keyProof) = (device, channelKey, keyProof)
+    }
 }
 
 public struct SyncRequest: Codable, Sendable, Equatable {
@@ -160,10 +180,24 @@ public struct Grant: Codable, Sendable, Equatable {
     }
 }
 
+/// What a device learns about its grant: no patient, no practitioner, no records.
+public struct GrantReceipt: Codable, Sendable, Equatable {
+    public let grant: String
+    public let expiresAt: Int64
+    public let resources: Int
+    public let revokedAt: Int64?
+
+    public init(grant: String, expiresAt: Int64, resources: Int, revokedAt: Int64?) {
+        (self.grant, self.expiresAt, self.resources, self.revokedAt) = (grant, expiresAt, resources, revokedAt)
+    }
+}
+
 public struct AuditTrail: Codable, Sendable, Equatable {
     public struct Entry: Codable, Sendable, Equatable {
         public let sequence: Int64
         public let time: Double
+        /// The time's IEEE 754 bits in decimal, as the entry's hash covers them.
+        public let timeBits: String
         public let actor: String
         public let action: String
         public let subject: String
@@ -175,6 +209,7 @@ public struct AuditTrail: Codable, Sendable, Equatable {
         public init(sequence: Int64, time: Double, actor: String, action: String, subject: String, outcome: String, previousHash: String, hash: String) {
             (self.sequence, self.time, self.actor, self.action, self.subject, self.outcome, self.previousHash, self.hash) =
                 (sequence, time, actor, action, subject, outcome, previousHash, hash)
+            timeBits = String(time.bitPattern)
         }
     }
 

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import TrubiZoneChannel
 import Logging
 import NIOCore
 import PHRProtocol
@@ -28,6 +29,8 @@ struct LoadGenerator {
         let index: Int
         let id: String
         let patient: String
+        /// The server's channel key, proven at enrollment: readings are sealed to it.
+        let serverKey: P256.KeyAgreement.PublicKey
     }
 
     struct Prepared {
@@ -132,7 +135,12 @@ struct LoadGenerator {
             let answer = try await send("POST", "/v1/enrollment", body: Array(try JSONEncoder().encode(request)))
             guard answer.status == 201 else { throw BenchFailure(description: "enrollment failed: \(String(decoding: answer.body, as: UTF8.self))") }
             let enrollment = try JSONDecoder().decode(Enrollment.self, from: Data(answer.body))
-            devices.append(Device(index: index, id: enrollment.device, patient: enrollment.patient))
+            let channelKey = Hex.decode(enrollment.channelKey) ?? []
+            guard Hex.decode(enrollment.keyProof) == EnrollmentCode.serverKeyProof(key: code.proofKey, nonce: nonce, channelKey: channelKey) else {
+                throw BenchFailure(description: "the server's channel key proof does not check out")
+            }
+            devices.append(Device(index: index, id: enrollment.device, patient: "Patient/\(patients[index])",
+                                  serverKey: try P256.KeyAgreement.PublicKey(x963Representation: channelKey)))
         }
         return devices
     }
@@ -214,8 +222,9 @@ func measureLoad(workspace: String, deviceCounts: [Int], requestsPerLevel: Int, 
                     deviceSyncs.append(try await load.prepare(device, "POST", "/v1/sync", body: Array(#"{"limit":5}"#.utf8)))
                     let sequence = nextSequence[device.index]
                     nextSequence[device.index] += 1
-                    deviceUploads.append(try await load.prepare(device, "POST", "/v1/observations",
-                                                                body: LoadGenerator.reading(patient: device.patient, sequence: sequence)))
+                    let reading = try SealedEnvelope.seal(LoadGenerator.reading(patient: device.patient, sequence: sequence), to: device.serverKey,
+                                                          purpose: PHRMessage.uploadPurpose, sequence: sequence)
+                    deviceUploads.append(try await load.prepare(device, "POST", "/v1/observations", body: reading))
                 }
                 syncs.append(deviceSyncs)
                 uploads.append(deviceUploads)

@@ -64,15 +64,18 @@ import X509
         let digest = String(repeating: "ab", count: 32)
         try Data(#"{"trustletMeasurements":["\#(digest)"],"trustletSigners":["\#(digest)"],"runtimeImplementationIDs":["\#(digest)"]}"#.utf8)
             .write(to: URL(fileURLWithPath: good))
+        let key = ["--channel-key", directory.appending("channel-key.pem")]
         let cases: [([String], String)] = [
             (["--roots", notPEM], "give --reference"),
             (["--reference", good], "give --roots"),
-            (["--reference", empty, "--roots", notPEM], "names no trustlet build"),
-            (["--reference", notPEM, "--roots", notPEM], "is not reference values JSON"),
-            (["--reference", good, "--roots", notPEM], "holds no PEM certificate"),
-            (["--reference", good, "--roots", directory.appending("missing.pem")], "cannot read"),
-            (["--reference", good, "--roots", notPEM, "--port", "70000"], "--port must be"),
-            (["--reference", good, "--roots", notPEM, "--log-level", "loud"], "--log-level must be"),
+            (["--reference", good, "--roots", notPEM], "give --channel-key"),
+            (["--reference", good, "--roots", notPEM, "--channel-key", notPEM], "holds no P-256 private key"),
+            (["--reference", empty, "--roots", notPEM] + key, "names no trustlet build"),
+            (["--reference", notPEM, "--roots", notPEM] + key, "is not reference values JSON"),
+            (["--reference", good, "--roots", notPEM] + key, "holds no PEM certificate"),
+            (["--reference", good, "--roots", directory.appending("missing.pem")] + key, "cannot read"),
+            (["--reference", good, "--roots", notPEM, "--port", "70000"] + key, "--port must be"),
+            (["--reference", good, "--roots", notPEM, "--log-level", "loud"] + key, "--log-level must be"),
         ]
         for (arguments, message) in cases {
             let result = try runProcess(Self.tool, ["serve", "--database", database] + arguments, environment: [:])
@@ -102,14 +105,16 @@ import X509
             .write(to: URL(fileURLWithPath: directory.appending("reference.json")))
 
         let mismatched = try runProcess(PHRServerCLITests.tool, ["serve", "--database", database, "--reference", directory.appending("reference.json"),
-                                                                 "--roots", directory.appending("cert.pem"), "--tls-cert", directory.appending("cert.pem")],
+                                                                 "--roots", directory.appending("cert.pem"), "--tls-cert", directory.appending("cert.pem"),
+                                                                 "--channel-key", directory.appending("channel-key.pem")],
                                         environment: [:])
         #expect(mismatched.status == 64 && mismatched.stderr.contains("both --tls-cert and --tls-key"))
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: PHRServerCLITests.tool)
         process.arguments = ["serve", "--database", database, "--reference", directory.appending("reference.json"), "--roots", directory.appending("cert.pem"),
-                             "--tls-cert", directory.appending("cert.pem"), "--tls-key", directory.appending("key.pem"), "--port", "0", "--log-level", "warning"]
+                             "--tls-cert", directory.appending("cert.pem"), "--tls-key", directory.appending("key.pem"), "--port", "0", "--log-level", "warning",
+                             "--channel-key", directory.appending("channel-key.pem")]
         process.environment = [:]
         let output = Pipe()
         process.standardOutput = output

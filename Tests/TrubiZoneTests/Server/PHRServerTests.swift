@@ -68,7 +68,8 @@ import X509
         let (device, again) = try await setup.server.withClient { client in
             let answer = try await setup.device.enroll(client, code: code)
             #expect(answer.status == 201, "\(answer.message)")
-            #expect(try answer.decode(Enrollment.self).patient == setup.patient)
+            #expect(setup.device.serverKey != nil, "the server proves its channel key with the code")
+            #expect(!String(decoding: answer.body, as: UTF8.self).contains(setup.server.patients[0]), "the answer does not name the patient")
             // The code enrolls one device, once.
             return (try await setup.server.store.device(setup.device.id), try await setup.device.enroll(client, code: code))
         }
@@ -261,16 +262,27 @@ import X509
         try await setup.server.withClient { client in
             try await setup.enrolled(client)
             let now = setup.server.clock.read()
+            func upload(_ payload: [UInt8], sequence: UInt64 = 2, purpose: String = PHRMessage.uploadPurpose) async throws -> PHRAnswer {
+                try await setup.device.send(client, .post, "/v1/observations", body: try setup.device.sealed(payload, purpose: purpose, sequence: sequence), time: now)
+            }
+            func openReceipt(_ answer: PHRAnswer) async throws -> UploadReceipt {
+                try JSONDecoder().decode(UploadReceipt.self, from: Data(try await setup.device.openSealed(answer.body, purpose: PHRMessage.receiptPurpose)))
+            }
             let good = Self.reading(patient: setup.patient, sequence: 1, at: now)
-            let stored = try await setup.device.send(client, .post, "/v1/observations", body: good, time: now)
+            let stored = try await upload(good, sequence: 1)
             #expect(stored.status == 201, "\(stored.message)")
-            let receipt = try stored.decode(UploadReceipt.self)
+            let receipt = try await openReceipt(stored)
             // A retry of the same upload gets the same receipt; another reading with that sequence is a replay.
-            let retry = try await setup.device.send(client, .post, "/v1/observations", body: good, time: now)
-            #expect(retry.status == 201 && (try? retry.decode(UploadReceipt.self)) == receipt)
-            let replay = try await setup.device.send(client, .post, "/v1/observations",
-                                                     body: Self.reading(patient: setup.patient, sequence: 1, systolic: 150, at: now), time: now)
+            let retry = try await upload(good, sequence: 1)
+            #expect(retry.status == 201)
+            #expect(try await openReceipt(retry) == receipt)
+            let replay = try await upload(Self.reading(patient: setup.patient, sequence: 1, systolic: 150, at: now), sequence: 1)
             #expect(replay.status == 409 && replay.error == "sequence-replayed")
+            // Readings travel sealed to the server: in clear, under another purpose, or with another sequence, they are refused.
+            let clear = try await setup.device.send(client, .post, "/v1/observations", body: Self.reading(patient: setup.patient, sequence: 2, at: now), time: now)
+            #expect(clear.status == 400 && clear.error == "not-sealed")
+            #expect(try await upload(Self.reading(patient: setup.patient, sequence: 2, at: now), purpose: PHRMessage.grantPurpose).error == "not-sealed")
+            #expect(try await upload(Self.reading(patient: setup.patient, sequence: 2, at: now), sequence: 3).error == "bad-request")
 
             let refusals: [([UInt8], Int, String)] = [
                 (Self.reading(patient: setup.patient, sequence: 2, systolic: 400, at: now), 422, "implausible-value"),
@@ -285,7 +297,7 @@ import X509
                 (Array("not json".utf8), 400, "bad-request"),
             ]
             for (body, status, error) in refusals {
-                let answer = try await setup.device.send(client, .post, "/v1/observations", body: body, time: now)
+                let answer = try await upload(body, sequence: body == Self.reading(patient: setup.patient, sequence: 0, at: now) ? 0 : 2)
                 #expect(answer.status == status && answer.error == error, "\(String(decoding: body.prefix(300), as: UTF8.self)): \(answer.message)")
             }
             let json = try #require(try await setup.server.store.resource(type: "Observation", id: String(receipt.observation.dropFirst("Observation/".count))))
@@ -326,7 +338,8 @@ import X509
             let now = setup.server.clock.read()
             let expiry = Int64(now.timeIntervalSince1970) + 86_400
             func grant(_ request: GrantRequest) async throws -> PHRAnswer {
-                try await setup.device.send(client, .post, "/v1/grants", body: Array(try JSONEncoder().encode(request)), time: setup.server.clock.read())
+                let sealed = try setup.device.sealed(Array(try JSONEncoder().encode(request)), purpose: PHRMessage.grantPurpose, sequence: 1)
+                return try await setup.device.send(client, .post, "/v1/grants", body: sealed, time: setup.server.clock.read())
             }
             func read(_ reference: String, _ token: String) async throws -> PHRAnswer {
                 try await client.send(.get, "/v1/shared/\(reference)", headers: [("Authorization", "Bearer \(token)")])
@@ -338,8 +351,13 @@ import X509
             #expect(try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry + 400 * 86_400)).status == 400)
             #expect(try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: ["../etc"], expiresAt: expiry)).status == 400)
 
+            let clear = try await setup.device.send(client, .post, "/v1/grants",
+                                                    body: Array(try JSONEncoder().encode(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry))),
+                                                    time: setup.server.clock.read())
+            #expect(clear.error == "not-sealed", "a grant in clear would name the records to the phone's normal world")
             let granted = try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry))
             #expect(granted.status == 201, "\(granted.message)")
+            #expect(try granted.decode(GrantReceipt.self).resources == 1 && !String(decoding: granted.body, as: UTF8.self).contains(shared))
             let answer = try await read(shared, token)
             #expect(answer.status == 200 && answer.headers[.contentType] == "application/fhir+json")
             #expect(answer.body == Array(try #require(try await setup.server.store.resource(type: String(shared.split(separator: "/")[0]),
@@ -361,10 +379,10 @@ import X509
 
             // Revocation ends a grant at once.
             let second = try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared],
-                                                      expiresAt: Int64(setup.server.clock.read().timeIntervalSince1970) + 3600)).decode(Grant.self)
+                                                      expiresAt: Int64(setup.server.clock.read().timeIntervalSince1970) + 3600)).decode(GrantReceipt.self)
             #expect(try await read(shared, token).status == 200)
             let revoked = try await setup.device.send(client, .delete, "/v1/grants/\(second.grant)", time: setup.server.clock.read())
-            #expect(try revoked.status == 200 && revoked.decode(Grant.self).revokedAt != nil)
+            #expect(try revoked.status == 200 && revoked.decode(GrantReceipt.self).revokedAt != nil)
             #expect(try await read(shared, token).error == "grant-ended")
             #expect(try await setup.device.send(client, .delete, "/v1/grants/\(String(repeating: "1", count: 32))",
                                                 time: setup.server.clock.read()).status == 404)
@@ -381,7 +399,9 @@ import X509
         let trail = try await setup.server.withClient { client in
             try await setup.enrolled(client)
             _ = try await setup.device.send(client, .post, "/v1/sync", time: setup.server.clock.read())
-            return try await setup.device.send(client, .get, "/v1/audit", time: setup.server.clock.read()).decode(AuditTrail.self)
+            let sealed = try await setup.device.send(client, .get, "/v1/audit", time: setup.server.clock.read())
+            #expect(sealed.headers[.contentType] == "application/octet-stream")
+            return try JSONDecoder().decode(AuditTrail.self, from: Data(try await setup.device.openSealed(sealed.body, purpose: PHRMessage.auditPurpose)))
         }
         #expect(trail.patient == setup.patient)
         #expect(trail.entries.map(\.action).starts(with: ["enroll-code", "enroll", "sync"]))
@@ -401,9 +421,11 @@ import X509
             try await setup.enrolled(client)
             let now = setup.server.clock.read()
             _ = try await setup.device.send(client, .post, "/v1/sync", time: now)
-            _ = try await setup.device.send(client, .post, "/v1/observations", body: Self.reading(patient: setup.patient, sequence: 1, at: now), time: now)
-            _ = try await setup.device.send(client, .post, "/v1/grants", body: Array(try JSONEncoder().encode(
-                GrantRequest(practitioner: "Practitioner/clinic-1", resources: [records[1]], expiresAt: Int64(now.timeIntervalSince1970) + 60))), time: now)
+            _ = try await setup.device.send(client, .post, "/v1/observations", body: try setup.device.sealed(
+                Self.reading(patient: setup.patient, sequence: 1, at: now), purpose: PHRMessage.uploadPurpose, sequence: 1), time: now)
+            _ = try await setup.device.send(client, .post, "/v1/grants", body: try setup.device.sealed(Array(try JSONEncoder().encode(
+                GrantRequest(practitioner: "Practitioner/clinic-1", resources: [records[1]], expiresAt: Int64(now.timeIntervalSince1970) + 60))),
+                purpose: PHRMessage.grantPurpose, sequence: 1), time: now)
             _ = try await client.send(.get, "/v1/shared/\(records[1])", headers: [("Authorization", "Bearer \(token)")])
             _ = try await client.send(.get, "/v1/shared/\(records[2])", headers: [("Authorization", "Bearer \(token)")])
         }

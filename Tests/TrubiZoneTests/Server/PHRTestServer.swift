@@ -10,6 +10,7 @@ import PHRServerHTTP
 import Synchronization
 import Testing
 import TrubiZoneProtocol
+import TrubiZoneChannel
 import TrubiZoneManufacturer
 import TrubiZoneSampleTrustlets
 import TrubiZoneSecureWorld
@@ -127,6 +128,8 @@ final class PHRTestDevice: @unchecked Sendable {
     let probe: InternalAPITests.Probe
     var id = ""
     var lastPage: UInt64? = nil
+    /// The server's channel key from enrollment, once its proof checked out.
+    var serverKey: P256.KeyAgreement.PublicKey? = nil
 
     init(_ probe: InternalAPITests.Probe) async throws {
         self.probe = probe
@@ -147,8 +150,27 @@ final class PHRTestDevice: @unchecked Sendable {
                                         proof: Hex.encode(EnrollmentCode.proof(key: code.proofKey, nonce: nonce, token: token)))
         tamper(&request)
         let answer = try await client.json(.post, "/v1/enrollment", request)
-        if answer.status == 201 { id = try answer.decode(Enrollment.self).device }
+        if answer.status == 201 {
+            let enrollment = try answer.decode(Enrollment.self)
+            id = enrollment.device
+            let key = Hex.decode(enrollment.channelKey) ?? []
+            if Hex.decode(enrollment.keyProof) == EnrollmentCode.serverKeyProof(key: code.proofKey, nonce: nonce, channelKey: key) {
+                serverKey = try P256.KeyAgreement.PublicKey(x963Representation: key)
+            }
+        }
         return answer
+    }
+
+    /// A body sealed to the server's channel key, as the trustlet seals readings and grants.
+    func sealed(_ payload: [UInt8], purpose: String, sequence: UInt64) throws -> [UInt8] {
+        guard let serverKey else { throw PHRTestFailure("the device has no proven server key: enroll first") }
+        return try SealedEnvelope.seal(payload, to: serverKey, purpose: purpose, sequence: sequence)
+    }
+
+    /// Opens an answer sealed to the device (a receipt, the audit trail) inside the trustlet.
+    func openSealed(_ sealed: [UInt8], purpose: String) async throws -> [UInt8] {
+        let control = withUnsafeBytes(of: UInt64.max.bigEndian, Array.init) + Array(purpose.utf8)
+        return try await probe.call(16, [.input(Array("hpke".utf8)), .input(sealed), .input(control), .output(capacity: 256 << 10)]).bytes(3) ?? []
     }
 
     /// The signed headers for a request, signed inside the trustlet.
@@ -173,4 +195,9 @@ final class PHRTestDevice: @unchecked Sendable {
         lastPage = (lastPage ?? 0) + 1
         return page
     }
+}
+
+struct PHRTestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

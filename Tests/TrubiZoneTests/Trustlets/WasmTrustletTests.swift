@@ -75,7 +75,7 @@ import WAT
         ("log", 2), ("random", 2), ("sha256", 3), ("storage_write", 4), ("storage_read", 5), ("storage_delete", 2),
         ("counter_read", 3), ("counter_increment", 3), ("time_monotonic", 1), ("time_wall", 1), ("hmac_sha256", 5),
         ("hkdf_sha256", 8), ("hpke_seal", 11), ("key_generate", 6), ("key_public", 5), ("key_sign", 5), ("key_delete", 2),
-        ("aead_seal", 9), ("aead_open", 9), ("hpke_open", 11), ("ui_show", 2), ("ui_confirm", 3), ("ui_read_pin", 5), ("attest", 9),
+        ("aead_seal", 9), ("aead_open", 9), ("hpke_open", 11), ("ui_show", 2), ("ui_confirm", 3), ("ui_read_pin", 5), ("attest", 9), ("ui_read_text", 5),
     ]
 
     @Test func everyPointerAndLengthOfEveryHostFunctionIsChecked() async throws {

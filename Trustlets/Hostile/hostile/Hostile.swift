@@ -63,6 +63,8 @@ func raw_ui_confirm(_ a: UInt32, _ b: UInt32, _ c: UInt32) -> UInt32
 func raw_attest(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: UInt32, _ i: UInt32) -> UInt32
 @_extern(wasm, module: "tz", name: "ui_read_pin") @_extern(c)
 func raw_ui_read_pin(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "ui_read_text") @_extern(c)
+func raw_ui_read_text(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32) -> UInt32
 
 /// Calls host function `function` (in HostAPI.functionNames' documented order) with `a`.
 func callHost(_ function: UInt32, _ a: [UInt32]) -> UInt32 {
@@ -91,6 +93,7 @@ func callHost(_ function: UInt32, _ a: [UInt32]) -> UInt32 {
     case 21: return raw_ui_confirm(a[0], a[1], a[2])
     case 22: return raw_ui_read_pin(a[0], a[1], a[2], a[3], a[4])
     case 23: return raw_attest(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
+    case 24: return raw_ui_read_text(a[0], a[1], a[2], a[3], a[4])
     default: return 0xFFFF_000A
     }
 }

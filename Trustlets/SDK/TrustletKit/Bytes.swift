@@ -72,3 +72,29 @@ public enum Bytes {
         return String(decoding: digits.reversed(), as: UTF8.self)
     }
 }
+
+/// Base64 (RFC 4648, with padding), for binary values in JSON bodies.
+public enum Base64 {
+    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let count = min(3, bytes.count - index)
+            var group: UInt32 = 0
+            var offset = 0
+            while offset < 3 {
+                group = group << 8 | (offset < count ? UInt32(bytes[index + offset]) : 0)
+                offset += 1
+            }
+            out.append(alphabet[Int(group >> 18 & 0x3F)])
+            out.append(alphabet[Int(group >> 12 & 0x3F)])
+            out.append(count > 1 ? alphabet[Int(group >> 6 & 0x3F)] : 0x3D)
+            out.append(count > 2 ? alphabet[Int(group & 0x3F)] : 0x3D)
+            index += 3
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}

@@ -102,10 +102,10 @@ public enum JSON: Equatable {
         var magnitude: UInt64 = 0
         for digit in digits {
             guard digit >= 0x30 && digit <= 0x39 else { return nil }
-            let (times10, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(digit - 0x30))
-            if overflow1 || overflow2 { return nil }
-            magnitude = sum
+            // Checked by division: a 64-bit multiply with overflow needs a 128-bit helper wasm32 lacks.
+            let value = UInt64(digit - 0x30)
+            guard magnitude <= (UInt64.max - value) / 10 else { return nil }
+            magnitude = magnitude &* 10 &+ value
         }
         if negative {
             guard magnitude <= UInt64(Int64.max) + 1 else { return nil }

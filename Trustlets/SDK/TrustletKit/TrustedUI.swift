@@ -11,6 +11,10 @@ func tz_ui_confirm(_ text: UnsafeRawPointer?, _ length: Int32, _ answer: UnsafeM
 func tz_ui_read_pin(_ prompt: UnsafeRawPointer?, _ length: Int32, _ buffer: UnsafeMutableRawPointer?, _ capacity: Int32,
                     _ pinLength: UnsafeMutablePointer<UInt32>?) -> UInt32
 
+@_extern(wasm, module: "tz", name: "ui_read_text") @_extern(c)
+func tz_ui_read_text(_ prompt: UnsafeRawPointer?, _ length: Int32, _ buffer: UnsafeMutableRawPointer?, _ capacity: Int32,
+                     _ textLength: UnsafeMutablePointer<UInt32>?) -> UInt32
+
 public enum TrustedUI {
     /// The longest PIN the trusted UI accepts.
     public static let maxPINLength = 16
@@ -33,5 +37,15 @@ public enum TrustedUI {
         try withUTF8(prompt) { p, pl throws(TrustletError) in
             try variableOutput(initial: maxPINLength) { tz_ui_read_pin(p, pl, $0, $1, $2) }
         }
+    }
+
+    /// Asks the user to type a short answer: 1 to 64 printable ASCII characters (an enrollment
+    /// code, a reading). Throws `cancel` if the user or the client cancelled, `badFormat` if what
+    /// was entered is not such text.
+    public static func readText(_ prompt: String) throws(TrustletError) -> String {
+        let bytes = try withUTF8(prompt) { p, pl throws(TrustletError) in
+            try variableOutput(initial: 64) { tz_ui_read_text(p, pl, $0, $1, $2) }
+        }
+        return Bytes.text(bytes)
     }
 }

@@ -40,6 +40,21 @@ extension HostAPI {
             guard code == .success else { return code }
             return try memory.output(pin, args, 2, "the PIN buffer")
         }
+        // ui_read_text(prompt, length, buffer, capacity, length*): printable ASCII, 1 to 64 bytes.
+        define(&imports, store, "ui_read_text", parameters: 5, group: .ui) { memory, args in
+            let prompt = try memory.bytes(args, 0, "the prompt")
+            try memory.checkOutput(args, 2, "the text buffer")
+            guard args[3] >= UInt32(TrustedUI.textLengths.upperBound) else {
+                try memory.writeU32(args[4], UInt32(TrustedUI.textLengths.upperBound), "the length")
+                return .shortBuffer
+            }
+            var text: [UInt8] = []
+            let code = Self.outcome { () throws(TrustedUIError) in
+                text = try trustlet.trustedUI.readText(String(decoding: prompt, as: UTF8.self), from: trustlet.name, cancellation: call.cancellation)
+            }
+            guard code == .success else { return code }
+            return try memory.output(text, args, 2, "the text buffer")
+        }
     }
 
     private static func outcome(_ body: () throws(TrustedUIError) -> Void) -> ReturnCode {

@@ -17,7 +17,7 @@ struct HostAPI {
         "storage_write", "storage_read", "storage_delete", "counter_read", "counter_increment",
         "sha256", "hmac_sha256", "hkdf_sha256", "hpke_seal",
         "key_generate", "key_public", "key_sign", "key_delete", "aead_seal", "aead_open", "hpke_open",
-        "ui_show", "ui_confirm", "ui_read_pin", "attest",
+        "ui_show", "ui_confirm", "ui_read_pin", "ui_read_text", "attest",
     ]
     /// When this runtime started: the origin of trusted monotonic time.
     static let started = ContinuousClock.now

@@ -14,6 +14,8 @@ public final class TrustedUI: Sendable {
     public static let maxText = 4096
     /// PINs are 4 to 16 digits.
     public static let pinLengths = 4...16
+    /// Text entered on the trusted UI (a code, a reading) is 1 to 64 printable ASCII characters.
+    public static let textLengths = 1...64
 
     private let device: (any TrustedUIDevice)?
     /// The display is one: interactions from different sessions take turns.
@@ -58,6 +60,19 @@ public final class TrustedUI: Sendable {
         return pin
     }
 
+    /// Asks the user to type a short answer (an enrollment code, a reading).
+    /// - Returns: the text, 1 to 64 printable ASCII characters, without surrounding spaces.
+    /// - Throws: `.cancelled` if the user or the client cancelled, `.invalidText` if what the user
+    ///   entered is empty, too long or not printable ASCII.
+    public func readText(_ prompt: String, from trustlet: String, cancellation: Cancellation) throws(TrustedUIError) -> [UInt8] {
+        let text = try interact(prompt, from: trustlet, cancellation: cancellation) { device, screen throws(TrustedUIError) in
+            try device.readText(screen, cancellation: cancellation)
+        }
+        let bytes = Array(text.utf8)
+        guard Self.textLengths.contains(bytes.count), bytes.allSatisfy({ (0x20...0x7E).contains($0) }) else { throw .invalidText }
+        return bytes
+    }
+
     private func interact<R>(_ text: String, from trustlet: String, cancellation: Cancellation,
                              _ body: (any TrustedUIDevice, TrustedScreen) throws(TrustedUIError) -> R) throws(TrustedUIError) -> R {
         guard let device else { throw .unavailable }
@@ -92,6 +107,8 @@ public protocol TrustedUIDevice: Sendable {
     func show(_ screen: TrustedScreen, cancellation: Cancellation) throws(TrustedUIError)
     func confirm(_ screen: TrustedScreen, cancellation: Cancellation) throws(TrustedUIError) -> Bool
     func readPIN(_ screen: TrustedScreen, cancellation: Cancellation) throws(TrustedUIError) -> [UInt8]
+    /// A short line of text the user types (shown as typed: it is not a secret like a PIN).
+    func readText(_ screen: TrustedScreen, cancellation: Cancellation) throws(TrustedUIError) -> String
 }
 
 /// Why an interaction on the trusted path did not complete.
@@ -104,6 +121,8 @@ public enum TrustedUIError: Error, Equatable, Sendable, CustomStringConvertible 
     case tooLong
     /// The user entered something that is not a PIN.
     case invalidPIN
+    /// The user entered text that is empty, too long or not printable ASCII.
+    case invalidText
 
     /// The GP code a trustlet gets for it.
     public var code: ReturnCode {
@@ -111,7 +130,7 @@ public enum TrustedUIError: Error, Equatable, Sendable, CustomStringConvertible 
         case .cancelled: .cancel
         case .unavailable: .notSupported
         case .tooLong: .badParameters
-        case .invalidPIN: .badFormat
+        case .invalidPIN, .invalidText: .badFormat
         }
     }
 
@@ -121,6 +140,7 @@ public enum TrustedUIError: Error, Equatable, Sendable, CustomStringConvertible 
         case .unavailable: "this device has no trusted UI; start the daemon with --trusted-ui"
         case .tooLong: "the text for the trusted UI is longer than \(TrustedUI.maxText) bytes"
         case .invalidPIN: "the PIN entered is not 4 to 16 digits"
+        case .invalidText: "the text entered is not 1 to 64 printable ASCII characters"
         }
     }
 }

@@ -11,15 +11,17 @@ import Synchronization
 ///     confirm yes
 ///     pin 1234
 ///     confirm no
+///     text 7Q2M-XK4D-9PFA-T3HB
 ///     cancel
 ///
 /// A prompt the script has no answer left for, or whose next answer is for another kind of
 /// prompt, is cancelled, as a user who walks away would cancel it; the record says which.
-/// The record never holds a PIN, only how many digits were entered.
+/// The record never holds a PIN or typed text, only how many characters were entered.
 public final class ScriptedTrustedUI: TrustedUIDevice {
     public enum Answer: Sendable, Equatable {
         case confirm(Bool)
         case pin([UInt8])
+        case text(String)
         case cancel
     }
 
@@ -60,11 +62,13 @@ public final class ScriptedTrustedUI: TrustedUIDevice {
                 answers.append(.confirm(words[1] == "yes"))
             case ("pin", 2) where words[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }):
                 answers.append(.pin(Array(words[1].utf8)))
+            case ("text", 2...):
+                answers.append(.text(words.dropFirst().joined(separator: " ")))
             case ("cancel", 1):
                 answers.append(.cancel)
             default:
                 throw ScriptError(description: "line \(index + 1) of the trusted-UI script is not an answer; "
-                    + "write `confirm yes`, `confirm no`, `pin DIGITS` or `cancel`")
+                    + "write `confirm yes`, `confirm no`, `pin DIGITS`, `text WORDS` or `cancel`")
             }
         }
         self.init(answers: answers, recordPath: recordPath)
@@ -111,6 +115,16 @@ public final class ScriptedTrustedUI: TrustedUIDevice {
         return digits
     }
 
+    public func readText(_ screen: TrustedScreen, cancellation: Cancellation) throws(TrustedUIError) -> String {
+        let answer = take()
+        guard case let .text(text) = answer else {
+            append(screen.rendered + ["  → " + Self.refusal(answer, wanted: "text")])
+            throw .cancelled
+        }
+        append(screen.rendered + ["  → text entered (\(text.utf8.count) characters)"])
+        return text
+    }
+
     private func take() -> Answer? {
         state.withLock { state in
             guard state.next < state.answers.count else { return nil }
@@ -125,6 +139,7 @@ public final class ScriptedTrustedUI: TrustedUIDevice {
         case .cancel: "cancelled"
         case .confirm: "cancelled: the script answers `confirm` here, not `\(wanted)`"
         case .pin: "cancelled: the script answers `pin` here, not `\(wanted)`"
+        case .text: "cancelled: the script answers `text` here, not `\(wanted)`"
         }
     }
 

@@ -64,6 +64,15 @@ public final class TerminalTrustedUI: TrustedUIDevice {
         }
     }
 
+    public func readText(_ screen: TrustedScreen, cancellation: Cancellation) throws(TrustedUIError) -> String {
+        try withTerminal { fd throws(TrustedUIError) in
+            Self.write(fd, Self.banner + screen.rendered.joined(separator: "\n") + "\n[\(screen.trustlet)] (empty line cancels): ")
+            let line = try readLine(fd, cancellation: cancellation)
+            if line.isEmpty { throw .cancelled }
+            return line
+        }
+    }
+
     private static let banner = "\n──────── TrubiZone trusted UI ────────\n"
 
     private func withTerminal<R>(_ body: (Int32) throws(TrustedUIError) -> R) throws(TrustedUIError) -> R {

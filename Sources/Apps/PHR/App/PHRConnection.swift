@@ -1,0 +1,80 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import PHRProtocol
+import Synchronization
+
+/// The app's HTTP connection to the provider server. It carries what the trustlet built: the
+/// normal world adds nothing to a request and reads nothing of a sealed answer.
+///
+/// Every byte that crosses it can be kept in a `WireLog`, which is what an attacker on the phone
+/// or the network sees; the demo searches it for health data.
+public final class PHRConnection: Sendable {
+    public let baseURL: String
+    public let wire: WireLog?
+    private let client: HTTPClient
+
+    /// - Parameters:
+    ///   - baseURL: the server, e.g. `http://127.0.0.1:8080`.
+    ///   - wire: where to keep a copy of every request and answer, if anywhere.
+    public init(baseURL: String, wire: WireLog? = nil) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.wire = wire
+        // The process-wide client: it needs no shutdown, so no path can leave one running.
+        client = HTTPClient.shared
+    }
+
+    /// Kept for symmetry with other connections; the shared client lives as long as the process.
+    public func shutdown() async {}
+
+    public struct Answer: Sendable {
+        public let status: Int
+        public let contentType: String
+        public let body: [UInt8]
+
+        /// The server's `{"error", "message"}` as a `PHRAppError`, for a status that is not success.
+        public func checked() throws(PHRAppError) -> Answer {
+            guard status >= 300 else { return self }
+            let error = try? JSONDecoder().decode(ErrorBody.self, from: Data(body))
+            throw .server(status: status, error: error?.error ?? "http-\(status)", message: error?.message ?? "no explanation given")
+        }
+    }
+
+    /// Sends a request the trustlet signed, exactly as it is.
+    public func send(_ request: SignedHTTPRequest) async throws(PHRAppError) -> Answer {
+        try await send(request.method, request.target, headers: request.headers, body: request.body)
+    }
+
+    public func send(_ method: String, _ target: String, headers: [(String, String)] = [], body: [UInt8] = []) async throws(PHRAppError) -> Answer {
+        var request = HTTPClientRequest(url: baseURL + target)
+        request.method = .init(rawValue: method)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
+        wire?.record(.request, Array("\(method) \(target)\n".utf8) + Array(headers.map { "\($0): \($1)\n" }.joined().utf8) + body)
+        do {
+            let response = try await client.execute(request, timeout: .seconds(60))
+            var buffer = try await response.body.collect(upTo: 16 << 20)
+            let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+            let contentType = response.headers.first(name: "content-type") ?? ""
+            wire?.record(.answer, Array("\(response.status.code) \(contentType)\n".utf8) + bytes)
+            return Answer(status: Int(response.status.code), contentType: contentType, body: bytes)
+        } catch {
+            throw .serverUnreachable(baseURL)
+        }
+    }
+}
+
+/// A copy of every message between the app and the server, in order.
+public final class WireLog: Sendable {
+    public enum Direction: String, Sendable { case request, answer }
+
+    private let messages = Mutex<[(Direction, [UInt8])]>([])
+
+    public init() {}
+
+    func record(_ direction: Direction, _ bytes: [UInt8]) { messages.withLock { $0.append((direction, bytes)) } }
+
+    public var count: Int { messages.withLock { $0.count } }
+    public var bytes: Int { messages.withLock { $0.reduce(0) { $0 + $1.1.count } } }
+    public var all: [(direction: Direction, bytes: [UInt8])] { messages.withLock { $0.map { ($0.0, $0.1) } } }
+}

@@ -1,0 +1,8 @@
+import PHRAppCommands
+
+@main
+struct PHREntry {
+    static func main() async {
+        await PHRCommand.main()
+    }
+}

@@ -1,0 +1,213 @@
+import TrustletKit
+
+/// `phr`: the secure half of the Personal Health Record app.
+///
+/// It holds the patient's records, PIN and keys. The normal world (the `phr` app) carries bytes
+/// between this trustlet and the provider server, and gets only what `ReleasePolicy` lets out:
+/// the index without clinical values (a handle, the type, the date, a category), counts and the
+/// sync state. Records, values and notes appear only on the trusted UI, after the PIN; a record
+/// leaves only when the patient confirms its release on the trusted UI, and the release is audited.
+///
+/// Requests to the server are built and signed here, never on the normal world's say-so: it can
+/// ask for "the next sync request", not for a signature over bytes of its choosing. Readings and
+/// grants are sealed to the server's channel key, learnt at enrollment and authenticated with the
+/// enrollment code, so the normal world relays ciphertext only.
+///
+/// Commands (parameters in GP slot order; "in"/"out" are memrefs, "value" value parameters):
+///
+///   0  status          out: JSON {pin, locked, wrongPINs, attemptsLeft, waitSeconds, unlocked,
+///                      enrolled, device, records, cursor, pendingUploads, auditEntries}
+///   1  set PIN         asks for a new PIN twice (only while none is set)
+///   2  unlock          asks for the PIN; the session stays unlocked for 5 minutes
+///   3  enroll: begin   in: the server's challenge (JSON) → out: the enrollment body (JSON).
+///                      Creates the keys, reads the enrollment code on the trusted UI.
+///   4  enroll: finish  in: the server's answer {device, channelKey, keyProof}
+///   5  sync request    out: request head, out: body
+///   6  sync page       in: the sealed page → value: a = records stored, b = 1 if more follow
+///   7  query index     in: JSON filter {type?, category?, since?, until?, offset?, limit?}
+///                      → out: JSON {total, entries: [{n, type, date, category}]}
+///   8  show record     value: a = n. Shows the whole record on the trusted UI.
+///   9  summary         shows the summary on the trusted UI → value: a = lines shown
+///   10 release record  value: a = n → out: the record (JSON), after a confirmation
+///   11 add reading     value: a = kind (1 blood pressure, 2 weight, 3 glucose); read on the
+///                      trusted UI, confirmed, signed and queued → value: a = its sequence number
+///   12 upload request  out: request head, out: body → value: a = readings still queued
+///   13 upload done     in: the server's receipt {observation, sequence}
+///   14 share           in: {practitioner, display?, records: [n], hours} → out: head, out: body
+///   15 revoke          in: the grant ID → out: request head
+///   16 audit request   out: request head (the server's trail, sealed to this trustlet)
+///   17 server audit    in: the sealed trail → out: JSON {entries, verified, actions: [...]}
+///   18 local audit     out: JSON {entries, verified, head, actions: [{sequence, time, action, digest}]}
+///   19 reset           erases records, keys, enrollment and PIN after a confirmation
+///
+/// Every command but status, set PIN, unlock, sync, query and the audit requests needs an
+/// unlocked session. Errors: ACCESS_DENIED a wrong PIN or a locked session, SECURITY the PIN is
+/// locked or a server message failed its check, BUSY wait before the next PIN attempt,
+/// BAD_STATE not enrolled (or already), ITEM_NOT_FOUND no such record, CANCEL the user declined.
+@main
+struct PHR: Trustlet {
+    /// How long a PIN keeps a session unlocked.
+    static let unlockNanoseconds: UInt64 = 5 * 60 * 1_000_000_000
+
+    var unlockedUntil: UInt64 = 0
+    /// An enrollment in progress in this session: the challenge's nonce and the code's proof key.
+    var pendingEnrollment: (nonce: [UInt8], proofKey: [UInt8])? = nil
+    /// The nonce of the last sync request this session signed: a page must answer it.
+    var pendingSync: String? = nil
+
+    init() throws(TrustletError) {}
+
+    mutating func invoke(command: UInt32, parameters p: inout Parameters) throws(TrustletError) {
+        switch command {
+        case 0:
+            try p.expect(.memrefOutput)
+            try p.setBytes(0, try status().serialized())
+        case 1:
+            try p.expect()
+            guard !(try PINLock.isSet()) else { throw .badState }
+            try PINLock.choose()
+            try AuditChain.append("pin-set", detail: "")
+        case 2:
+            try p.expect()
+            try unlock()
+        case 3:
+            try p.expect(.memrefInput, .memrefOutput)
+            try requireUnlocked()
+            let begun = try Enrollment.begin(challenge: try p.bytes(0))
+            pendingEnrollment = (begun.nonce, begun.proofKey)
+            try p.setBytes(1, begun.body)
+        case 4:
+            try p.expect(.memrefInput)
+            try requireUnlocked()
+            guard let pending = pendingEnrollment else { throw .badState }
+            pendingEnrollment = nil
+            try Enrollment.finish(answer: try p.bytes(0), nonce: pending.nonce, proofKey: pending.proofKey)
+        case 5:
+            try p.expect(.memrefOutput, .memrefOutput)
+            let request = try Sync.request()
+            pendingSync = request.nonce
+            try p.setBytes(0, request.head)
+            try p.setBytes(1, request.body)
+        case 6:
+            try p.expect(.memrefInput, .valueOutput)
+            let outcome = try Sync.receive(page: try p.bytes(0), answering: pendingSync)
+            pendingSync = nil
+            try p.setValue(1, a: UInt32(truncatingIfNeeded: outcome.stored), b: outcome.more ? 1 : 0)
+        case 7:
+            try p.expect(.memrefInput, .memrefOutput)
+            try p.setBytes(1, try ReleasePolicy.query(try p.bytes(0)).serialized())
+        case 8:
+            try p.expect(.valueInput)
+            try requireUnlocked()
+            try RecordViews.show(number: Int(try p.value(0).a))
+        case 9:
+            try p.expect(.valueOutput)
+            try requireUnlocked()
+            try p.setValue(0, a: UInt32(truncatingIfNeeded: try RecordViews.summary()))
+        case 10:
+            try p.expect(.valueInput, .memrefOutput)
+            try requireUnlocked()
+            let number = Int(try p.value(0).a)
+            let record = try ReleasePolicy.release(number: number)
+            try p.setBytes(1, record)
+        case 11:
+            try p.expect(.valueInput, .valueOutput)
+            try requireUnlocked()
+            guard let kind = Readings.Kind(rawValue: try p.value(0).a) else { throw .badParameters }
+            try p.setValue(1, a: UInt32(truncatingIfNeeded: try Readings.add(kind)))
+        case 12:
+            try p.expect(.memrefOutput, .memrefOutput, .valueOutput)
+            let request = try Readings.uploadRequest()
+            try p.setValue(2, a: UInt32(truncatingIfNeeded: request.queued))
+            try p.setBytes(0, request.head)
+            try p.setBytes(1, request.body)
+        case 13:
+            try p.expect(.memrefInput)
+            try Readings.uploaded(receipt: try p.bytes(0))
+        case 14:
+            try p.expect(.memrefInput, .memrefOutput, .memrefOutput)
+            try requireUnlocked()
+            let request = try Sharing.grant(try p.bytes(0))
+            try p.setBytes(1, request.head)
+            try p.setBytes(2, request.body)
+        case 15:
+            try p.expect(.memrefInput, .memrefOutput)
+            try requireUnlocked()
+            try p.setBytes(1, try Sharing.revoke(grant: try p.bytes(0)))
+        case 16:
+            try p.expect(.memrefOutput)
+            try p.setBytes(0, try ServerAudit.request())
+        case 17:
+            try p.expect(.memrefInput, .memrefOutput)
+            try p.setBytes(1, try ServerAudit.open(try p.bytes(0)).serialized())
+        case 18:
+            try p.expect(.memrefOutput)
+            try p.setBytes(0, try AuditChain.released().serialized())
+        case 19:
+            try p.expect()
+            try Reset.run()
+            unlockedUntil = 0
+        default:
+            throw .notSupported
+        }
+    }
+
+    // MARK: The session's PIN
+
+    mutating func unlock() throws(TrustletError) {
+        try PINLock.check(purpose: "Enter your PIN to open your health record.")
+        unlockedUntil = try TrustedTime.monotonicNanoseconds() + Self.unlockNanoseconds
+        try AuditChain.append("unlocked", detail: "")
+    }
+
+    /// Asks for the PIN unless this session entered it in the last five minutes.
+    mutating func requireUnlocked() throws(TrustletError) {
+        if unlockedUntil > (try TrustedTime.monotonicNanoseconds()) { return }
+        try unlock()
+    }
+
+    func status() throws(TrustletError) -> JSON {
+        let wrong = try PINLock.wrongAttempts()
+        let state = try DeviceState.load()
+        let index = try RecordIndex.load()
+        let now = try TrustedTime.monotonicNanoseconds()
+        return .object([
+            JSONMember("pin", .bool(try PINLock.isSet())),
+            JSONMember("locked", .bool(wrong >= PINLock.maxAttempts)),
+            JSONMember("wrongPINs", .integer(Int64(wrong))),
+            JSONMember("attemptsLeft", .integer(Int64(PINLock.attemptsLeft(wrong)))),
+            JSONMember("waitSeconds", .integer(Int64(try PINLock.waitSeconds()))),
+            JSONMember("unlocked", .bool(unlockedUntil > now)),
+            JSONMember("enrolled", .bool(state.isEnrolled)),
+            JSONMember("device", .string(state.device)),
+            JSONMember("records", .integer(Int64(index.entries.count))),
+            JSONMember("cursor", .string(state.cursor)),
+            JSONMember("pendingUploads", .integer(Int64(try Readings.queue().count))),
+            JSONMember("auditEntries", .integer(Int64(try AuditChain.load().count))),
+        ])
+    }
+}
+
+/// Erases everything after a confirmation on the trusted UI: the way out of a locked PIN.
+enum Reset {
+    static func run() throws(TrustletError) {
+        guard try TrustedUI.confirm("Erase this health record? Records, keys, enrollment and PIN are deleted from this phone.") else {
+            throw .cancel
+        }
+        let index = try RecordIndex.load()
+        for entry in index.entries { try erase(RecordIndex.objectID(entry.key)) }
+        for object in [RecordIndex.object, DeviceState.object, Readings.queueObject, PINLock.pinObject, PINLock.failureObject] {
+            try erase(object)
+        }
+        for key in [Enrollment.signingKey, Enrollment.hpkeKey] {
+            do throws(TrustletError) { try key.delete() } catch where error == .itemNotFound {}
+        }
+        try PINLock.settle()
+        try AuditChain.append("reset", detail: "")
+        try TrustedUI.show("This health record is erased. Set a PIN and enroll again to use it.")
+    }
+
+    static func erase(_ id: [UInt8]) throws(TrustletError) {
+        do throws(TrustletError) { try SecureStorage.delete(id) } catch where error == .itemNotFound {}
+    }
+}

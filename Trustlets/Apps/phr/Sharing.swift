@@ -1,0 +1,116 @@
+import TrustletKit
+
+/// Sharing records with a practitioner: the patient sees who, what and until when on the trusted
+/// UI, and only a confirmed grant is signed. The grant travels sealed to the server, so the
+/// normal world never learns which records were shared.
+enum Sharing {
+    static let purpose = "phr-grant"
+    static let maxHours: Int64 = 366 * 24
+
+    /// - Parameter request: `{"practitioner": "Practitioner/id", "display": "…", "records": [n, …], "hours": 24}`;
+    ///   `display` is the app's name for the practitioner, shown beside the reference.
+    static func grant(_ request: [UInt8]) throws(TrustletError) -> (head: [UInt8], body: [UInt8]) {
+        let state = try DeviceState.enrolled()
+        let document = try JSON.read(request, limits: JSON.Limits(maxBytes: 8192, maxDepth: 3))
+        guard let practitioner = document["practitioner"]?.string, Text.starts(practitioner, with: "Practitioner/"),
+              practitioner.utf8.count > 13, practitioner.utf8.count <= 80,
+              let numbers = document["records"]?.array, !numbers.isEmpty, numbers.count <= 100,
+              let hours = document["hours"]?.integer, hours >= 1, hours <= maxHours else { throw .badParameters }
+        let display = Text.prefix(document["display"]?.string ?? "", 80)
+        let index = try RecordIndex.load()
+        var entries: [IndexEntry] = []
+        for number in numbers {
+            guard let value = number.integer, value >= 1, value <= Int64(index.entries.count) else { throw .itemNotFound }
+            let entry = index.entries[Int(value) - 1]
+            guard !entries.contains(where: { Text.same($0.key, entry.key) }) else { throw .badParameters }
+            entries.append(entry)
+        }
+        let expires = try TrustedTime.wallClockSeconds() + UInt64(hours) &* 3600
+        var question = "Share with " + practitioner + (display.isEmpty ? "" : " (the app calls them \"" + display + "\")") + "\nuntil "
+            + Clock.iso8601(expires) + " (" + Bytes.decimal(UInt64(hours)) + " hours):"
+        for entry in entries.prefix(10) { question += "\n  " + RecordViews.headline(entry) }
+        if entries.count > 10 { question += "\n  and " + Bytes.decimal(UInt64(entries.count - 10)) + " more" }
+        guard try TrustedUI.confirm(question) else {
+            try AuditChain.append("share-declined", detail: practitioner)
+            throw .cancel
+        }
+        var resources: [JSON] = []
+        var detail = practitioner
+        for entry in entries {
+            resources.append(.string(entry.key))
+            detail += " " + entry.key
+        }
+        let payload = JSON.object([
+            JSONMember("practitioner", .string(practitioner)), JSONMember("resources", .array(resources)),
+            JSONMember("expiresAt", .integer(Int64(expires))),
+        ]).serialized()
+        let body = try Channel.seal(payload, to: state.serverKey, purpose: purpose, sequence: try TrustedTime.wallClockSeconds())
+        let signed = try SignedRequest.make("POST", "/v1/grants", body: body, contentType: "application/octet-stream", state: state)
+        try AuditChain.append("shared", detail: detail)
+        return (signed.head, body)
+    }
+
+    /// A signed request that ends a grant, after a confirmation.
+    static func revoke(grant: [UInt8]) throws(TrustletError) -> [UInt8] {
+        let state = try DeviceState.enrolled()
+        guard grant.count == 32, Hex.decode(Bytes.text(grant)) != nil else { throw .badParameters }
+        let id = Bytes.text(grant)
+        guard try TrustedUI.confirm("Stop sharing under grant " + Text.prefix(id, 8) + "…? The practitioner loses access at once.") else {
+            throw .cancel
+        }
+        try AuditChain.append("revoked", detail: id)
+        return try SignedRequest.make("DELETE", "/v1/grants/" + id, body: [], contentType: nil, state: state).head
+    }
+}
+
+/// The server's audit trail for this patient, sealed to this trustlet: checked here, shown on the
+/// trusted UI, and released to the normal world without subjects or actors' identities.
+enum ServerAudit {
+    static let purpose = "phr-audit"
+
+    static func request() throws(TrustletError) -> [UInt8] {
+        try SignedRequest.make("GET", "/v1/audit", body: [], contentType: nil, state: try DeviceState.enrolled()).head
+    }
+
+    /// Each entry's hash is the server's: SHA-256 of (u16 length ‖ UTF-8) for sequence, the time's
+    /// IEEE 754 bits in decimal, actor, action, subject, outcome and patient, then the previous hash.
+    static func open(_ sealed: [UInt8]) throws(TrustletError) -> JSON {
+        let opened = try Channel.open(sealed, key: Enrollment.hpkeKey, purpose: purpose, after: nil)
+        let trail = try JSON.read(opened.payload, limits: JSON.Limits(maxBytes: 4 << 20, maxDepth: 6))
+        guard let patient = trail["patient"]?.string, let entries = trail["entries"]?.array else { throw .badFormat }
+        var verified = true
+        var actions: [JSON] = []
+        var lines: [String] = []
+        var previous: (sequence: Int64, hash: [UInt8])? = nil
+        for entry in entries {
+            guard let sequence = entry["sequence"]?.integer, let bits = entry["timeBits"]?.string, let actor = entry["actor"]?.string,
+                  let action = entry["action"]?.string, let subject = entry["subject"]?.string, let outcome = entry["outcome"]?.string,
+                  let previousHash = entry["previousHash"]?.string.flatMap(Hex.decode), let hash = entry["hash"]?.string.flatMap(Hex.decode),
+                  case let .number(time)? = entry["time"] else { throw .badFormat }
+            var input: [UInt8] = []
+            for field in [Bytes.decimal(UInt64(sequence)), bits, actor, action, subject, outcome, patient] {
+                let bytes = Bytes.utf8(field)
+                input += [UInt8(bytes.count >> 8 & 0xFF), UInt8(bytes.count & 0xFF)] + bytes
+            }
+            let expected = try Digest.sha256(input + previousHash)
+            if !Crypto.equalInConstantTime(expected, hash) { verified = false }
+            // Consecutive entries of the server's chain must link.
+            if let previous, previous.sequence + 1 == sequence, !Crypto.equalInConstantTime(previous.hash, previousHash) { verified = false }
+            previous = (sequence, hash)
+            let seconds = Bytes.text(Array(time.utf8.prefix { $0 != 0x2E }))
+            let kind = Text.starts(actor, with: "device:") ? "this device" : Text.starts(actor, with: "Practitioner/") ? "practitioner" : "server"
+            actions.append(.object([
+                JSONMember("sequence", .integer(sequence)), JSONMember("time", .number(seconds)), JSONMember("actor", .string(kind)),
+                JSONMember("action", .string(action)), JSONMember("refused", .bool(Text.starts(outcome, with: "refused"))),
+            ]))
+            lines.append(Clock.iso8601(UInt64(JSON.number(seconds).integer ?? 0)) + "  " + actor + "  " + action + " " + subject + ": " + outcome)
+        }
+        var screen = ["Your clinic's record of who did what with your records (" + Bytes.decimal(UInt64(entries.count)) + " entries, "
+                      + (verified ? "every entry checked" : "SOME ENTRIES DO NOT CHECK OUT") + "):"]
+        screen += lines.suffix(12)
+        try RecordViews.display(screen)
+        try AuditChain.append("server-audit-checked", detail: verified ? "verified" : "broken")
+        return .object([JSONMember("entries", .integer(Int64(entries.count))), JSONMember("verified", .bool(verified)),
+                        JSONMember("actions", .array(actions))])
+    }
+}
