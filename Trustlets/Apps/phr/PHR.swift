@@ -194,8 +194,9 @@ enum Reset {
         guard try TrustedUI.confirm("Erase this health record? Records, keys, enrollment and PIN are deleted from this phone.") else {
             throw .cancel
         }
-        let index = try RecordIndex.load()
-        for entry in index.entries { try erase(RecordIndex.objectID(entry.key)) }
+        var pages: [UInt64] = []
+        for entry in try RecordIndex.load().entries where !pages.contains(entry.page) { pages.append(entry.page) }
+        for page in pages { try erase(RecordIndex.pageObject(page)) }
         for object in [RecordIndex.object, DeviceState.object, Readings.queueObject, PINLock.pinObject, PINLock.failureObject] {
             try erase(object)
         }

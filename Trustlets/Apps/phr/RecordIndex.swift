@@ -14,9 +14,16 @@ struct IndexEntry {
     var status: String
     /// The value in words, e.g. "120/80 mm[Hg]" ("" if none).
     var value: String
+    /// The date as a number that sorts as time does: YYYYMMDDhhmmss (0 without a date).
+    var when: UInt64 { Text.sortKey(date) }
+    /// Where the record's bytes are: the sync page that brought it, and its range in that page.
+    var page: UInt64 = 0
+    var start = 0
+    var length = 0
 
     var row: JSON {
-        .array([.string(key), .string(type), .string(date), .string(category), .string(code), .string(display), .string(status), .string(value)])
+        .array([.string(key), .string(type), .string(date), .string(category), .string(code), .string(display), .string(status), .string(value),
+                .integer(Int64(page)), .integer(Int64(start)), .integer(Int64(length))])
     }
 
     init(key: String, type: String, date: String, category: String, code: String, display: String, status: String, value: String) {
@@ -25,19 +32,25 @@ struct IndexEntry {
     }
 
     init(row: JSON) throws(TrustletError) {
+        guard let columns = row.array, columns.count == 11, let page = columns[8].integer, let start = columns[9].integer,
+              let length = columns[10].integer, page >= 0, start >= 0, length >= 0 else { throw .corruptObject }
         var fields: [String] = []
-        for column in row.array ?? [] {
+        for column in columns[0..<8] {
             guard let text = column.string else { throw .corruptObject }
             fields.append(text)
         }
-        guard fields.count == 8 else { throw .corruptObject }
         self.init(key: fields[0], type: fields[1], date: fields[2], category: fields[3], code: fields[4], display: fields[5],
                   status: fields[6], value: fields[7])
+        (self.page, self.start, self.length) = (UInt64(page), Int(start), Int(length))
     }
 }
 
-/// The index of the records kept, in sealed storage, and the records themselves: each one its
-/// own sealed object, named by a hash of `Type/id` so object names say nothing either.
+/// The index of the records kept, in sealed storage, and the records themselves.
+///
+/// Each sync page is kept as it arrived, as one sealed object named for its sequence number, and
+/// the index says where in which page each record lies: a page costs a handful of sealed writes
+/// instead of one per record, and the records are kept byte for byte as the server sent them. A
+/// page no record points into any more is deleted. Object names say nothing about the records.
 ///
 /// A record's number (its handle for the normal world) is its position in the index, from 1;
 /// a record that changes keeps its number, a new one is added at the end.
@@ -46,38 +59,60 @@ struct RecordIndex {
 
     var entries: [IndexEntry]
 
-    static func objectID(_ key: String) throws(TrustletError) -> [UInt8] {
-        [0x72] + Array(try Digest.sha256(Bytes.utf8(key))[0..<20])
-    }
+    /// The index this instance last read or wrote, by the SHA-256 of its sealed bytes: queries
+    /// reuse it while the object is unchanged, and a change by another session is seen at once.
+    nonisolated(unsafe) static var cached: (digest: [UInt8], index: RecordIndex)? = nil
+
+    static func pageObject(_ page: UInt64) -> [UInt8] { [0x70] + Bytes.bigEndian(page) }
 
     static func load() throws(TrustletError) -> RecordIndex {
         guard let bytes = try SecureStorage.read(object) else { return RecordIndex(entries: []) }
+        let digest = try Digest.sha256(bytes)
+        if let cached, cached.digest == digest { return cached.index }
         guard let rows = try JSON.read(bytes).array else { throw .corruptObject }
         var entries: [IndexEntry] = []
         entries.reserveCapacity(rows.count)
         for row in rows { entries.append(try IndexEntry(row: row)) }
-        return RecordIndex(entries: entries)
+        let index = RecordIndex(entries: entries)
+        cached = (digest, index)
+        return index
     }
 
     func save() throws(TrustletError) {
         var rows: [JSON] = []
         rows.reserveCapacity(entries.count)
         for entry in entries { rows.append(entry.row) }
-        try SecureStorage.write(Self.object, JSON.array(rows).serialized())
+        let bytes = JSON.array(rows).serialized()
+        try SecureStorage.write(Self.object, bytes)
+        Self.cached = (try Digest.sha256(bytes), self)
     }
 
+    /// The position of each key, for `upsert`: built once, kept up to date.
+    private var positions: [[UInt8]: Int]? = nil
+
+    init(entries: [IndexEntry]) { self.entries = entries }
+
     /// Adds or replaces the entry with the same key.
-    mutating func upsert(_ entry: IndexEntry) {
-        var position = 0
-        while position < entries.count {
-            if entries[position].key.utf8.elementsEqual(entry.key.utf8) {
-                entries[position] = entry
-                return
-            }
-            position += 1
+    /// - Returns: the page the replaced entry pointed into, if any.
+    mutating func upsert(_ entry: IndexEntry) -> UInt64? {
+        if positions == nil {
+            var built: [[UInt8]: Int] = [:]
+            for (position, existing) in entries.enumerated() { built[Array(existing.key.utf8)] = position }
+            positions = built
         }
+        let key = Array(entry.key.utf8)
+        if let position = positions?[key] {
+            let previous = entries[position].page
+            entries[position] = entry
+            return previous
+        }
+        positions?[key] = entries.count
         entries.append(entry)
+        return nil
     }
+
+    /// Whether any record still lies in `page`.
+    func uses(_ page: UInt64) -> Bool { entries.contains { $0.page == page } }
 
     /// The entry with number `number` (from 1).
     func entry(_ number: Int) throws(TrustletError) -> IndexEntry {
@@ -85,10 +120,10 @@ struct RecordIndex {
         return entries[number - 1]
     }
 
-    /// A stored record's JSON.
+    /// A stored record's JSON, as the server sent it.
     static func record(_ entry: IndexEntry) throws(TrustletError) -> [UInt8] {
-        guard let bytes = try SecureStorage.read(try objectID(entry.key)) else { throw .corruptObject }
-        return bytes
+        guard let page = try SecureStorage.read(pageObject(entry.page)), entry.start + entry.length <= page.count else { throw .corruptObject }
+        return Array(page[entry.start..<(entry.start + entry.length)])
     }
 }
 
@@ -142,6 +177,13 @@ enum FHIRIndexer {
         return ""
     }
 
+    static let categories: [(String, String)] = [
+        ("AllergyIntolerance", "allergy"), ("Condition", "condition"), ("MedicationRequest", "medication"),
+        ("MedicationStatement", "medication"), ("Immunization", "immunization"), ("Encounter", "encounter"),
+        ("Procedure", "procedure"), ("Claim", "billing"), ("ExplanationOfBenefit", "billing"), ("Patient", "demographics"),
+        ("CarePlan", "care-plan"), ("CareTeam", "care-plan"), ("Goal", "care-plan"), ("DocumentReference", "document"),
+    ]
+
     static func category(of resource: JSON, type: String) -> String {
         if Text.same(type, "Observation") {
             for category in resource["category"]?.array ?? [] {
@@ -155,13 +197,7 @@ enum FHIRIndexer {
             }
             return "report"
         }
-        let table: [(String, String)] = [
-            ("AllergyIntolerance", "allergy"), ("Condition", "condition"), ("MedicationRequest", "medication"),
-            ("MedicationStatement", "medication"), ("Immunization", "immunization"), ("Encounter", "encounter"),
-            ("Procedure", "procedure"), ("Claim", "billing"), ("ExplanationOfBenefit", "billing"), ("Patient", "demographics"),
-            ("CarePlan", "care-plan"), ("CareTeam", "care-plan"), ("Goal", "care-plan"), ("DocumentReference", "document"),
-        ]
-        for (name, category) in table where Text.same(name, type) { return category }
+        for (name, category) in categories where Text.same(name, type) { return category }
         return "other"
     }
 
@@ -194,7 +230,7 @@ enum FHIRIndexer {
 
 /// Byte-wise text helpers: comparing UTF-8 directly keeps the Unicode tables out of the trustlet.
 enum Text {
-    static func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+    static func same(_ a: String, _ b: String) -> Bool { a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8) }
 
     static func starts(_ text: String, with prefix: String) -> Bool {
         var iterator = text.utf8.makeIterator()
@@ -220,6 +256,24 @@ enum Text {
         return Bytes.text(Array(bytes[0..<end]))
     }
 
-    /// Whether `a` sorts before `b`, byte by byte (ISO dates sort as text).
-    static func before(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+    /// A FHIR date or dateTime as YYYYMMDDhhmmss, so that dates sort as numbers (the interpreter
+    /// compares two integers far faster than two strings). Missing parts count as zero; the time
+    /// zone is ignored, which misorders readings only within hours of each other across zones.
+    static func sortKey(_ date: String) -> UInt64 {
+        var key: UInt64 = 0, digits = 0
+        for byte in date.utf8 {
+            if byte >= 0x30 && byte <= 0x39 {
+                key = key &* 10 &+ UInt64(byte - 0x30)
+                digits += 1
+                if digits == 14 { break }
+            } else if byte == 0x2B || byte == 0x5A || (byte == 0x2D && digits >= 10) || byte == 0x2E {
+                break  // a zone, or fractions of a second
+            }
+        }
+        while digits < 14 { key = key &* 10; digits += 1 }
+        return key
+    }
+
+    /// The day of a sort key, YYYYMMDD.
+    static func day(_ key: UInt64) -> UInt64 { key / 1_000_000 }
 }

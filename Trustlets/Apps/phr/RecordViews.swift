@@ -42,8 +42,9 @@ enum RecordViews {
     static func summary() throws(TrustletError) -> Int {
         let entries = try RecordIndex.load().entries
         // Newest first, once, so every section below reads in date order.
+        let when = entries.map { $0.when }
         var order = Array(entries.indices)
-        order.sort { a, b in Text.before(entries[b].date, entries[a].date) }
+        order.sort { a, b in when[a] > when[b] }
         var lines: [String] = []
         for index in order where Text.same(entries[index].type, "Patient") { lines.append("Health summary: " + entries[index].display) }
         if lines.isEmpty { lines.append("Health summary") }

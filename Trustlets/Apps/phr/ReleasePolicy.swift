@@ -39,17 +39,18 @@ enum ReleasePolicy {
                 throw .badParameters
             }
         }
+        let from = try since.map(dayKey), to = try until.map(dayKey)
         let index = try RecordIndex.load()
-        var matches: [(number: Int, day: String)] = []
+        var matches: [(number: Int, when: UInt64)] = []
         for (position, entry) in index.entries.enumerated() {
             if let type, !Text.same(type, entry.type) { continue }
             if let category, !Text.same(category, entry.category) { continue }
-            let day = Text.prefix(entry.date, 10)
-            if let since, Text.before(day, since) { continue }
-            if let until, !Text.before(day, until) { continue }
-            matches.append((position + 1, day))
+            let when = entry.when
+            if let from, Text.day(when) < from { continue }
+            if let to, Text.day(when) >= to { continue }
+            matches.append((position + 1, when))
         }
-        matches.sort { a, b in Text.before(b.day, a.day) || (Text.same(a.day, b.day) && a.number > b.number) }
+        matches.sort { a, b in a.when > b.when || (a.when == b.when && a.number > b.number) }
         var released: [JSON] = []
         var position = Int(offset)
         while position < matches.count && released.count < Int(limit) {
@@ -57,7 +58,7 @@ enum ReleasePolicy {
             let entry = index.entries[match.number - 1]
             released.append(.object([
                 JSONMember("n", .integer(Int64(match.number))), JSONMember("type", .string(entry.type)),
-                JSONMember("date", .string(match.day)), JSONMember("category", .string(entry.category)),
+                JSONMember("date", .string(Text.prefix(entry.date, 10))), JSONMember("category", .string(entry.category)),
             ]))
             position += 1
         }
@@ -75,6 +76,14 @@ enum ReleasePolicy {
         }
         try AuditChain.append("released", detail: entry.key)
         return try RecordIndex.record(entry)
+    }
+
+    /// A filter's day, `YYYY-MM-DD`, as YYYYMMDD.
+    private static func dayKey(_ text: String) throws(TrustletError) -> UInt64 {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == 0x2D, bytes[7] == 0x2D else { throw .badParameters }
+        for (offset, byte) in bytes.enumerated() where offset != 4 && offset != 7 { guard byte >= 0x30 && byte <= 0x39 else { throw .badParameters } }
+        return Text.day(Text.sortKey(text))
     }
 
     private static func text(_ value: JSON) throws(TrustletError) -> String {

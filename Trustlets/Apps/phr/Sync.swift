@@ -3,10 +3,10 @@ import TrustletKit
 /// Sync: the server's pages arrive sealed to this trustlet's HPKE key; the normal world relays
 /// them and never sees a record.
 ///
-/// A page is kept in this order: every record, then the index, then the state with the new
+/// A page is kept in this order: the page itself, then the index, then the state with the new
 /// cursor. If the secure world stops in between, the next sync starts again from the old cursor
-/// and the same records land on the same objects and the same index entries: nothing is lost and
-/// nothing is counted twice.
+/// and the same records land on the same index entries: nothing is lost and nothing is counted
+/// twice.
 enum Sync {
     static let purpose = "phr-sync"
     static let pageLimit: Int64 = 100
@@ -23,21 +23,37 @@ enum Sync {
     static func receive(page: [UInt8], answering nonce: String?) throws(TrustletError) -> (stored: Int, more: Bool) {
         var state = try DeviceState.enrolled()
         let opened = try Channel.open(page, key: Enrollment.hpkeKey, purpose: purpose, after: state.lastPage)
-        let document = try JSON.read(opened.payload, limits: JSON.Limits(maxBytes: 1 << 20, maxDepth: 40))
+        let parsed: (document: JSON, ranges: [Range<Int>])
+        do throws(JSONError) {
+            parsed = try JSON.parse(opened.payload, limits: JSON.Limits(maxBytes: 1 << 20, maxDepth: 40), elementRangesOf: "resources")
+        } catch {
+            throw .badFormat
+        }
+        let document = parsed.document
         guard let inResponseTo = document["inResponseTo"]?.string, let cursor = document["cursor"]?.string, let more = document["more"]?.bool,
-              let resources = document["resources"]?.array else { throw .badFormat }
+              let resources = document["resources"]?.array, resources.count == parsed.ranges.count else { throw .badFormat }
         if let nonce, !Text.same(nonce, inResponseTo) { throw .security }
         var index = try RecordIndex.load()
-        for resource in resources {
-            let entry = try FHIRIndexer.entry(for: resource)
-            try SecureStorage.write(try RecordIndex.objectID(entry.key), resource.serialized())
-            index.upsert(entry)
+        var replaced: [UInt64] = []
+        if !resources.isEmpty {
+            // The page as it came: the records' bytes stay exactly the server's.
+            try SecureStorage.write(RecordIndex.pageObject(opened.sequence), opened.payload)
+        }
+        for (position, resource) in resources.enumerated() {
+            var entry = try FHIRIndexer.entry(for: resource)
+            let range = parsed.ranges[position]
+            (entry.page, entry.start, entry.length) = (opened.sequence, range.lowerBound, range.count)
+            if let previous = index.upsert(entry), previous != opened.sequence, !replaced.contains(previous) { replaced.append(previous) }
             if Text.same(entry.type, "Patient") { state.patient = entry.key }
         }
         try index.save()
         state.cursor = cursor
         state.lastPage = opened.sequence
         try state.save()
+        // Pages whose every record came again later hold nothing the index needs.
+        for page in replaced where !index.uses(page) {
+            do throws(TrustletError) { try SecureStorage.delete(RecordIndex.pageObject(page)) } catch where error == .itemNotFound {}
+        }
         try AuditChain.append("sync", detail: Bytes.decimal(UInt64(resources.count)) + " records to cursor " + cursor)
         return (resources.count, more)
     }

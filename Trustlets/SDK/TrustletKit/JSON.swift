@@ -41,6 +41,21 @@ public enum JSON: Equatable {
         return value
     }
 
+    /// Reads a document that is an object, and also gives where each element of one of its
+    /// top-level arrays lies in `bytes`: the caller can keep those bytes exactly as they came
+    /// instead of writing the parsed values back.
+    /// - Parameter member: the top-level member whose array's element ranges are wanted.
+    /// - Returns: the document and the byte range of each element of `member` (empty if it is absent or not an array).
+    public static func parse(_ bytes: [UInt8], limits: Limits = Limits(), elementRangesOf member: String) throws(JSONError) -> (document: JSON, ranges: [Range<Int>]) {
+        guard bytes.count <= limits.maxBytes else { throw JSONError(.tooLarge, at: limits.maxBytes) }
+        var reader = JSONReader(bytes: bytes, maxDepth: limits.maxDepth)
+        reader.rangesOf = Array(member.utf8)
+        let value = try reader.value(depth: 0)
+        reader.skipWhitespace()
+        guard reader.index == bytes.count else { throw JSONError(.trailingData, at: reader.index) }
+        return (value, reader.ranges)
+    }
+
     /// Reads a document in trustlet code: a refused document is `badFormat`.
     public static func read(_ bytes: [UInt8], limits: Limits = Limits()) throws(TrustletError) -> JSON {
         do throws(JSONError) {
@@ -61,7 +76,9 @@ public enum JSON: Equatable {
     /// The value of the first member with this name, for an object.
     public subscript(key: String) -> JSON? {
         guard case let .object(members) = self else { return nil }
-        for member in members where member.key.utf8.elementsEqual(key.utf8) { return member.value }
+        // Comparing lengths first (constant time for native strings) skips almost every member.
+        let length = key.utf8.count
+        for member in members where member.key.utf8.count == length && member.key.utf8.elementsEqual(key.utf8) { return member.value }
         return nil
     }
 
@@ -154,6 +171,17 @@ public enum JSON: Equatable {
 
     private static func writeString(_ text: String, into out: inout [UInt8]) {
         out.append(0x22)
+        // Most strings need no escape: copy them whole.
+        var text = text
+        let plain = text.withUTF8 { buffer -> Bool in
+            for byte in buffer where byte < 0x20 || byte == 0x22 || byte == 0x5C { return false }
+            out.append(contentsOf: buffer)
+            return true
+        }
+        if plain {
+            out.append(0x22)
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case 0x22: out += [0x5C, 0x22]
@@ -203,6 +231,10 @@ struct JSONReader {
     let bytes: [UInt8]
     let maxDepth: Int
     var index = 0
+    /// The top-level member whose array elements' ranges are recorded, if any.
+    var rangesOf: [UInt8]? = nil
+    var ranges: [Range<Int>] = []
+    private var recording = false
 
     init(bytes: [UInt8], maxDepth: Int) {
         self.bytes = bytes
@@ -210,10 +242,15 @@ struct JSONReader {
     }
 
     mutating func skipWhitespace() {
-        while index < bytes.count {
-            let byte = bytes[index]
-            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
-            index += 1
+        let start = index
+        index = bytes.withUnsafeBufferPointer { buffer -> Int in
+            var position = start
+            while position < buffer.count {
+                let byte = buffer[position]
+                guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { break }
+                position += 1
+            }
+            return position
         }
     }
 
@@ -258,8 +295,14 @@ struct JSONReader {
             index += 1
             return .array(elements)
         }
+        // Only the array that is the named member of the top-level object records its elements.
+        let records = recording && depth == 2
+        recording = false
         while true {
+            skipWhitespace()
+            let start = index
             elements.append(try value(depth: depth))
+            if records { ranges.append(start..<index) }
             skipWhitespace()
             let next = try peek()
             index += 1
@@ -286,13 +329,17 @@ struct JSONReader {
             let key = try string()
             let keyBytes = Array(key.utf8)
             if members.count < 8 {
-                for member in members where member.key.utf8.elementsEqual(keyBytes) { throw JSONError(.duplicateKey, at: keyStart) }
+                for member in members where member.key.utf8.count == keyBytes.count && member.key.utf8.elementsEqual(keyBytes) {
+                    throw JSONError(.duplicateKey, at: keyStart)
+                }
                 if members.count == 7 { for member in members { seen.insert(Array(member.key.utf8)) }; seen.insert(keyBytes) }
             } else if !seen.insert(keyBytes).inserted {
                 throw JSONError(.duplicateKey, at: keyStart)
             }
             try expect(0x3A)
+            if depth == 1, let rangesOf, keyBytes == rangesOf { recording = true }
             members.append(JSONMember(key, try value(depth: depth)))
+            recording = false
             skipWhitespace()
             let next = try peek()
             index += 1
@@ -304,7 +351,24 @@ struct JSONReader {
     /// A string, from its opening quote.
     private mutating func string() throws(JSONError) -> String {
         index += 1
-        var out: [UInt8] = []
+        // Most strings are plain ASCII with no escapes: find their end in one tight pass and take
+        // them whole. The interpreter runs this loop far faster than the general one below.
+        let start = index
+        let plainEnd = bytes.withUnsafeBufferPointer { buffer -> Int in
+            var position = start
+            while position < buffer.count {
+                let byte = buffer[position]
+                if byte == 0x22 || byte == 0x5C || byte < 0x20 || byte >= 0x80 { break }
+                position += 1
+            }
+            return position
+        }
+        if plainEnd < bytes.count && bytes[plainEnd] == 0x22 {
+            index = plainEnd + 1
+            return String(decoding: bytes[start..<plainEnd], as: UTF8.self)
+        }
+        var out: [UInt8] = Array(bytes[start..<plainEnd])
+        index = plainEnd
         while true {
             let byte = try peek()
             switch byte {

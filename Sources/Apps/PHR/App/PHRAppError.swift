@@ -25,7 +25,7 @@ public enum PHRAppError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// What a GP code from the PHR trustlet means for the user.
-    static func meaning(_ code: ReturnCode, command: PHRTrustlet.Command) -> String {
+    public static func meaning(_ code: ReturnCode, command: PHRTrustlet.Command) -> String {
         switch code {
         case .accessDenied: "wrong PIN"
         case .security where command == .unlock || command == .setPIN: "the PIN is locked after too many wrong attempts; `phr reset` erases the record"

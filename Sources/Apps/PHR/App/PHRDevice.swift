@@ -235,9 +235,10 @@ public final class PHRDevice: Sendable {
 
     // MARK: Calls
 
-    /// Invokes a command; an output too small for the answer is enlarged once to the size the
-    /// trustlet asked for (the GP short-buffer convention).
-    func call(_ command: PHRTrustlet.Command, _ parameters: [TEEParameter]) async throws(PHRAppError) -> TEEResult {
+    /// Invokes a command with any parameters (the typed methods above are built on it); an output
+    /// too small for the answer is enlarged to the size the trustlet asked for (the GP short-buffer
+    /// convention).
+    public func call(_ command: PHRTrustlet.Command, _ parameters: [TEEParameter]) async throws(PHRAppError) -> TEEResult {
         var parameters = parameters
         for _ in 0..<3 {
             do throws(TEEError) {

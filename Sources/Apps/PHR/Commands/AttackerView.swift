@@ -18,6 +18,8 @@ public struct AttackerView: Sendable {
     public struct Source: Sendable {
         public let name: String
         public let bytes: [UInt8]
+
+        public init(name: String, bytes: [UInt8]) { (self.name, self.bytes) = (name, bytes) }
     }
 
     public struct Finding: Sendable, CustomStringConvertible {
