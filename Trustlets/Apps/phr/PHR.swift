@@ -64,8 +64,8 @@ struct PHR: Trustlet {
             try p.setBytes(0, try status().serialized())
         case 1:
             try p.expect()
-            guard !(try PINLock.isSet()) else { throw .badState }
-            try PINLock.choose()
+            guard !(try PatientPIN.lock.isSet()) else { throw .badState }
+            try PatientPIN.choose()
             try AuditChain.append("pin-set", detail: "")
         case 2:
             try p.expect()
@@ -155,7 +155,7 @@ struct PHR: Trustlet {
     // MARK: The session's PIN
 
     mutating func unlock() throws(TrustletError) {
-        try PINLock.check(purpose: "Enter your PIN to open your health record.")
+        try PatientPIN.check(purpose: "Enter your PIN to open your health record.")
         unlockedUntil = try TrustedTime.monotonicNanoseconds() + Self.unlockNanoseconds
         try AuditChain.append("unlocked", detail: "")
     }
@@ -167,16 +167,17 @@ struct PHR: Trustlet {
     }
 
     func status() throws(TrustletError) -> JSON {
-        let wrong = try PINLock.wrongAttempts()
+        let lock = PatientPIN.lock
+        let wrong = try lock.wrongAttempts()
         let state = try DeviceState.load()
         let index = try RecordIndex.load()
         let now = try TrustedTime.monotonicNanoseconds()
         return .object([
-            JSONMember("pin", .bool(try PINLock.isSet())),
-            JSONMember("locked", .bool(wrong >= PINLock.maxAttempts)),
+            JSONMember("pin", .bool(try lock.isSet())),
+            JSONMember("locked", .bool(wrong >= lock.maxAttempts)),
             JSONMember("wrongPINs", .integer(Int64(wrong))),
-            JSONMember("attemptsLeft", .integer(Int64(PINLock.attemptsLeft(wrong)))),
-            JSONMember("waitSeconds", .integer(Int64(try PINLock.waitSeconds()))),
+            JSONMember("attemptsLeft", .integer(Int64(lock.attemptsLeft(wrong)))),
+            JSONMember("waitSeconds", .integer(Int64(try lock.waitSeconds()))),
             JSONMember("unlocked", .bool(unlockedUntil > now)),
             JSONMember("enrolled", .bool(state.isEnrolled)),
             JSONMember("device", .string(state.device)),
@@ -197,13 +198,11 @@ enum Reset {
         var pages: [UInt64] = []
         for entry in try RecordIndex.load().entries where !pages.contains(entry.page) { pages.append(entry.page) }
         for page in pages { try erase(RecordIndex.pageObject(page)) }
-        for object in [RecordIndex.object, DeviceState.object, Readings.queueObject, PINLock.pinObject, PINLock.failureObject] {
-            try erase(object)
-        }
+        for object in [RecordIndex.object, DeviceState.object, Readings.queueObject] { try erase(object) }
         for key in [Enrollment.signingKey, Enrollment.hpkeKey] {
             do throws(TrustletError) { try key.delete() } catch where error == .itemNotFound {}
         }
-        try PINLock.settle()
+        try PatientPIN.lock.clear()
         try AuditChain.append("reset", detail: "")
         try TrustedUI.show("This health record is erased. Set a PIN and enroll again to use it.")
     }

@@ -19,15 +19,9 @@ import TrustletKit
 /// ITEM_NOT_FOUND, an interaction the user cancelled CANCEL.
 @main
 struct Vault: Trustlet {
-    static let maxAttempts: UInt64 = 5
     static let maxSecret = 4096
-    // Sealed objects.
-    static let pinObject = Bytes.utf8("pin")        // salt (16) ‖ HMAC-SHA256(salt, PIN)
+    static let lock = PINLock(name: "pin", maxAttempts: 5)
     static let secretObject = Bytes.utf8("secret")
-    // Replay-protected counters: attempts made, and attempts settled by a right PIN or a reset.
-    // Wrong PINs in a row = attempts − settled.
-    static let attemptsCounter = Bytes.utf8("attempts")
-    static let settledCounter = Bytes.utf8("settled")
 
     init() throws(TrustletError) {}
 
@@ -37,7 +31,7 @@ struct Vault: Trustlet {
             try parameters.expect(.memrefInput)
             let secret = try parameters.bytes(0)
             guard !secret.isEmpty, secret.count <= Self.maxSecret else { throw .badParameters }
-            if try SecureStorage.read(Self.pinObject) == nil {
+            if !(try Self.lock.isSet()) {
                 try Self.choosePIN()
             } else {
                 try Self.checkPIN(purpose: "Enter the vault PIN to replace the secret.")
@@ -52,16 +46,15 @@ struct Vault: Trustlet {
             try TrustedUI.show("The secret: " + Bytes.text(secret))
         case 2:
             try parameters.expect(.valueOutput, .valueOutput)
-            let wrong = try Self.wrongAttempts()
-            try parameters.setValue(0, a: UInt32(truncatingIfNeeded: wrong), b: UInt32(truncatingIfNeeded: Self.attemptsLeft(wrong)))
+            let wrong = try Self.lock.wrongAttempts()
+            try parameters.setValue(0, a: UInt32(truncatingIfNeeded: wrong), b: UInt32(truncatingIfNeeded: Self.lock.attemptsLeft(wrong)))
             let stored = try SecureStorage.read(Self.secretObject) != nil
-            try parameters.setValue(1, a: stored ? 1 : 0, b: wrong >= Self.maxAttempts ? 1 : 0)
+            try parameters.setValue(1, a: stored ? 1 : 0, b: wrong >= Self.lock.maxAttempts ? 1 : 0)
         case 3:
             try parameters.expect()
             guard try TrustedUI.confirm("Erase the vault? The secret and the PIN are deleted.") else { throw .cancel }
             try Self.erase(Self.secretObject)
-            try Self.erase(Self.pinObject)
-            try Self.settleAttempts()
+            try Self.lock.clear()
             try TrustedUI.show("The vault is empty.")
         default:
             throw .notSupported
@@ -77,44 +70,24 @@ struct Vault: Trustlet {
             try TrustedUI.show("The PINs differ; nothing was stored.")
             throw .cancel
         }
-        let salt = Random.bytes(16)
-        try SecureStorage.write(pinObject, salt + (try Crypto.hmacSHA256(key: salt, data: pin)))
+        try lock.set(pin)
     }
 
-    /// Asks for the PIN and compares it, counting the attempt first.
+    /// Asks for the PIN and compares it; `PINLock` counts the attempt first.
     static func checkPIN(purpose: String) throws(TrustletError) {
-        let wrong = try wrongAttempts()
-        guard wrong < maxAttempts else {
-            try TrustedUI.show("The vault is locked after " + Bytes.decimal(maxAttempts) + " wrong PINs. Reset it to use it again.")
-            throw .security
+        do throws(TrustletError) {
+            try lock.ready()
+        } catch where error == .security {
+            try TrustedUI.show("The vault is locked after " + Bytes.decimal(lock.maxAttempts) + " wrong PINs. Reset it to use it again.")
+            throw error
         }
-        guard let stored = try SecureStorage.read(pinObject), stored.count == 48 else { throw .itemNotFound }
-        let pin = try TrustedUI.readPIN(purpose + " Attempts left: " + Bytes.decimal(attemptsLeft(wrong)) + ".")
-        // The attempt is on record before its outcome is known.
-        _ = try MonotonicCounter.increment(attemptsCounter)
-        let salt = Array(stored[0..<16])
-        guard Crypto.equalInConstantTime(try Crypto.hmacSHA256(key: salt, data: pin), Array(stored[16..<48])) else {
-            let left = attemptsLeft(wrong + 1)
+        let wrong = try lock.wrongAttempts()
+        let pin = try TrustedUI.readPIN(purpose + " Attempts left: " + Bytes.decimal(lock.attemptsLeft(wrong)) + ".")
+        guard try lock.attempt(pin) else {
+            let left = lock.attemptsLeft(wrong + 1)
             try TrustedUI.show(left == 0 ? "Wrong PIN. The vault is now locked." : "Wrong PIN. Attempts left: " + Bytes.decimal(left) + ".")
             throw .accessDenied
         }
-        try settleAttempts()
-    }
-
-    static func wrongAttempts() throws(TrustletError) -> UInt64 {
-        let attempts = try MonotonicCounter.read(attemptsCounter)
-        let settled = try MonotonicCounter.read(settledCounter)
-        return attempts > settled ? attempts - settled : 0
-    }
-
-    static func attemptsLeft(_ wrong: UInt64) -> UInt64 { wrong >= maxAttempts ? 0 : maxAttempts - wrong }
-
-    /// Brings the settled count up to the attempts made. Counters only go up one at a time; there
-    /// are at most five steps.
-    static func settleAttempts() throws(TrustletError) {
-        let attempts = try MonotonicCounter.read(attemptsCounter)
-        var settled = try MonotonicCounter.read(settledCounter)
-        while settled < attempts { settled = try MonotonicCounter.increment(settledCounter) }
     }
 
     static func erase(_ id: [UInt8]) throws(TrustletError) {

@@ -99,7 +99,8 @@ public struct DemoStory: Sendable {
         step(2, "Provision a phone, start its secure world (\(options.transport.rawValue)), install the trustlet, enroll")
         detail("the clinic hands the patient a one-time enrollment code on paper; the patient types it on the trusted display")
         let wire = WireLog()
-        let (phone, app) = try await stage.enrolledPhone("phone", patient: patient, transport: options.transport,
+        let code = try await provider.service.issueEnrollmentCode(patient: patientID).code
+        let (phone, app) = try await stage.enrolledPhone("phone", patient: patient, code: code, transport: options.transport,
                                                          answers: [.text(Self.reading), .confirm(true), .confirm(true)], wire: wire)
         defer { phone.shutdown() }
         let screen = phone.screen
@@ -174,6 +175,8 @@ public struct DemoStory: Sendable {
         try attacker.addRecords(of: patient, from: provider.store)
         attacker.add("the patient ID", patientID, minimumLength: 8)
         attacker.add("the PIN", PHRStage.pin)
+        attacker.add("the enrollment code", code.characters)
+        attacker.add("the enrollment code", code.formatted)
         attacker.add("the new reading", Self.reading)
         let files = AttackerView.files(under: phone.ree, label: "REE")
         let messages = AttackerView.wire(wire)

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import PHRApp
+import PHRProtocol
 import PHRServer
 import TrubiZoneManufacturer
 import TrubiZoneProtocol
@@ -40,11 +41,13 @@ public final class PHRStage: Sendable {
 
     /// A new phone under `root/name` with the trustlet installed, enrolled for `patient` (by
     /// default the one with the most records); the scripted user sets the PIN, unlocks and types
-    /// the code, then answers `answers`.
-    public func enrolledPhone(_ name: String, patient: String? = nil, transport: DemoStory.Transport = .inProcess,
+    /// the code (`code`, or a new one for the patient), then answers `answers`.
+    public func enrolledPhone(_ name: String, patient: String? = nil, code: EnrollmentCode? = nil, transport: DemoStory.Transport = .inProcess,
                               answers: [ScriptedTrustedUI.Answer] = [], wire: WireLog? = nil) async throws -> (phone: EmulatedPhone, app: PatientApp) {
         let patient = try patient ?? provider.largestPatient()
-        let code = try await provider.service.issueEnrollmentCode(patient: String(patient.dropFirst("Patient/".count))).code
+        let code = if let code { code } else {
+            try await provider.service.issueEnrollmentCode(patient: String(patient.dropFirst("Patient/".count))).code
+        }
         let pin = Array(Self.pin.utf8)
         let phone = try EmulatedPhone(directory: root + "/" + name, caDirectory: caDirectory,
                                       answers: [.pin(pin), .pin(pin), .pin(pin), .text(code.formatted)] + answers,

@@ -1,0 +1,106 @@
+/// A PIN kept in sealed storage, with its attempts counted where no rollback reaches them.
+///
+/// The PIN itself is a salted HMAC in a sealed object. Attempts are counted in two
+/// replay-protected counters — attempts made and attempts settled by a right PIN — and an attempt
+/// is on record *before* the PIN is compared, so neither killing the secure world after a wrong
+/// guess nor restoring old normal-world files gives one back. Wrong PINs in a row are
+/// `attempts − settled`; at `maxAttempts` the lock holds until the trustlet erases the PIN.
+/// Optionally, after some wrong PINs the next attempt must wait, counted from the last failure
+/// (whose time is sealed, so rolling it back is detected like any other tampering).
+///
+///     let lock = PINLock(name: "pin", maxAttempts: 5, waits: [0, 0, 1, 2, 4])
+///     try lock.ready()                                  // security when locked, busy while waiting
+///     let pin = try TrustedUI.readPIN("Enter your PIN.")
+///     guard try lock.attempt(pin) else { throw .accessDenied }
+public struct PINLock {
+    /// GP `TEE_ERROR_BUSY`: the next attempt must wait.
+    public static let busy = TrustletError(code: 0xFFFF_000D)
+
+    public let maxAttempts: UInt64
+    /// Seconds to wait before the next attempt after `index` wrong PINs in a row (none beyond the list).
+    public let waits: [UInt64]
+    let object: [UInt8]
+    let failureObject: [UInt8]
+    let attemptsCounter: [UInt8]
+    let settledCounter: [UInt8]
+
+    /// - Parameter name: names the sealed objects and counters (`name`, `name-attempts`, …); 1 to 12 bytes.
+    public init(name: String = "pin", maxAttempts: UInt64 = 5, waits: [UInt64] = []) {
+        object = Bytes.utf8(name)
+        failureObject = Bytes.utf8(name + "-failure")
+        attemptsCounter = Bytes.utf8(name + "-attempts")
+        settledCounter = Bytes.utf8(name + "-settled")
+        self.maxAttempts = maxAttempts
+        self.waits = waits
+    }
+
+    public func isSet() throws(TrustletError) -> Bool { try SecureStorage.read(object) != nil }
+
+    /// Keeps a new PIN (as salt ‖ HMAC-SHA256(salt, PIN)) and clears the wrong attempts.
+    public func set(_ pin: [UInt8]) throws(TrustletError) {
+        let salt = Random.bytes(16)
+        try SecureStorage.write(object, salt + (try Crypto.hmacSHA256(key: salt, data: pin)))
+        try settle()
+    }
+
+    /// Erases the PIN and clears the wrong attempts.
+    public func clear() throws(TrustletError) {
+        for id in [object, failureObject] {
+            do throws(TrustletError) { try SecureStorage.delete(id) } catch where error == .itemNotFound {}
+        }
+        try settle()
+    }
+
+    public func wrongAttempts() throws(TrustletError) -> UInt64 {
+        let attempts = try MonotonicCounter.read(attemptsCounter)
+        let settled = try MonotonicCounter.read(settledCounter)
+        return attempts > settled ? attempts - settled : 0
+    }
+
+    public func attemptsLeft(_ wrong: UInt64) -> UInt64 { wrong >= maxAttempts ? 0 : maxAttempts - wrong }
+
+    /// Seconds until the next attempt is allowed (0: now).
+    public func waitSeconds() throws(TrustletError) -> UInt64 {
+        let wrong = try wrongAttempts()
+        guard wrong < maxAttempts, wrong < UInt64(waits.count), waits[Int(wrong)] > 0 else { return 0 }
+        let delay = waits[Int(wrong)]
+        guard let stored = try SecureStorage.read(failureObject), stored.count == 8 else { return delay }
+        var failed: UInt64 = 0
+        for byte in stored { failed = failed << 8 | UInt64(byte) }
+        let now = try TrustedTime.wallClockSeconds()
+        // A clock set back does not shorten the wait.
+        guard now >= failed else { return delay }
+        return now - failed >= delay ? 0 : delay - (now - failed)
+    }
+
+    /// Checks that an attempt may be made now: call it before asking for the PIN.
+    /// - Throws: `itemNotFound` without a PIN, `security` when locked, `busy` while a wait runs.
+    public func ready() throws(TrustletError) {
+        guard try isSet() else { throw .itemNotFound }
+        guard try wrongAttempts() < maxAttempts else { throw .security }
+        guard try waitSeconds() == 0 else { throw Self.busy }
+    }
+
+    /// Counts an attempt, then compares the PIN in constant time.
+    /// - Returns: whether it was right; a right PIN clears the wrong attempts.
+    public func attempt(_ pin: [UInt8]) throws(TrustletError) -> Bool {
+        try ready()
+        guard let stored = try SecureStorage.read(object), stored.count == 48 else { throw .corruptObject }
+        // The attempt is on record before its outcome is known.
+        _ = try MonotonicCounter.increment(attemptsCounter)
+        let salt = Array(stored[0..<16])
+        guard Crypto.equalInConstantTime(try Crypto.hmacSHA256(key: salt, data: pin), Array(stored[16..<48])) else {
+            if !waits.isEmpty { try SecureStorage.write(failureObject, Bytes.bigEndian(try TrustedTime.wallClockSeconds())) }
+            return false
+        }
+        try settle()
+        return true
+    }
+
+    /// Brings the settled count up to the attempts made (at most `maxAttempts` steps).
+    public func settle() throws(TrustletError) {
+        let attempts = try MonotonicCounter.read(attemptsCounter)
+        var settled = try MonotonicCounter.read(settledCounter)
+        while settled < attempts { settled = try MonotonicCounter.increment(settledCounter) }
+    }
+}
