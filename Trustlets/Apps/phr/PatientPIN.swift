@@ -8,13 +8,7 @@ enum PatientPIN {
     static let lock = PINLock(name: "pin", maxAttempts: 5, waits: [0, 0, 1, 2, 4])
 
     static func choose() throws(TrustletError) {
-        let pin = try TrustedUI.readPIN("Choose a PIN for your health record (4 to 16 digits).")
-        let again = try TrustedUI.readPIN("Enter the same PIN again.")
-        guard Crypto.equalInConstantTime(pin, again) else {
-            try TrustedUI.show("The PINs differ; no PIN was set.")
-            throw .cancel
-        }
-        try lock.set(pin)
+        try lock.choose(prompt: "Choose a PIN for your health record (4 to 16 digits).", mismatch: "The PINs differ; no PIN was set.")
         try TrustedUI.show("Your PIN is set.")
     }
 

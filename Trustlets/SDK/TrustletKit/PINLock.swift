@@ -43,6 +43,18 @@ public struct PINLock {
         try settle()
     }
 
+    /// Asks for a new PIN twice on the trusted UI and keeps it when both agree.
+    /// - Throws: `cancel` (after showing `mismatch`) when they differ.
+    public func choose(prompt: String, mismatch: String) throws(TrustletError) {
+        let pin = try TrustedUI.readPIN(prompt)
+        let again = try TrustedUI.readPIN("Enter the same PIN again.")
+        guard Crypto.equalInConstantTime(pin, again) else {
+            try TrustedUI.show(mismatch)
+            throw .cancel
+        }
+        try set(pin)
+    }
+
     /// Erases the PIN and clears the wrong attempts.
     public func clear() throws(TrustletError) {
         for id in [object, failureObject] {

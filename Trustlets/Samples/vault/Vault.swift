@@ -64,13 +64,7 @@ struct Vault: Trustlet {
     // MARK: PIN
 
     static func choosePIN() throws(TrustletError) {
-        let pin = try TrustedUI.readPIN("Choose a PIN for the vault (4 to 16 digits).")
-        let again = try TrustedUI.readPIN("Enter the same PIN again.")
-        guard Crypto.equalInConstantTime(pin, again) else {
-            try TrustedUI.show("The PINs differ; nothing was stored.")
-            throw .cancel
-        }
-        try lock.set(pin)
+        try lock.choose(prompt: "Choose a PIN for the vault (4 to 16 digits).", mismatch: "The PINs differ; nothing was stored.")
     }
 
     /// Asks for the PIN and compares it; `PINLock` counts the attempt first.
