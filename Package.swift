@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "TrubiZoneEAT", targets: ["TrubiZoneEAT"]),
         .library(name: "TrubiZoneVerifier", targets: ["TrubiZoneVerifier"]),
         .library(name: "TrubiZoneChannel", targets: ["TrubiZoneChannel"]),
+        .library(name: "PHRFHIR", targets: ["PHRFHIR"]),
         .executable(name: "trubizone", targets: ["trubizone"]),
         .executable(name: "trubizoned", targets: ["trubizoned"]),
         .executable(name: "trubizone-bench", targets: ["trubizone-bench"]),
@@ -27,6 +28,7 @@ let package = Package(
         .executable(name: "phr-server-bench", targets: ["phr-server-bench"]),
         .executable(name: "phr", targets: ["phr"]),
         .executable(name: "phr-bench", targets: ["phr-bench"]),
+        .executable(name: "trubizone-attacks", targets: ["trubizone-attacks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -154,11 +156,18 @@ let package = Package(
         ),
 
         // The sample and hostile trustlets, compiled to wasm by the plugin during `swift build`.
+        // Reading FHIR R4 files (bundles or single resources) into resources ready to store. No
+        // database, no network: what the importer and the fuzzer (Fuzz/) share.
+        .target(
+            name: "PHRFHIR",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Server/FHIR"
+        ),
         // The PHR provider server (remote; never in the TCB): records, import, and its commands.
         .target(
             name: "PHRServer",
             dependencies: [
-                "PHRProtocol", "TrubiZoneProtocol", "TrubiZoneVerifier", "TrubiZoneChannel",
+                "PHRFHIR", "PHRProtocol", "TrubiZoneProtocol", "TrubiZoneVerifier", "TrubiZoneChannel",
                 .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"), .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -232,6 +241,19 @@ let package = Package(
             path: "Sources/Tools/phr-bench"
         ),
 
+        // The security evaluation: attacks from a compromised normal world against the whole system.
+        .target(
+            name: "TrubiZoneAttacks",
+            dependencies: [
+                "PHRAppCommands", "PHRApp", "PHRProtocol", "PHRServer", "TrubiZoneChannel", "TrubiZoneClient", "TrubiZoneProtocol",
+                "TrubiZoneSecureWorld", "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Security/Attacks"
+        ),
+        .executableTarget(name: "trubizone-attacks", dependencies: ["TrubiZoneAttacks"], path: "Sources/Tools/trubizone-attacks"),
+
         .plugin(name: "TrustletBuilder", capability: .buildTool(), path: "Plugins/TrustletBuilder"),
         .target(
             name: "TrubiZoneSampleTrustlets",
@@ -253,8 +275,8 @@ let package = Package(
             dependencies: [
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
                 "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
-                "trubizone", "trubizoned", "trubizone-storage-stress", "PHRServer", "PHRProtocol", "PHRServerHTTP", "phr-server",
-                "PHRApp", "PHRAppCommands", "phr",
+                "trubizone", "trubizoned", "trubizone-storage-stress", "PHRFHIR", "PHRServer", "PHRProtocol", "PHRServerHTTP", "phr-server",
+                "PHRApp", "PHRAppCommands", "phr", "TrubiZoneAttacks",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),

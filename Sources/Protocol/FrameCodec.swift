@@ -122,7 +122,7 @@ public enum WorldSwitchCodec {
                 body.u8(2); body.u32(size); body.blob(bytes)
             }
         }
-        let message = Array(reply.message.utf8.prefix(maxMessageLength))
+        let message = utf8Prefix(reply.message, maxBytes: maxMessageLength)
         body.u16(UInt16(message.count))
         body.raw(message)
         return frame(kind: MessageKind.reply.rawValue, requestID: requestID, body: body.bytes)
@@ -175,6 +175,20 @@ public enum WorldSwitchCodec {
         out.u32(UInt32(body.count))
         out.raw(body)
         return out.bytes
+    }
+
+    /// The longest prefix of `text` in at most `maxBytes` of UTF-8 that ends between characters,
+    /// so a cut diagnostic is still valid UTF-8 on the other side.
+    static func utf8Prefix(_ text: String, maxBytes: Int) -> [UInt8] {
+        var bytes = Array(text.utf8.prefix(maxBytes + 1))
+        guard bytes.count > maxBytes else { return bytes }
+        bytes.removeLast()
+        // Drop a scalar the cut split: its continuation bytes (10xxxxxx), then its lead byte.
+        if text.utf8.dropFirst(maxBytes).first.map({ $0 & 0xC0 == 0x80 }) == true {
+            while let last = bytes.last, last & 0xC0 == 0x80 { bytes.removeLast() }
+            bytes.removeLast()
+        }
+        return bytes
     }
 
     static func readToken(_ reader: inout ByteReader) throws -> CancellationToken {

@@ -13,7 +13,8 @@ import Foundation
 /// recipient's public key, of which the header's hint repeats the first 8 bytes so a message for
 /// another key is reported as such instead of as a failed decryption. The plaintext is the payload
 /// length (u32), the payload, and zeros up to the bucket: powers of two from 1 KiB to 1 MiB, then
-/// whole MiB, so the size of a message says no more than its bucket.
+/// whole MiB, so the size of a message says no more than its bucket. A sender may pad to a larger
+/// bucket than the payload needs (sync pages all use one), so that its size says nothing at all.
 public enum SealedEnvelope {
     public static let magic: [UInt8] = Array("TZE1".utf8)
     public static let suite = HPKE.Ciphersuite(kem: .P256_HKDF_SHA256, kdf: .HKDF_SHA256, aead: .AES_GCM_128)
@@ -33,11 +34,19 @@ public enum SealedEnvelope {
         return (needed + (1 << 20) - 1) / (1 << 20) * (1 << 20)
     }
 
+    /// Whether `size` is a bucket: a padded plaintext may have no other size.
+    public static func isBucket(_ size: Int) -> Bool {
+        size >= 1024 && (size <= 1 << 20 ? size & (size - 1) == 0 : size % (1 << 20) == 0)
+    }
+
     /// Seals `payload` to `recipient` for `purpose`, as message number `sequence` of that purpose.
-    public static func seal(_ payload: [UInt8], to recipient: P256.KeyAgreement.PublicKey, purpose: String, sequence: UInt64) throws(ChannelError) -> [UInt8] {
+    /// - Parameter minimumBucket: pad to at least this bucket, whatever the payload's size.
+    public static func seal(_ payload: [UInt8], to recipient: P256.KeyAgreement.PublicKey, purpose: String, sequence: UInt64,
+                            minimumBucket: Int = 0) throws(ChannelError) -> [UInt8] {
         guard payload.count <= maxPayload else { throw .tooLarge(payload.count) }
+        guard minimumBucket == 0 || isBucket(minimumBucket) else { throw .malformed("\(minimumBucket) bytes is not a bucket") }
         let prefix = try header(recipient: recipient.x963Representation, purpose: purpose, sequence: sequence)
-        var plaintext = [UInt8](repeating: 0, count: bucket(for: payload.count))
+        var plaintext = [UInt8](repeating: 0, count: max(bucket(for: payload.count), minimumBucket))
         plaintext.replaceSubrange(0..<4, with: be32(UInt32(payload.count)))
         plaintext.replaceSubrange(4..<(4 + payload.count), with: payload)
         do {
@@ -72,6 +81,20 @@ public enum SealedEnvelope {
         return (try unpad(plaintext), parsed.sequence)
     }
 
+    /// What anyone on the path reads of a message without its key.
+    public struct Outside: Sendable, Equatable {
+        public let purpose: String
+        public let sequence: UInt64
+        /// The padded plaintext's size: the bucket, all the message says about its payload's size.
+        public let paddedSize: Int
+    }
+
+    /// A message's clear header and padded size, as an observer sees them.
+    public static func outside(_ message: [UInt8]) throws(ChannelError) -> Outside {
+        let parsed = try Parsed(message)
+        return Outside(purpose: parsed.purpose, sequence: parsed.sequence, paddedSize: parsed.ciphertext.count - tagLength)
+    }
+
     // MARK: Format
 
     static func info(_ recipient: some DataProtocol) -> [UInt8] {
@@ -87,7 +110,7 @@ public enum SealedEnvelope {
     static func unpad(_ plaintext: [UInt8]) throws(ChannelError) -> [UInt8] {
         guard plaintext.count >= 4 else { throw .malformed("the plaintext has no length") }
         let length = Int(plaintext[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
-        guard length <= plaintext.count - 4, plaintext.count == bucket(for: length) else {
+        guard length <= plaintext.count - 4, isBucket(plaintext.count), plaintext.count >= bucket(for: length) else {
             throw .malformed("the padding does not match the payload length")
         }
         return Array(plaintext[4..<(4 + length)])

@@ -178,7 +178,7 @@ public final class PHRService: Sendable {
         let page = try await guarded { try await store.recordSyncPage(device: device, resources: changes.count, cursor: next) }
         do {
             let recipient = try P256.KeyAgreement.PublicKey(x963Representation: device.hpkeKey)
-            return try SealedEnvelope.seal(payload, to: recipient, purpose: PHRMessage.syncPurpose, sequence: page)
+            return try SealedEnvelope.seal(payload, to: recipient, purpose: PHRMessage.syncPurpose, sequence: page, minimumBucket: PHRMessage.syncPageBucket)
         } catch {
             throw .storage
         }

@@ -1,4 +1,5 @@
 import Foundation
+import PHRFHIR
 import Synchronization
 
 /// Where the PHR server keeps its state: what `PHRService` needs from a database, one operation

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PHRFHIR
 import GRDB
 
 /// The server's health records, in SQLite (GRDB). Schema migrations run when it opens.

@@ -32,8 +32,12 @@ public enum PHRMessage {
     public static let auditPurpose = "phr-audit"
     /// The most a request body may hold.
     public static let maxBodySize = 256 << 10
-    /// Sync pages hold at most this much record JSON (one resource may exceed it alone).
-    public static let maxPageBytes = 256 << 10
+    /// Every sync page is padded to this bucket, so that a page's size says nothing about the
+    /// records in it: only the number of pages says roughly how many there are.
+    public static let syncPageBucket = 256 << 10
+    /// Sync pages hold at most this much record JSON, which leaves room in the bucket for the
+    /// page's own fields (one resource larger than this goes alone, in a larger bucket).
+    public static let maxPageBytes = syncPageBucket - (4 << 10)
 }
 
 public struct Challenge: Codable, Sendable, Equatable {

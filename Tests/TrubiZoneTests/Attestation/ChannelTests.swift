@@ -91,6 +91,11 @@ import TrubiZoneTesting
         #expect(opened == record)
         #expect(await probe.code(16, [.input(Array("inbox".utf8)), .input(message), .input(control(9, "sync")), .output(capacity: 4096)]) == .security)
         #expect(await probe.code(16, [.input(Array("inbox".utf8)), .input(message), .input(control(UInt64.max, "share")), .output(capacity: 4096)]) == .badParameters)
+        // Padded to a larger bucket than the record needs: it opens the same, in the trustlet too.
+        let padded = try SealedEnvelope.seal(record, to: trustletKey, purpose: "sync", sequence: 10, minimumBucket: 64 << 10)
+        #expect(try SealedEnvelope.outside(padded).paddedSize == 64 << 10)
+        #expect(try await probe.call(16, [.input(Array("inbox".utf8)), .input(padded), .input(control(9, "sync")), .output(capacity: 4096)]).bytes(3) == record)
+        #expect(throws: ChannelError.self) { try SealedEnvelope.seal(record, to: trustletKey, purpose: "sync", sequence: 11, minimumBucket: 5000) }
         var flipped = message
         flipped[flipped.count - 5] ^= 0x80
         #expect(await probe.code(16, [.input(Array("inbox".utf8)), .input(flipped), .input(control(UInt64.max, "sync")), .output(capacity: 4096)]) == .macInvalid)

@@ -35,6 +35,17 @@ import TrubiZoneProtocol
         #expect(try WorldSwitchCodec.decodeReply(kind: header.kind, body: Array(frame[16...])) == reply)
     }
 
+    /// A diagnostic longer than a reply carries is cut between characters, never inside one.
+    @Test(arguments: ["é", "€", "🩺"]) func aLongMessageIsCutBetweenCharacters(_ wide: String) throws {
+        let message = String(repeating: "a", count: WorldSwitchCodec.maxMessageLength - 1) + wide + "tail"
+        let frame = WorldSwitchCodec.encode(Reply.failure(.badParameters, .trustedApp, message), requestID: 1)
+        let decoded = try WorldSwitchCodec.decodeReply(kind: frame[5], body: Array(frame[16...]))
+        #expect(decoded.message == String(repeating: "a", count: WorldSwitchCodec.maxMessageLength - 1))
+        let fits = String(repeating: "a", count: WorldSwitchCodec.maxMessageLength - wide.utf8.count) + wide
+        let whole = WorldSwitchCodec.encode(Reply.failure(.badParameters, .trustedApp, fits + "tail"), requestID: 1)
+        #expect(try WorldSwitchCodec.decodeReply(kind: whole[5], body: Array(whole[16...])).message == fits)
+    }
+
     @Test func headerWithBadMagicCannotBeFramed() {
         var frame = WorldSwitchCodec.encode(.closeSession(session: 1), requestID: 1)
         frame[0] = UInt8(ascii: "X")

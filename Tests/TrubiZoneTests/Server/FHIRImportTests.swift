@@ -1,4 +1,5 @@
 import Foundation
+import PHRFHIR
 import PHRServer
 import Testing
 import TrubiZoneTesting

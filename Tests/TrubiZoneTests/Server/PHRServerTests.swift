@@ -239,7 +239,7 @@ import X509
         #expect(received.sorted() == expected.sorted(), "every resource of the patient, once, and no one else's")
         // Header (magic, suite, key hint, sequence, purpose), encapsulated key and tag around a padded plaintext.
         let overhead = 4 + 6 + 8 + 8 + 1 + PHRMessage.syncPurpose.utf8.count + 65 + 16
-        #expect(sizes.allSatisfy { $0 - overhead >= 1024 && ($0 - overhead) & ($0 - overhead - 1) == 0 }, "pages are padded to power-of-two buckets: \(sizes)")
+        #expect(Set(sizes) == [PHRMessage.syncPageBucket + overhead], "every page is padded to the same bucket, full or not: \(sizes)")
         #expect(try await setup.server.store.auditTrail(patient: setup.patient).filter { $0.action == "sync" }.count >= 3)
     }
 

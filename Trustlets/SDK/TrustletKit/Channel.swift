@@ -7,7 +7,8 @@
 // The header before the encapsulated key is the associated data; `info` is
 // "TrubiZone channel v1" ‖ 0 ‖ SHA-256(recipient public key); the plaintext is the payload length
 // (u32), the payload and zeros up to its size bucket (1 KiB … 1 MiB by powers of two, then whole
-// MiB). The private key stays in the runtime: opening goes through `RuntimeKey.hpkeOpen`.
+// MiB), or to any larger bucket the sender chose. The private key stays in the runtime: opening
+// goes through `RuntimeKey.hpkeOpen`.
 
 public enum Channel {
     static let magic: [UInt8] = [0x54, 0x5A, 0x45, 0x31]  // "TZE1"
@@ -21,6 +22,11 @@ public enum Channel {
         while size < needed && size < 1 << 20 { size <<= 1 }
         if needed <= size { return size }
         return (needed + (1 << 20) - 1) / (1 << 20) * (1 << 20)
+    }
+
+    /// Whether `size` is a bucket: a padded plaintext may have no other size.
+    public static func isBucket(_ size: Int) -> Bool {
+        size >= 1024 && (size <= 1 << 20 ? size & (size - 1) == 0 : size % (1 << 20) == 0)
     }
 
     /// Opens a message sent to `key` (an HPKE runtime key of this trustlet).
@@ -44,7 +50,7 @@ public enum Channel {
         if let last, sequence <= last { throw .security }
         let plaintext = try key.hpkeOpen(Array(message[end...]), info: infoLabel + recipientHash, aad: Array(message[0..<end]))
         guard plaintext.count >= 4, let length = Bytes.readUInt32(plaintext), Int(length) <= plaintext.count - 4,
-              plaintext.count == bucket(for: Int(length)) else { throw .badFormat }
+              isBucket(plaintext.count), plaintext.count >= bucket(for: Int(length)) else { throw .badFormat }
         return (Array(plaintext[4..<(4 + Int(length))]), sequence)
     }
 

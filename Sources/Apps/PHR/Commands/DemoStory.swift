@@ -29,6 +29,8 @@ public struct DemoStory: Sendable {
         public var transport: Transport = .inProcess
         /// Where the narrative goes (one line a call).
         public var say: @Sendable (String) -> Void = { print($0) }
+        /// Where to keep a copy of every message between app and server (the attack suite reads it).
+        public var wire: WireLog? = nil
 
         public init(directory: String) { self.directory = directory }
     }
@@ -98,7 +100,7 @@ public struct DemoStory: Sendable {
 
         step(2, "Provision a phone, start its secure world (\(options.transport.rawValue)), install the trustlet, enroll")
         detail("the clinic hands the patient a one-time enrollment code on paper; the patient types it on the trusted display")
-        let wire = WireLog()
+        let wire = options.wire ?? WireLog()
         let code = try await provider.service.issueEnrollmentCode(patient: patientID).code
         let (phone, app) = try await stage.enrolledPhone("phone", patient: patient, code: code, transport: options.transport,
                                                          answers: [.text(Self.reading), .confirm(true), .confirm(true)], wire: wire)

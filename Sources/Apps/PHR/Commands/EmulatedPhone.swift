@@ -25,6 +25,8 @@ public final class EmulatedPhone: @unchecked Sendable {
     public var secureState: String { directory + "/secure-state" }
     public var ree: String { directory + "/ree" }
     public var logs: String { directory + "/logs" }
+    /// The world-switch socket, when the secure world is behind one.
+    public var socketPath: String? { socketDirectory.map { $0 + "/tz.sock" } }
 
     /// Provisions a device under `directory` and starts its secure world.
     /// - Parameters:

@@ -24,14 +24,15 @@ public final class PHRStage: Sendable {
     }
 
     /// Signs the trustlet, makes the CA and starts the server on `records`.
-    public static func start(root: String, records: ProviderHarness.Records) async throws -> PHRStage {
+    /// - Parameter clock: the server's time (the attack suite moves it to let grants expire).
+    public static func start(root: String, records: ProviderHarness.Records, clock: @escaping @Sendable () -> Date = { Date() }) async throws -> PHRStage {
         let developer = P256.Signing.PrivateKey()
         let package = try PHRPackage.signed(with: developer)
         let ca = try Manufacturer.certificateAuthority(directory: root + "/manufacturer-ca")
         let reference = ReferenceValues(trustletMeasurements: [Hex.encode(package.measurement)], trustletSigners: [Hex.encode(package.signerID)],
                                         runtimeImplementationIDs: [Hex.encode(Attester.implementationID)])
         try FileManager.default.createDirectory(atPath: root + "/server", withIntermediateDirectories: true)
-        let provider = try await ProviderHarness.start(database: root + "/server/phr.sqlite", records: records, roots: [ca], reference: reference,
+        let provider = try await ProviderHarness.start(database: root + "/server/phr.sqlite", records: records, roots: [ca], reference: reference, clock: clock,
                                                        logger: Logger(label: "phr-server", factory: FileLogHandler.factory(path: root + "/server/phr-server.log")))
         return PHRStage(root: root, developer: developer, package: package, provider: provider)
     }

@@ -28,7 +28,7 @@ public final class ProviderHarness: @unchecked Sendable {
 
     /// Opens the database, loads the records and starts serving on a free port.
     public static func start(database: String, records: Records, roots: [Certificate], reference: ReferenceValues,
-                             logger: Logger) async throws -> ProviderHarness {
+                             clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger) async throws -> ProviderHarness {
         let store = try RecordStore(path: database)
         var files = [(name: "clinic.json", data: PatientGenerator.clinicBundle())]
         switch records {
@@ -44,7 +44,7 @@ public final class ProviderHarness: @unchecked Sendable {
         for outcome in try store.importFiles(files, progress: { _, _ in }) {
             if case let .failure(error) = outcome { throw HarnessFailure("import refused a file: \(error)") }
         }
-        let service = PHRService(store: store, policy: PHRServerPolicy(trustedRoots: roots, reference: reference))
+        let service = PHRService(store: store, policy: PHRServerPolicy(trustedRoots: roots, reference: reference), clock: clock)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = try PHRApplication.application(service: service, host: "127.0.0.1", port: 0, logger: logger) { address in
             continuation.yield(address.port ?? 0)

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PHRFHIR
 import PostgresNIO
 
 /// Import and the clinic's operations, as `RecordStore` does them in SQLite.

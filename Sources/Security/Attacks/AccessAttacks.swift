@@ -1,0 +1,183 @@
+import Crypto
+import Foundation
+import PHRApp
+import PHRAppCommands
+import PHRProtocol
+import TrubiZoneClient
+import TrubiZoneProtocol
+import TrubiZoneSecureWorld
+
+/// Doing what only the patient, the right practitioner or the genuine developer may.
+enum AccessAttacks {
+    static var all: [Attack] {
+        [
+            Attack("access-no-pin", "Call every PHR trustlet command from a session that never entered the PIN", .exportedComponents, .access,
+                   defense: "records, values and actions need the PIN on the trusted UI; the rest releases counts and categories only",
+                   play: withoutPIN),
+            Attack("access-pin-brute-force", "Guess the PIN; restart the secure world and roll back the REE directory to guess again",
+                   .exportedComponents, .access, defense: "growing waits, then a lockout after 5 wrong PINs that survives restarts and rollbacks",
+                   play: bruteForce),
+            Attack("access-other-patient", "Read another patient's record from the server with a practitioner's grant for someone else",
+                   .thirdParty, .access, defense: "a practitioner reads only the records a live grant names", play: otherPatient),
+            Attack("access-expired-grant", "Read a shared record after the grant expired", .thirdParty, .access,
+                   defense: "the server checks the grant's expiry on every read", play: expiredGrant),
+            Attack("access-revoked-grant", "Read a shared record after the patient revoked the grant", .thirdParty, .access,
+                   defense: "a revoked grant reads nothing", play: revokedGrant),
+            Attack("access-downgrade", "Install an older version of the PHR trustlet over the current one", .exportedComponents, .access,
+                   defense: "the installer keeps each trustlet's highest version in a replay-protected counter", play: downgrade),
+            Attack("access-unsigned-trustlet", "Install a trustlet signed by an unknown key, and a package with one byte changed",
+                   .exportedComponents, .access, defense: "only packages signed by a trusted developer key, intact, are installed", play: unsigned),
+        ]
+    }
+
+    static func withoutPIN(_ lab: AttackLab) async throws -> Verdict {
+        let patient = try lab.patients().last!
+        let (phone, app) = try await lab.enrolledPhone("no-pin", patient: patient)
+        defer { phone.shutdown() }
+        _ = try await app.sync()
+        let stranger = try await PHRDevice.open(phone.context)
+        guard let record = try await stranger.query(PHRDevice.Query(limit: 1)).entries.first?.n else { throw AttackFailure("no record") }
+        let request = PHRDevice.ShareRequest(practitioner: "Practitioner/clinic-1", records: [record], hours: 24)
+        let attempts: [(String, @Sendable () async throws -> Void)] = [
+            ("show", { try await stranger.show(record) }), ("summary", { _ = try await stranger.summary() }),
+            ("release", { _ = try await stranger.release(record) }), ("add-reading", { _ = try await stranger.addReading(.bloodPressure) }),
+            ("share", { _ = try await stranger.share(request) }), ("revoke", { _ = try await stranger.revoke(grant: String(repeating: "a", count: 32)) }),
+            ("reset", { try await stranger.reset() }), ("set-pin", { try await stranger.setPIN() }),
+        ]
+        var refusals: [String] = []
+        for (name, attempt) in attempts {
+            do {
+                try await attempt()
+                return .accepted("\(name) answered without the PIN")
+            } catch let error as PHRAppError {
+                if case let .refused(code, _) = error { refusals.append("\(name) \(code)") } else { refusals.append("\(name): \(error)") }
+            }
+        }
+        // What the trustlet does release to anyone: searched for the patient's data.
+        var released: [AttackerView.Source] = []
+        released.append(.init(name: "status", bytes: Array(try JSONEncoder().encode(try await stranger.status()))))
+        released.append(.init(name: "query", bytes: try await stranger.call(.query, [.input(Array("{}".utf8)), .output(capacity: 1 << 20)]).bytes(1) ?? []))
+        released.append(.init(name: "local audit", bytes: try await stranger.call(.localAudit, [.output(capacity: 1 << 20)]).bytes(0) ?? []))
+        let needles = try lab.needles(for: [patient])
+        let found = needles.scan(released)
+        if !found.isEmpty { return .leaked(found.map(\.description).joined(separator: "; ")) }
+        guard try await stranger.status().records > 0 else { throw AttackFailure("the phone holds no records to protect") }
+        return .defended("\(refusals.joined(separator: ", ")); status, index and audit log: none of \(needles.needles.count) needles")
+    }
+
+    static func bruteForce(_ lab: AttackLab) async throws -> Verdict {
+        let guesses = (0..<6).map { ScriptedTrustedUI.Answer.pin(Array(String(format: "%06d", 111_111 * ($0 + 1)).utf8)) }
+        let (phone, _) = try await lab.enrolledPhone("brute-force", answers: guesses)
+        let snapshot = StorageAttacks.snapshot(under: phone.ree)
+        let device = try await PHRDevice.open(phone.context)
+        var codes: [String] = []
+        for wait in [0, 0, 1.1, 2.1, 4.1, 0] {
+            if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+            do {
+                try await device.unlock()
+                return .accepted("a guessed PIN unlocked the trustlet")
+            } catch {
+                if case let .refused(code, _) = error { codes.append("\(code)") } else { throw error }
+            }
+        }
+        let status = try await device.status()
+        guard status.locked else { return .accepted("after \(status.wrongPINs) wrong PINs the trustlet is not locked") }
+        let restarted = try lab.restart(phone, answers: guesses)
+        let afterRestart = try await PHRDevice.open(restarted).status()
+        restarted.close()
+        try StorageAttacks.restore(snapshot, at: phone.ree)
+        let rolledBack = try lab.restart(phone, answers: guesses)
+        defer { rolledBack.close() }
+        let afterRollback: String
+        do {
+            let device = try await PHRDevice.open(rolledBack)
+            let status = try await device.status()
+            guard status.locked else { return .accepted("the REE rollback unlocked the PIN (\(status.attemptsLeft) attempts)") }
+            let again = await refused("a guess after the rollback") { try await device.unlock() }
+            guard case .defended = again else { return again }
+            afterRollback = "still locked"
+        } catch {
+            afterRollback = "refused (\(brief(error)))"
+        }
+        guard afterRestart.locked else { return .accepted("a restart unlocked the PIN") }
+        return .defended("guesses answered \(codes.joined(separator: ", ")); locked after 5; after a restart still locked; after an REE rollback \(afterRollback)")
+    }
+
+    /// A phone that shared its `index`th record with the clinic's practitioner for `hours`. Each
+    /// attack shares another record, so no other attack's grant can answer for it.
+    static func shared(_ lab: AttackLab, _ base: String, index: Int, hours: Int) async throws -> (EmulatedPhone, PatientApp, GrantReceipt, token: String, resource: String) {
+        let patient = try lab.patients()[1]
+        let (phone, app) = try await lab.enrolledPhone(base, patient: patient, answers: [.confirm(true), .confirm(true)])
+        _ = try await app.sync()
+        guard let record = try await app.device.query(PHRDevice.Query(offset: index, limit: 1)).entries.first else { throw AttackFailure("nothing to share") }
+        let receipt = try await app.share(PHRDevice.ShareRequest(practitioner: "Practitioner/clinic-1", display: "Dr. Ada Okafor", records: [record.n], hours: hours))
+        let token = try lab.stage.provider.store.issuePractitionerToken("Practitioner/clinic-1")
+        let grants = try JSONDecoder().decode([Grant].self, from: Data(try await lab.connection().send("GET", "/v1/shared", headers: bearer(token)).checked().body))
+        guard let resource = grants.first(where: { $0.grant == receipt.grant })?.resources.first else { throw AttackFailure("the grant is not listed") }
+        return (phone, app, receipt, token, resource)
+    }
+
+    static func bearer(_ token: String) -> [(String, String)] { [("Authorization", "Bearer \(token)")] }
+
+    static func otherPatient(_ lab: AttackLab) async throws -> Verdict {
+        let (phone, _, _, token, resource) = try await shared(lab, "other-patient", index: 1, hours: 24)
+        defer { phone.shutdown() }
+        let server = lab.connection()
+        guard try await server.send("GET", "/v1/shared/\(resource)", headers: bearer(token)).status == 200 else { throw AttackFailure("the shared record cannot be read") }
+        let other = try lab.patients()[0]
+        guard let foreign = try lab.stage.provider.store.resources(ofPatient: other).first(where: { !$0.hasPrefix("Patient/") }) else {
+            throw AttackFailure("the other patient has no records")
+        }
+        return allHold([
+            refusedByServer("another patient's record with a grant for someone else", try await server.send("GET", "/v1/shared/\(foreign)", headers: bearer(token))),
+            refusedByServer("the shared record without a token", try await server.send("GET", "/v1/shared/\(resource)")),
+            refusedByServer("the shared record with a made-up token", try await server.send("GET", "/v1/shared/\(resource)", headers: bearer("tzp_" + String(repeating: "0", count: 40)))),
+        ])
+    }
+
+    static func expiredGrant(_ lab: AttackLab) async throws -> Verdict {
+        let (phone, _, receipt, token, resource) = try await shared(lab, "expired-grant", index: 2, hours: 1)
+        defer { phone.shutdown() }
+        let server = lab.connection()
+        guard try await server.send("GET", "/v1/shared/\(resource)", headers: bearer(token)).status == 200 else { throw AttackFailure("the shared record cannot be read") }
+        lab.advanceClock(by: 3600 + 60)
+        return refusedByServer("a read 61 minutes into a 1-hour grant (\(receipt.grant.prefix(8))…)", try await server.send("GET", "/v1/shared/\(resource)", headers: bearer(token)))
+    }
+
+    static func revokedGrant(_ lab: AttackLab) async throws -> Verdict {
+        let (phone, app, receipt, token, resource) = try await shared(lab, "revoked-grant", index: 3, hours: 24)
+        defer { phone.shutdown() }
+        let server = lab.connection()
+        guard try await server.send("GET", "/v1/shared/\(resource)", headers: bearer(token)).status == 200 else { throw AttackFailure("the shared record cannot be read") }
+        _ = try await app.revoke(grant: receipt.grant)
+        return refusedByServer("a read after the revocation", try await server.send("GET", "/v1/shared/\(resource)", headers: bearer(token)))
+    }
+
+    static func downgrade(_ lab: AttackLab) async throws -> Verdict {
+        let (phone, _) = try await lab.enrolledPhone("downgrade")
+        defer { phone.shutdown() }
+        let newer = try PHRPackage.signed(with: lab.stage.developer, version: "1.1.0")
+        try await phone.install(newer)
+        let older = try PHRPackage.signed(with: lab.stage.developer, version: "1.0.0")
+        return await refused("version 1.0.0 over 1.1.0, signed by the genuine developer") { try await phone.install(older) }
+    }
+
+    static func unsigned(_ lab: AttackLab) async throws -> Verdict {
+        let (phone, _) = try await lab.enrolledPhone("unsigned")
+        defer { phone.shutdown() }
+        let foreign = try PHRPackage.signed(with: P256.Signing.PrivateKey(), version: "2.0.0")
+        var bytes = try PHRPackage.signed(with: lab.stage.developer, version: "2.0.0").bytes
+        bytes[bytes.count / 2] ^= 0x01
+        let changed = bytes
+        return allHold([
+            await refused("a package signed by an unknown key") { try await phone.install(foreign) },
+            await refused("a genuine package with one byte changed") { try await install(phone, changed) },
+        ])
+    }
+
+    static func install(_ phone: EmulatedPhone, _ bytes: [UInt8]) async throws {
+        let installer = try await phone.context.openSession(uuid: BuiltInTrustlets.Installer.uuid)
+        defer { Task { try? await installer.close() } }
+        _ = try await installer.invoke(command: BuiltInTrustlets.Installer.Command.install.rawValue, parameters: [.input(bytes), .output(capacity: 64)])
+    }
+}

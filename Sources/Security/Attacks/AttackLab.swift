@@ -1,0 +1,161 @@
+import Crypto
+import Foundation
+import Logging
+import PHRApp
+import PHRAppCommands
+import PHRProtocol
+import PHRServer
+import Synchronization
+import TrubiZoneClient
+import TrubiZoneProtocol
+import TrubiZoneSecureWorld
+
+/// The system under attack, in one directory: the developer's signed PHR trustlet, the
+/// manufacturer's CA, a provider server on loopback with seeded patients, and as many emulated
+/// phones as the attacks need. The attacker owns every phone's normal world: its REE directory,
+/// its sockets, its logs, the app, and the network between app and server.
+public final class AttackLab: Sendable {
+    public let root: String
+    public let stage: PHRStage
+    private let clockOffset: OffsetBox
+    private let phones = Mutex(0)
+
+    private init(root: String, stage: PHRStage, clockOffset: OffsetBox) {
+        self.root = root
+        self.stage = stage
+        self.clockOffset = clockOffset
+    }
+
+    /// Starts the server (seeded patients, so the same records every run) under `root`.
+    static func start(root: String) async throws -> AttackLab {
+        let offset = OffsetBox()
+        let stage = try await PHRStage.start(root: root + "/system", records: .seeded(patients: 3)) { Date().addingTimeInterval(offset.value) }
+        return AttackLab(root: root, stage: stage, clockOffset: offset)
+    }
+
+    /// Moves the server's clock (grants expire, codes age); the suite puts it back after each attack.
+    func advanceClock(by seconds: TimeInterval) { clockOffset.offset.withLock { $0 += seconds } }
+    func resetClock() { clockOffset.offset.withLock { $0 = 0 } }
+
+    func stop() async { await stage.provider.stop() }
+
+    /// A new name for a phone's directory.
+    func name(_ base: String) -> String {
+        let index = phones.withLock { count -> Int in
+            count += 1
+            return count
+        }
+        return "\(base)-\(index)"
+    }
+
+    /// The server's patients, `Patient/…`, the one with most records first.
+    func patients() throws -> [String] {
+        let store = stage.provider.store
+        return try store.patientIDs().map { "Patient/\($0)" }.sorted { try store.resources(ofPatient: $0).count > store.resources(ofPatient: $1).count }
+    }
+
+    /// A genuine phone with the genuine trustlet, enrolled for `patient`; the scripted user
+    /// answers `answers` after enrolling.
+    func enrolledPhone(_ base: String, patient: String? = nil, answers: [ScriptedTrustedUI.Answer] = [], transport: DemoStory.Transport = .inProcess,
+                       wire: WireLog? = nil) async throws -> (phone: EmulatedPhone, app: PatientApp) {
+        try await stage.enrolledPhone("phones/" + name(base), patient: patient, transport: transport, answers: answers, wire: wire)
+    }
+
+    /// A phone that is not (yet) enrolled, made by `ca` (the genuine manufacturer by default),
+    /// trusting `developer`'s trustlets, with `package` installed.
+    func phone(_ base: String, ca: String? = nil, developer: P256.Signing.PublicKey? = nil, package: TrustletPackage? = nil,
+               answers: [ScriptedTrustedUI.Answer], transport: DemoStory.Transport = .inProcess) async throws -> EmulatedPhone {
+        let phone = try EmulatedPhone(directory: root + "/system/phones/" + name(base), caDirectory: ca ?? stage.caDirectory, answers: answers,
+                                      developer: developer ?? stage.developer.publicKey, transport: transport)
+        do {
+            try await phone.install(package ?? stage.package)
+        } catch {
+            phone.shutdown()
+            throw error
+        }
+        return phone
+    }
+
+    /// What the patient types to enroll a phone with `code`: the PIN twice, the PIN, the code.
+    static func enrollmentAnswers(code: EnrollmentCode) -> [ScriptedTrustedUI.Answer] {
+        let pin = Array(PHRStage.pin.utf8)
+        return [.pin(pin), .pin(pin), .pin(pin), .text(code.formatted)]
+    }
+
+    func enrollmentCode(for patient: String) async throws -> EnrollmentCode {
+        try await stage.provider.service.issueEnrollmentCode(patient: String(patient.dropFirst("Patient/".count))).code
+    }
+
+    func connection(wire: WireLog? = nil) -> PHRConnection { PHRConnection(baseURL: stage.provider.baseURL, wire: wire) }
+
+    /// The phone's secure world stopped and started again on the same state and REE directory
+    /// (what a reboot does), with a new scripted user.
+    func restart(_ phone: EmulatedPhone, answers: [ScriptedTrustedUI.Answer] = []) throws -> TEEContext {
+        phone.shutdown()
+        let world = try SecureWorld.emulated(stateDirectory: phone.secureState, reeDirectory: phone.ree,
+                                             trustPolicy: TrustPolicy(trustedSigners: [stage.developer.publicKey]),
+                                             trustedUI: TrustedUI(device: ScriptedTrustedUI(answers: answers)),
+                                             logger: Logger(label: "trubizoned", factory: FileLogHandler.factory(path: phone.logs + "/trubizoned.log")))
+        return try TEEContext.inProcess(world)
+    }
+
+    /// The attacker's catalogue of what must not leak about `patients`: names, record IDs,
+    /// clinical texts, values and notes (from the server's copy), the PIN.
+    func needles(for patients: [String]) throws -> AttackerView {
+        var view = AttackerView()
+        for patient in patients {
+            try view.addRecords(of: patient, from: stage.provider.store)
+            view.add("a patient ID", String(patient.dropFirst("Patient/".count)), minimumLength: 8)
+        }
+        view.add("the PIN", PHRStage.pin)
+        return view
+    }
+}
+
+/// The clock's offset, readable from the server's clock closure.
+private final class OffsetBox: Sendable {
+    let offset = Mutex<TimeInterval>(0)
+    var value: TimeInterval { offset.withLock { $0 } }
+}
+
+// MARK: Judging
+
+/// Runs what should be refused: refused (it throws) is defended, with the refusal as evidence.
+func refused(_ what: String, _ attempt: () async throws -> Void) async -> Verdict {
+    do {
+        try await attempt()
+        return .accepted("\(what) was accepted")
+    } catch {
+        return .defended("\(what): \(brief(error))")
+    }
+}
+
+/// Several refusals that must all hold: defended only if each is.
+func allHold(_ verdicts: [Verdict]) -> Verdict {
+    var evidence: [String] = []
+    for verdict in verdicts {
+        switch verdict {
+        case let .defended(text): evidence.append(text)
+        case .leaked, .accepted: return verdict
+        }
+    }
+    return .defended(evidence.joined(separator: "; "))
+}
+
+/// An error, in one short line.
+func brief(_ error: any Error) -> String {
+    let text = "\(error)"
+    let line = text.split(separator: "\n").first.map(String.init) ?? text
+    return line.count > 160 ? String(line.prefix(157)) + "…" : line
+}
+
+/// A server answer that must be a refusal.
+func refusedByServer(_ what: String, _ answer: PHRConnection.Answer) -> Verdict {
+    guard answer.status >= 400 else { return .accepted("\(what): HTTP \(answer.status)") }
+    let name = (try? JSONDecoder().decode(ErrorBody.self, from: Data(answer.body)))?.error ?? "?"
+    return .defended("\(what): HTTP \(answer.status) \(name)")
+}
+
+extension SignedHTTPRequest {
+    var header: [String: String] { Dictionary(headers, uniquingKeysWith: { $1 }) }
+}

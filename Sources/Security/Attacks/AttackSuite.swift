@@ -1,0 +1,119 @@
+import Foundation
+
+/// Where an attack comes from: the mHealth attack surfaces of ARCHITECTURE.md.
+public enum AttackSurface: String, Codable, Sendable, CaseIterable {
+    case internet = "Internet"
+    case thirdParty = "third party"
+    case sensor = "Bluetooth/sensor"
+    case logging
+    case storage
+    case exportedComponents = "exported components"
+    case sideChannel = "side channel"
+}
+
+/// What the attacker is after: the threat categories of ARCHITECTURE.md.
+public enum ThreatCategory: String, Codable, Sendable, CaseIterable {
+    /// Being someone (a device, a trustlet, a patient) one is not.
+    case identity
+    /// Doing what one may not: reading, changing, acting without the patient.
+    case access
+    /// Learning health data or secrets.
+    case disclosure
+}
+
+/// What an attack achieved.
+public enum AttackOutcome: String, Codable, Sendable {
+    /// The system refused or noticed, and nothing was learned or changed.
+    case defended
+    /// Health data or a secret reached the attacker.
+    case leaked = "LEAKED"
+    /// The system took something it should have refused.
+    case accepted = "ACCEPTED"
+    /// The attack could not be played to the end (the harness failed): not evidence of a defence.
+    case failed = "FAILED"
+}
+
+/// One attack's result, with the evidence for it. Evidence names kinds, codes and counts, never
+/// the health data or secret it looked for, so the report itself can be published.
+public struct AttackReport: Codable, Sendable {
+    public let id: String
+    public let attack: String
+    public let surface: AttackSurface
+    public let category: ThreatCategory
+    public let defense: String
+    public let outcome: AttackOutcome
+    public let evidence: String
+    public let seconds: Double
+}
+
+/// An attack's verdict, as the attack itself judged it.
+public enum Verdict: Sendable {
+    case defended(String)
+    case leaked(String)
+    case accepted(String)
+}
+
+/// One attack: what it tries, against which surface, what a defended system does, and the attempt.
+public struct Attack: Sendable {
+    public let id: String
+    public let name: String
+    public let surface: AttackSurface
+    public let category: ThreatCategory
+    public let defense: String
+    let play: @Sendable (AttackLab) async throws -> Verdict
+
+    public init(_ id: String, _ name: String, _ surface: AttackSurface, _ category: ThreatCategory, defense: String,
+         play: @escaping @Sendable (AttackLab) async throws -> Verdict) {
+        (self.id, self.name, self.surface, self.category, self.defense, self.play) = (id, name, surface, category, defense, play)
+    }
+}
+
+/// The whole attack suite against a real system (daemon, PHR trustlet, provider server) that it
+/// starts in a directory of its own.
+public enum AttackSuite {
+    public static var all: [Attack] {
+        StorageAttacks.all + NetworkAttacks.all + IdentityAttacks.all + AccessAttacks.all + InterfaceAttacks.all + LoggingAttacks.all
+    }
+
+    /// Plays `attacks` in order, each on the same system, and reports each as it ends.
+    public static func run(_ attacks: [Attack] = all, directory: String, progress: @Sendable (AttackReport) -> Void = { _ in }) async throws -> [AttackReport] {
+        let lab = try await AttackLab.start(root: directory)
+        var reports: [AttackReport] = []
+        for attack in attacks {
+            let started = ContinuousClock.now
+            let outcome: AttackOutcome
+            let evidence: String
+            do {
+                switch try await attack.play(lab) {
+                case let .defended(text): (outcome, evidence) = (.defended, text)
+                case let .leaked(text): (outcome, evidence) = (.leaked, text)
+                case let .accepted(text): (outcome, evidence) = (.accepted, text)
+                }
+            } catch {
+                (outcome, evidence) = (.failed, "the attack could not be played: \(error)")
+            }
+            lab.resetClock()
+            let elapsed = (ContinuousClock.now - started).components
+            let report = AttackReport(id: attack.id, attack: attack.name, surface: attack.surface, category: attack.category, defense: attack.defense,
+                                      outcome: outcome, evidence: evidence, seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+            progress(report)
+            reports.append(report)
+        }
+        await lab.stop()
+        return reports
+    }
+
+    /// The reports as a Markdown table, one row per attack.
+    public static func markdown(_ reports: [AttackReport]) -> String {
+        func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
+        var lines = ["| # | Attack | Surface | Threat | A defended system | Result | Evidence |", "|---|---|---|---|---|---|---|"]
+        for (index, report) in reports.enumerated() {
+            let result = report.outcome == .defended ? "defended" : "**\(report.outcome.rawValue)**"
+            lines.append("| \(index + 1) | \(cell(report.attack)) | \(report.surface.rawValue) | \(report.category.rawValue) | \(cell(report.defense)) | \(result) | \(cell(report.evidence)) |")
+        }
+        let defended = reports.count { $0.outcome == .defended }
+        lines.append("")
+        lines.append("\(defended) of \(reports.count) attacks defended.")
+        return lines.joined(separator: "\n")
+    }
+}

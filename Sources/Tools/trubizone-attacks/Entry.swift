@@ -1,0 +1,6 @@
+import TrubiZoneAttacks
+
+@main
+enum Entry {
+    static func main() async { await AttacksCommand.main() }
+}

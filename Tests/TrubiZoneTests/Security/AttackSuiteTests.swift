@@ -1,0 +1,58 @@
+import Foundation
+import PHRAppCommands
+import PHRServer
+import Testing
+import TrubiZoneAttacks
+import TrubiZoneTesting
+
+/// The attack suite, played whole against a system it starts, as `trubizone-attacks` plays it.
+@Suite(.serialized) struct AttackSuiteTests {
+    @Test func everyAttackOfTheSuiteIsDefended() async throws {
+        let directory = TemporaryDirectory("attacks")
+        defer { withExtendedLifetime(directory) {} }
+        let reports = try await AttackSuite.run(directory: directory.path)
+        #expect(reports.count == AttackSuite.all.count && reports.count >= 35)
+        for report in reports {
+            #expect(report.outcome == .defended, "\(report.id): \(report.outcome.rawValue): \(report.evidence)")
+            #expect(report.evidence.count > 20, "\(report.id) says why")
+        }
+        // Every attack surface and threat category of ARCHITECTURE.md is attacked.
+        #expect(Set(reports.map(\.surface)) == Set(AttackSurface.allCases))
+        #expect(Set(reports.map(\.category)) == Set(ThreatCategory.allCases))
+
+        // The report can be published: it names none of what the attacks looked for.
+        var needles = AttackerView()
+        let store = try RecordStore(path: directory.path + "/system/server/phr.sqlite")
+        for id in try store.patientIDs() { try needles.addRecords(of: "Patient/\(id)", from: store) }
+        needles.add("the PIN", PHRStage.pin)
+        let table = AttackSuite.markdown(reports)
+        let json = try JSONEncoder().encode(reports)
+        #expect(needles.scan([.init(name: "table", bytes: Array(table.utf8)), .init(name: "json", bytes: Array(json))]).isEmpty)
+        #expect(table.contains("\(reports.count) of \(reports.count) attacks defended."))
+    }
+
+    /// An attack that gets through, or cannot be played, is reported as such, never as defended.
+    @Test func anAttackThatSucceedsOrFailsToRunIsNotReportedDefended() async throws {
+        let directory = TemporaryDirectory("attacks-negative")
+        defer { withExtendedLifetime(directory) {} }
+        let attacks = [
+            Attack("accepted", "an attack the system took", .internet, .access, defense: "refuse it") { _ in .accepted("the server said 200") },
+            Attack("leaked", "an attack that learned something", .logging, .disclosure, defense: "say nothing") { _ in .leaked("a value in a log") },
+            Attack("broken", "an attack that could not run", .storage, .access, defense: "—") { _ in throw CancellationError() },
+        ]
+        let reports = try await AttackSuite.run(attacks, directory: directory.path)
+        #expect(reports.map(\.outcome) == [.accepted, .leaked, .failed])
+        let table = AttackSuite.markdown(reports)
+        #expect(table.contains("**ACCEPTED**") && table.contains("**LEAKED**") && table.contains("**FAILED**"))
+        #expect(table.contains("0 of 3 attacks defended."))
+    }
+
+    /// SECURITY.md shows the table as the suite last generated it: every attack has its row.
+    @Test func securityMDHasARowForEveryAttack() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("SECURITY.md"), encoding: .utf8)
+        for attack in AttackSuite.all {
+            #expect(text.contains("| \(attack.name.replacingOccurrences(of: "|", with: "\\|")) |"), "SECURITY.md has no row for \(attack.id); run trubizone-attacks --update SECURITY.md")
+        }
+    }
+}
