@@ -30,6 +30,11 @@ enum AccessAttacks {
         ]
     }
 
+    /// What a session that never entered the PIN may get: the index and counts, signed and sealed
+    /// requests it can only relay (sync, readings the patient already confirmed, the audit trail),
+    /// and the audit log's action names. Everything else must be refused.
+    static let releasedWithoutPIN: Set<PHRTrustlet.Command> = [.status, .syncRequest, .query, .uploadRequest, .auditRequest, .localAudit]
+
     static func withoutPIN(_ lab: AttackLab) async throws -> Verdict {
         let patient = try lab.patients().last!
         let (phone, app) = try await lab.enrolledPhone("no-pin", patient: patient)
@@ -37,32 +42,38 @@ enum AccessAttacks {
         _ = try await app.sync()
         let stranger = try await PHRDevice.open(phone.context)
         guard let record = try await stranger.query(PHRDevice.Query(limit: 1)).entries.first?.n else { throw AttackFailure("no record") }
-        let request = PHRDevice.ShareRequest(practitioner: "Practitioner/clinic-1", records: [record], hours: 24)
-        let attempts: [(String, @Sendable () async throws -> Void)] = [
-            ("show", { try await stranger.show(record) }), ("summary", { _ = try await stranger.summary() }),
-            ("release", { _ = try await stranger.release(record) }), ("add-reading", { _ = try await stranger.addReading(.bloodPressure) }),
-            ("share", { _ = try await stranger.share(request) }), ("revoke", { _ = try await stranger.revoke(grant: String(repeating: "a", count: 32)) }),
-            ("reset", { try await stranger.reset() }), ("set-pin", { try await stranger.setPIN() }),
+        let share = Array(try JSONEncoder().encode(PHRDevice.ShareRequest(practitioner: "Practitioner/clinic-1", records: [record], hours: 24)))
+        let garbage = Array(#"{"sequence": 1, "observation": "Observation/x", "device": "d", "channelKey": "k"}"#.utf8)
+        let buffer = TEEParameter.output(capacity: 64 << 10)
+        let calls: [(PHRTrustlet.Command, [TEEParameter])] = [
+            (.status, [buffer]), (.setPIN, []), (.unlock, []), (.enrollBegin, [.input(Array(#"{"challenge": "AAAA"}"#.utf8)), buffer]),
+            (.enrollFinish, [.input(garbage)]), (.syncRequest, [buffer, buffer]), (.syncPage, [.input(garbage), .valueOutput]),
+            (.query, [.input(Array("{}".utf8)), buffer]), (.show, [.valueInput(UInt32(record))]), (.summary, [.valueOutput]),
+            (.release, [.valueInput(UInt32(record)), buffer]), (.addReading, [.valueInput(1), .valueOutput]),
+            (.uploadRequest, [buffer, buffer, .valueOutput]), (.uploadDone, [.input(garbage)]), (.share, [.input(share), buffer, buffer]),
+            (.revoke, [.input(Array(String(repeating: "a", count: 32).utf8)), buffer]), (.auditRequest, [buffer]),
+            (.serverAudit, [.input(garbage), buffer]), (.localAudit, [buffer]), (.reset, []),
         ]
         var refusals: [String] = []
-        for (name, attempt) in attempts {
-            do {
-                try await attempt()
-                return .accepted("\(name) answered without the PIN")
-            } catch let error as PHRAppError {
-                if case let .refused(code, _) = error { refusals.append("\(name) \(code)") } else { refusals.append("\(name): \(error)") }
+        var released: [AttackerView.Source] = []
+        for (command, parameters) in calls {
+            let result: TEEResult
+            do throws(PHRAppError) {
+                result = try await stranger.call(command, parameters)
+            } catch {
+                if case let .refused(code, _) = error { refusals.append("\(command) \(code.name)") } else { refusals.append("\(command): \(error)") }
+                continue
             }
+            guard releasedWithoutPIN.contains(command) else { return .accepted("\(command) answered without the PIN") }
+            released.append(.init(name: "\(command)", bytes: (0..<4).flatMap { result.bytes($0) ?? [] }))
         }
         // What the trustlet does release to anyone: searched for the patient's data.
-        var released: [AttackerView.Source] = []
-        released.append(.init(name: "status", bytes: Array(try JSONEncoder().encode(try await stranger.status()))))
-        released.append(.init(name: "query", bytes: try await stranger.call(.query, [.input(Array("{}".utf8)), .output(capacity: 1 << 20)]).bytes(1) ?? []))
-        released.append(.init(name: "local audit", bytes: try await stranger.call(.localAudit, [.output(capacity: 1 << 20)]).bytes(0) ?? []))
         let needles = try lab.needles(for: [patient])
         let found = needles.scan(released)
         if !found.isEmpty { return .leaked(found.map(\.description).joined(separator: "; ")) }
         guard try await stranger.status().records > 0 else { throw AttackFailure("the phone holds no records to protect") }
-        return .defended("\(refusals.joined(separator: ", ")); status, index and audit log: none of \(needles.needles.count) needles")
+        return .defended("all \(calls.count) commands: \(refusals.count) refused (\(refusals.joined(separator: ", "))); "
+                         + "\(released.map(\.name).joined(separator: ", ")) answered with none of \(needles.needles.count) needles")
     }
 
     static func bruteForce(_ lab: AttackLab) async throws -> Verdict {
@@ -112,6 +123,7 @@ enum AccessAttacks {
         guard let record = try await app.device.query(PHRDevice.Query(offset: index, limit: 1)).entries.first else { throw AttackFailure("nothing to share") }
         let receipt = try await app.share(PHRDevice.ShareRequest(practitioner: "Practitioner/clinic-1", display: "Dr. Ada Okafor", records: [record.n], hours: hours))
         let token = try lab.stage.provider.store.issuePractitionerToken("Practitioner/clinic-1")
+        lab.remember("a practitioner token", token)
         let grants = try JSONDecoder().decode([Grant].self, from: Data(try await lab.connection().send("GET", "/v1/shared", headers: bearer(token)).checked().body))
         guard let resource = grants.first(where: { $0.grant == receipt.grant })?.resources.first else { throw AttackFailure("the grant is not listed") }
         return (phone, app, receipt, token, resource)

@@ -19,6 +19,8 @@ public final class AttackLab: Sendable {
     public let stage: PHRStage
     private let clockOffset: OffsetBox
     private let phones = Mutex(0)
+    /// Every secret the suite handed out (enrollment codes, practitioner tokens), to search for.
+    private let handedOut = Mutex<[(kind: String, text: String)]>([])
 
     private init(root: String, stage: PHRStage, clockOffset: OffsetBox) {
         self.root = root
@@ -54,11 +56,27 @@ public final class AttackLab: Sendable {
         return try store.patientIDs().map { "Patient/\($0)" }.sorted { try store.resources(ofPatient: $0).count > store.resources(ofPatient: $1).count }
     }
 
-    /// A genuine phone with the genuine trustlet, enrolled for `patient`; the scripted user
-    /// answers `answers` after enrolling.
+    /// A genuine phone with the genuine trustlet, enrolled for `patient` (by default the one with
+    /// most records); the scripted user answers `answers` after enrolling.
     func enrolledPhone(_ base: String, patient: String? = nil, answers: [ScriptedTrustedUI.Answer] = [], transport: DemoStory.Transport = .inProcess,
                        wire: WireLog? = nil) async throws -> (phone: EmulatedPhone, app: PatientApp) {
-        try await stage.enrolledPhone("phones/" + name(base), patient: patient, transport: transport, answers: answers, wire: wire)
+        let patient = try patient ?? patients()[0]
+        return try await stage.enrolledPhone("phones/" + name(base), patient: patient, code: try await enrollmentCode(for: patient), transport: transport,
+                                             answers: answers, wire: wire)
+    }
+
+    /// Keeps a secret the suite handed out, for the final search of every log.
+    func remember(_ kind: String, _ text: String) { handedOut.withLock { $0.append((kind, text)) } }
+
+    /// The attacker's catalogue for the whole suite: every patient's data, the PIN, every code and
+    /// token handed out, and the server's channel key.
+    func everySecret() throws -> AttackerView {
+        var view = try needles(for: try patients())
+        for (kind, text) in handedOut.withLock({ $0 }) { view.add(kind, text) }
+        let key = stage.provider.service.policy.channelKey.rawRepresentation
+        view.add("the server's channel key", Hex.encode(Array(key)))
+        view.add("the server's channel key", key.base64EncodedString())
+        return view
     }
 
     /// A phone that is not (yet) enrolled, made by `ca` (the genuine manufacturer by default),
@@ -83,7 +101,10 @@ public final class AttackLab: Sendable {
     }
 
     func enrollmentCode(for patient: String) async throws -> EnrollmentCode {
-        try await stage.provider.service.issueEnrollmentCode(patient: String(patient.dropFirst("Patient/".count))).code
+        let code = try await stage.provider.service.issueEnrollmentCode(patient: String(patient.dropFirst("Patient/".count))).code
+        remember("an enrollment code", code.characters)
+        remember("an enrollment code", code.formatted)
+        return code
     }
 
     func connection(wire: WireLog? = nil) -> PHRConnection { PHRConnection(baseURL: stage.provider.baseURL, wire: wire) }

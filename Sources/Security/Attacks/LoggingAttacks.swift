@@ -10,6 +10,9 @@ enum LoggingAttacks {
         [
             Attack("logging-scan", "Run the whole demo with debug logging; search every log of the phone and the server", .logging, .disclosure,
                    defense: "logs name counts, codes and kinds; never a record, value, name, PIN, code, key or token", play: scan),
+            Attack("logging-after-attacks", "After every attack, search every phone's logs and REE files and the server's log", .logging, .disclosure,
+                   defense: "refusals and errors are logged by code and kind; no attack makes a secret reach a log or a file",
+                   play: scanEverything),
         ]
     }
 
@@ -62,5 +65,28 @@ enum LoggingAttacks {
         let found = session.findings.filter { $0.source.hasPrefix("logs/") || $0.source.hasPrefix("server/") }
         if !found.isEmpty { return .leaked(found.prefix(5).map(\.description).joined(separator: "; ")) }
         return .defended("\(logs.count) logs, \(lines) lines (\(logs.map(\.name).joined(separator: ", "))): none of \(session.needles) needles")
+    }
+
+    /// The suite's own system after the attacks: every phone's normal-world files and logs and the
+    /// server's log, searched for every patient's data, the PIN, every enrollment code and
+    /// practitioner token handed out, and the server's channel key.
+    static func scanEverything(_ lab: AttackLab) async throws -> Verdict {
+        let view = try lab.everySecret()
+        let phones = lab.root + "/system/phones"
+        var sources: [AttackerView.Source] = []
+        for phone in (try? FileManager.default.contentsOfDirectory(atPath: phones))?.sorted() ?? [] {
+            sources += AttackerView.files(under: "\(phones)/\(phone)/ree", label: "\(phone)/ree")
+            sources += AttackerView.files(under: "\(phones)/\(phone)/logs", label: "\(phone)/logs")
+        }
+        sources += AttackerView.files(under: lab.root + "/system/server", label: "server").filter { $0.name.hasSuffix(".log") }
+        let logs = sources.filter { $0.name.contains("/logs/") || $0.name.hasPrefix("server/") }
+        let lines = logs.reduce(0) { $0 + $1.bytes.count { $0 == 0x0A } }
+        guard logs.count > 2, lines > 20 else {
+            throw AttackFailure("only \(logs.count) logs with \(lines) lines to search: play this attack after the others, whose traces it searches")
+        }
+        let found = view.scan(sources)
+        if !found.isEmpty { return .leaked(found.prefix(5).map(\.description).joined(separator: "; ")) }
+        return .defended("\(sources.count) files of \(Set(sources.map { $0.name.split(separator: "/")[0] }).count - 1) phones and the server, "
+                         + "\(lines) log lines: none of \(view.needles.count) needles")
     }
 }

@@ -18,6 +18,12 @@ public final class RecordStore: Sendable {
         public var unresolvedConditional = 0
 
         public init() {}
+
+        /// The counts a file's reading already knows, before anything is stored.
+        init(parsed content: FHIRImport.Parsed) {
+            skippedEntries = content.skippedEntries
+            unresolvedConditional = content.unresolvedConditional
+        }
     }
 
     /// Opens (creating if needed) the store at `path`, and migrates it.
@@ -105,9 +111,7 @@ public final class RecordStore: Sendable {
 
     private func store(_ content: FHIRImport.Parsed, file: String, superseded: (FHIRResource) -> Bool) throws -> FileResult {
         try database.write { db in
-            var result = FileResult()
-            result.skippedEntries = content.skippedEntries
-            result.unresolvedConditional = content.unresolvedConditional
+            var result = FileResult(parsed: content)
             let now = Date().timeIntervalSince1970
             for resource in content.resources {
                 result.resources += 1

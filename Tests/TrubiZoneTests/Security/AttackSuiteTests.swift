@@ -47,6 +47,23 @@ import TrubiZoneTesting
         #expect(table.contains("0 of 3 attacks defended."))
     }
 
+    /// The attacker's search finds what is there, wherever it is, and names only its kind.
+    @Test func theAttackersSearchFindsEveryNeedleWhereverItIs() {
+        var view = AttackerView()
+        view.add("a condition", "Hypertension")
+        view.add("a short one", "abc", minimumLength: 3)
+        view.add("a value", "120/80 mmHg")
+        let sources: [AttackerView.Source] = [
+            .init(name: "start", bytes: Array("Hypertension, then more".utf8)),
+            .init(name: "end", bytes: Array("…diagnosed: HypHypertension".utf8)),
+            .init(name: "binary", bytes: [0, 0xFF] + Array("120/80 mmHg".utf8) + [0] + Array("xabcx".utf8)),
+            .init(name: "near misses", bytes: Array("Hypertensio 120/80 mmH ab c".utf8)),
+            .init(name: "tiny", bytes: Array("ab".utf8)),
+        ]
+        let found = view.scan(sources).map(\.description)
+        #expect(found == ["a condition in start", "a condition in end", "a short one in binary", "a value in binary"])
+    }
+
     /// SECURITY.md shows the table as the suite last generated it: every attack has its row.
     @Test func securityMDHasARowForEveryAttack() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -40,10 +40,11 @@ import TrustletKit
 ///   18 local audit     out: JSON {entries, verified, head, actions: [{sequence, time, action, digest}]}
 ///   19 reset           erases records, keys, enrollment and PIN after a confirmation
 ///
-/// Every command but status, set PIN, unlock, sync, query and the audit requests needs an
-/// unlocked session. Errors: ACCESS_DENIED a wrong PIN or a locked session, SECURITY the PIN is
-/// locked or a server message failed its check, BUSY wait before the next PIN attempt,
-/// BAD_STATE not enrolled (or already), ITEM_NOT_FOUND no such record, CANCEL the user declined.
+/// Every command but status, set PIN, unlock, sync, query, uploads (of readings already
+/// confirmed) and the audit requests needs an unlocked session. Errors: ACCESS_DENIED a wrong
+/// PIN or a locked session, SECURITY the PIN is locked or a server message failed its check, BUSY
+/// wait before the next PIN attempt, BAD_STATE not enrolled (or already), ITEM_NOT_FOUND no such
+/// record, CANCEL the user declined.
 @main
 struct PHR: Trustlet {
     /// How long a PIN keeps a session unlocked.

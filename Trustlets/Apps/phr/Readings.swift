@@ -43,7 +43,7 @@ enum Readings {
             guard systolic >= 50, systolic <= 300, diastolic >= 20, diastolic <= 200, systolic > diastolic else {
                 return try refuse("That is not a blood pressure: two whole numbers like 120/80, the first one higher.")
             }
-            reading = (observation(code: "85354-9", display: "Blood pressure panel", state: state, value: nil, components: [
+            reading = (try observation(code: "85354-9", display: "Blood pressure panel", state: state, value: nil, components: [
                 component(code: "8480-6", display: "Systolic blood pressure", value: Bytes.decimal(systolic), unit: "mm[Hg]"),
                 component(code: "8462-4", display: "Diastolic blood pressure", value: Bytes.decimal(diastolic), unit: "mm[Hg]"),
             ]), "blood pressure " + Bytes.decimal(systolic) + "/" + Bytes.decimal(diastolic) + " mmHg")
@@ -53,14 +53,14 @@ enum Readings {
                 return try refuse("That is not a weight in kg between 0.5 and 500.")
             }
             let text = Bytes.decimal(tenths / 10) + (tenths % 10 == 0 ? "" : "." + Bytes.decimal(tenths % 10))
-            reading = (observation(code: "29463-7", display: "Body weight", state: state, value: quantity(text, unit: "kg"), components: []),
+            reading = (try observation(code: "29463-7", display: "Body weight", state: state, value: quantity(text, unit: "kg"), components: []),
                        "weight " + text + " kg")
         case .glucose:
             let typed = try TrustedUI.readText("Enter your blood glucose in mg/dL, for example 95.")
             guard let value = whole(typed), value >= 10, value <= 1000 else {
                 return try refuse("That is not a blood glucose in mg/dL between 10 and 1000.")
             }
-            reading = (observation(code: "2339-0", display: "Glucose", state: state, value: quantity(Bytes.decimal(value), unit: "mg/dL"),
+            reading = (try observation(code: "2339-0", display: "Glucose", state: state, value: quantity(Bytes.decimal(value), unit: "mg/dL"),
                                    components: []), "glucose " + Bytes.decimal(value) + " mg/dL")
         }
         guard try TrustedUI.confirm("Send this reading to your clinic, signed by this phone?\n" + reading.words) else { throw .cancel }
@@ -115,7 +115,9 @@ enum Readings {
 
     // MARK: The Observation
 
-    static func observation(code: String, display: String, state: DeviceState, value: JSON?, components: [JSON]) -> JSON {
+    /// - Throws: when the trusted clock cannot be read (a reading is never dated 1970).
+    static func observation(code: String, display: String, state: DeviceState, value: JSON?, components: [JSON]) throws(TrustletError) -> JSON {
+        let now = try TrustedTime.wallClockSeconds()
         var members = [
             JSONMember("resourceType", .string("Observation")), JSONMember("status", .string("final")),
             JSONMember("category", .array([.object([JSONMember("coding", .array([.object([
@@ -124,7 +126,7 @@ enum Readings {
             ])]))])])),
             JSONMember("code", coding(code: code, display: display)),
             JSONMember("subject", .object([JSONMember("reference", .string(state.patient))])),
-            JSONMember("effectiveDateTime", .string(Clock.iso8601((try? TrustedTime.wallClockSeconds()) ?? 0))),
+            JSONMember("effectiveDateTime", .string(Clock.iso8601(now))),
         ]
         if let value { members.append(JSONMember("valueQuantity", value)) }
         if !components.isEmpty { members.append(JSONMember("component", .array(components))) }

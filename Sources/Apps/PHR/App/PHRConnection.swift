@@ -24,9 +24,6 @@ public final class PHRConnection: Sendable {
         client = HTTPClient.shared
     }
 
-    /// Kept for symmetry with other connections; the shared client lives as long as the process.
-    public func shutdown() async {}
-
     public struct Answer: Sendable {
         public let status: Int
         public let contentType: String

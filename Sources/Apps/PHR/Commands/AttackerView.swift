@@ -1,8 +1,6 @@
 import Foundation
-import Logging
 import PHRApp
 import PHRServer
-import Synchronization
 
 /// What an attacker who owns the phone's normal world gets to read, and the search of it for
 /// anything from the patient's records.
@@ -86,61 +84,40 @@ public struct AttackerView: Sendable {
         log.all.enumerated().map { Source(name: "message \($0.offset + 1) (\($0.element.direction.rawValue))", bytes: $0.element.bytes) }
     }
 
+    /// Every needle found in every source. One pass over each source, whatever the number of
+    /// needles: the attack suite searches tens of MiB for hundreds of them.
     public func scan(_ sources: [Source]) -> [Finding] {
+        var byPrefix: [UInt32: [Int]] = [:]
+        var short: [Int] = []
+        for (index, needle) in needles.enumerated() {
+            if needle.bytes.count >= 4 {
+                byPrefix[needle.bytes.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }, default: []].append(index)
+            } else {
+                short.append(index)
+            }
+        }
         var findings: [Finding] = []
         for source in sources {
-            for needle in needles where Self.contains(source.bytes, needle.bytes) {
-                findings.append(Finding(source: source.name, kind: needle.kind))
+            var found = Set(short.filter { Self.occurs(needles[$0].bytes, in: source.bytes) })
+            source.bytes.withUnsafeBufferPointer { haystack in
+                var window: UInt32 = 0  // the four bytes ending at `end`
+                for end in 0..<haystack.count {
+                    window = window << 8 | UInt32(haystack[end])
+                    guard end >= 3, let candidates = byPrefix[window] else { continue }
+                    let start = end - 3
+                    for index in candidates where !found.contains(index) {
+                        let needle = needles[index].bytes
+                        if start + needle.count <= haystack.count, haystack[start..<(start + needle.count)].elementsEqual(needle) { found.insert(index) }
+                    }
+                }
             }
+            findings += found.sorted().map { Finding(source: source.name, kind: needles[$0].kind) }
         }
         return findings
     }
 
-    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    static func occurs(_ needle: [UInt8], in haystack: [UInt8]) -> Bool {
         guard !needle.isEmpty, haystack.count >= needle.count else { return false }
-        let first = needle[0]
-        var index = 0
-        let last = haystack.count - needle.count
-        while index <= last {
-            if haystack[index] == first && haystack[index..<(index + needle.count)].elementsEqual(needle) { return true }
-            index += 1
-        }
-        return false
-    }
-}
-
-/// A log handler that appends every line to a file: the normal world's logs, as the attacker
-/// (who can read them all) sees them.
-public struct FileLogHandler: LogHandler {
-    final class Sink: Sendable {
-        let handle: Mutex<FileHandle?>
-        init(path: String) {
-            if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-            let file = FileHandle(forWritingAtPath: path)
-            _ = try? file?.seekToEnd()
-            handle = Mutex(file)
-        }
-        func write(_ line: String) { handle.withLock { $0?.write(Data((line + "\n").utf8)) } }
-    }
-
-    let label: String
-    let sink: Sink
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = .trace
-
-    /// A factory for `Logger(label:factory:)` writing to `path`.
-    public static func factory(path: String) -> @Sendable (String) -> LogHandler {
-        let sink = Sink(path: path)
-        return { label in FileLogHandler(label: label, sink: sink) }
-    }
-
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    public func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        sink.write("\(event.level) \(label): \(event.message) \(merged.map { "\($0)=\($1)" }.sorted().joined(separator: " "))")
+        return (0...(haystack.count - needle.count)).contains { haystack[$0..<($0 + needle.count)].elementsEqual(needle) }
     }
 }

@@ -148,7 +148,6 @@ public struct DemoStory: Sendable {
         showScreens()
         detail("grant \(grant.grant.prefix(8))… for \(grant.resources) record until \(Date(timeIntervalSince1970: TimeInterval(grant.expiresAt)))")
         let practitioner = PHRConnection(baseURL: provider.baseURL)
-        defer { Task { await practitioner.shutdown() } }
         let token = try await provider.store.issuePractitionerToken("Practitioner/clinic-1")
         let bearer = [("Authorization", "Bearer \(token)")]
         let grants = try JSONDecoder().decode([Grant].self, from: Data(try await practitioner.send("GET", "/v1/shared", headers: bearer).checked().body))

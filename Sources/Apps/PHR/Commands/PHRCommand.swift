@@ -56,11 +56,8 @@ struct Connection: ParsableArguments {
         var logger = Logger(label: "phr")
         logger.logLevel = .warning
         do {
-            let result = try await body(PatientApp(device: device, server: connection, logger: logger))
-            await connection.shutdown()
-            return result
+            return try await body(PatientApp(device: device, server: connection, logger: logger))
         } catch {
-            await connection.shutdown()
             throw report(error)
         }
     }

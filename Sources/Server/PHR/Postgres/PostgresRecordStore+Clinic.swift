@@ -32,9 +32,7 @@ extension PostgresRecordStore {
 
     func store(_ content: FHIRImport.Parsed, file: String, superseded: (FHIRResource) -> Bool) async throws -> RecordStore.FileResult {
         try await write { connection in
-            var result = RecordStore.FileResult()
-            result.skippedEntries = content.skippedEntries
-            result.unresolvedConditional = content.unresolvedConditional
+            var result = RecordStore.FileResult(parsed: content)
             let now = Date().timeIntervalSince1970
             for resource in content.resources {
                 result.resources += 1
