@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "TrubiZoneEAT", targets: ["TrubiZoneEAT"]),
         .library(name: "TrubiZoneVerifier", targets: ["TrubiZoneVerifier"]),
         .library(name: "TrubiZoneChannel", targets: ["TrubiZoneChannel"]),
+        .library(name: "TrubiZoneWire", targets: ["TrubiZoneWire"]),
         .library(name: "PHRFHIR", targets: ["PHRFHIR"]),
         .executable(name: "trubizone", targets: ["trubizone"]),
         .executable(name: "trubizoned", targets: ["trubizoned"]),
@@ -62,10 +63,13 @@ let package = Package(
             dependencies: ["TrubiZoneCBOR", "TrubiZoneCOSE", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Attestation/Token"
         ),
-        // The end-to-end channel's message format (HPKE, padding buckets, purpose, sequence).
+        // The wire formats both worlds build from one source: the channel message and the signed
+        // request. Embedded-Swift-compatible, no dependencies; compiled into TrustletKit too.
+        .target(name: "TrubiZoneWire", path: "Trustlets/SDK/Wire"),
+        // The end-to-end channel's message on the host (HPKE Auth mode with swift-crypto).
         .target(
             name: "TrubiZoneChannel",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TrubiZoneWire", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Attestation/Channel"
         ),
         // Appraises tokens against a policy given as values. Never in the TCB.
@@ -128,7 +132,7 @@ let package = Package(
                 "TrubiZoneSecureWorld",
                 "TrubiZoneDaemon",
                 "TrubiZoneManufacturer",
-                "TrubiZoneEAT", "TrubiZoneVerifier", .product(name: "X509", package: "swift-certificates"),
+                "TrubiZoneEAT", "TrubiZoneVerifier", "TrubiZoneChannel", .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -177,7 +181,7 @@ let package = Package(
         // The wire protocol between the PHR app (and its trustlet) and the server: signed requests, bodies.
         .target(
             name: "PHRProtocol",
-            dependencies: ["TrubiZoneProtocol", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["TrubiZoneProtocol", "TrubiZoneWire", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Server/Protocol"
         ),
         // The server's HTTP face (Hummingbird 2): routes, limits, errors; the logic stays in PHRServer.
@@ -245,7 +249,7 @@ let package = Package(
         .target(
             name: "TrubiZoneAttacks",
             dependencies: [
-                "PHRAppCommands", "PHRApp", "PHRProtocol", "PHRServer", "TrubiZoneChannel", "TrubiZoneClient", "TrubiZoneProtocol",
+                "PHRAppCommands", "PHRApp", "PHRProtocol", "PHRServer", "TrubiZoneChannel", "TrubiZoneWire", "TrubiZoneClient", "TrubiZoneProtocol",
                 "TrubiZoneSecureWorld", "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

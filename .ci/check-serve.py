@@ -31,7 +31,7 @@ checks = [
     ("POST", "/v1/enrollment", b"{not json", {}, 400, "bad-request"),
     ("POST", "/v1/enrollment", b" " * (300 * 1024), {}, 413, "body-too-large"),
     ("POST", "/v1/enrollment", json.dumps({"challenge": challenge["challenge"], "token": "AAAA", "code": "ZZZZ",
-                                           "proof": "00" * 32}).encode(), {}, 404, "unknown-code"),
+                                           "proof": "00" * 32}).encode(), {}, 403, "attestation-refused"),
     ("GET", "/v1/shared/Observation/x", None, {"Authorization": "Bearer tzp_nothing"}, 401, "unauthenticated"),
     ("POST", "/v1/observations", b"{}", {"TZ-Device": "0" * 32, "TZ-Time": "1", "TZ-Nonce": "0" * 32, "TZ-Signature": "00" * 64},
      401, "unauthenticated"),

@@ -14,7 +14,8 @@ struct TrustletBuilder: BuildToolPlugin {
         let root = context.package.directoryURL.appending(path: "Trustlets")
         let script = root.appending(path: "SDK/build-trustlet.sh")
         let sdk = root.appending(path: "SDK/TrustletKit")
-        let sdkSources = swiftFiles(in: sdk)
+        // The wire formats both worlds share are compiled into TrustletKit too.
+        let sdkSources = swiftFiles(in: sdk) + swiftFiles(in: root.appending(path: "SDK/Wire"))
         var commands: [Command] = []
         for group in ["Apps", "Samples", "Hostile", "Probes", "Bench"] {
             let folder = root.appending(path: group)

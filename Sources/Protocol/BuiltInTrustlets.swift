@@ -2,6 +2,9 @@
 ///
 /// This is the contract between the normal world and those trustlets, so both sides share it.
 public enum BuiltInTrustlets {
+    /// The UUIDs the runtime's own trustlets hold: no package may claim them.
+    public static var reserved: Set<TrustletUUID> { [Storage.uuid, Keystore.uuid, Installer.uuid] }
+
     /// Sealed storage for the calling client: what an app with no trustlet of its own uses.
     public enum Storage {
         public static let uuid = TrustletUUID("6d2b1c4e-0a7f-4b6e-9d2c-3f1e5a7b9c01")!

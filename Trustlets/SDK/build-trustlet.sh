@@ -3,6 +3,9 @@
 #
 #   build-trustlet.sh SWIFTC OUTPUT.wasm TRUSTLET-SOURCE-DIR [TRUSTLETKIT-DIR]
 #
+# TrustletKit is compiled with the wire formats both worlds share (`Wire/` beside it, also the
+# host module TrubiZoneWire), so the trustlet and the server build them from one source.
+#
 # The build is reproducible: the sources are copied into a scratch directory and compiled there
 # with relative paths, because the Swift module hash covers the paths the compiler is given. The
 # same sources and toolchain give the same bytes, wherever the checkout lives. Both
@@ -14,6 +17,7 @@ swiftc=$1
 output=$2
 source=$3
 sdk=${4:-$(dirname "$0")/TrustletKit}
+wire=$(dirname "$sdk")/Wire
 name=$(basename "$source")
 module=$(printf '%s' "$name" | tr -c 'A-Za-z0-9_\n' '_')
 toolchain=$(dirname "$swiftc")
@@ -22,6 +26,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/trustlet-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/TrustletKit" "$work/trustlet"
 cp "$sdk"/*.swift "$work/TrustletKit/"
+cp "$wire"/*.swift "$work/TrustletKit/"
 cp "$source"/*.swift "$work/trustlet/"
 cd "$work"
 

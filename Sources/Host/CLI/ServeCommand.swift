@@ -95,6 +95,15 @@ public struct ServeCommand: ParsableCommand {
         }
         if let trustlets {
             let packages = ((try? FileManager.default.contentsOfDirectory(atPath: trustlets)) ?? []).filter { $0.hasSuffix(".tzpkg") }.sorted()
+            // Two packages for one UUID would leave it to the file order which one runs: refuse to start.
+            var claimed: [String: String] = [:]
+            for name in packages {
+                guard let uuid = try? TrustletPackage(bytes: readInput(trustlets + "/" + name)).manifest.uuid.lowercased() else { continue }
+                if let first = claimed[uuid] {
+                    throw fail("\(first) and \(name) in \(trustlets) both claim trustlet UUID \(uuid); keep one of them")
+                }
+                claimed[uuid] = name
+            }
             for name in packages {
                 do {
                     let trustlet = try world.install(package: try readInput(trustlets + "/" + name))

@@ -12,7 +12,7 @@ public struct TrubiZoneCommand: AsyncParsableCommand {
             64 bad usage, 69 the secure world could not be reached.
             """,
         subcommands: [DemoCommand.self, DeviceCommand.self, StorageCommand.self, KeystoreCommand.self, KeygenCommand.self,
-                      TrustletCommand.self, AttestCommand.self, ServeCommand.self])
+                      TrustletCommand.self, AttestCommand.self, ChannelCommand.self, ServeCommand.self])
 
     public init() {}
 }

@@ -5,6 +5,7 @@ import PHRAppCommands
 import PHRProtocol
 import TrubiZoneClient
 import TrubiZoneProtocol
+import TrubiZoneSampleTrustlets
 import TrubiZoneSecureWorld
 
 /// Doing what only the patient, the right practitioner or the genuine developer may.
@@ -21,6 +22,10 @@ enum AccessAttacks {
                    .thirdParty, .access, defense: "a practitioner reads only the records a live grant names", play: otherPatient),
             Attack("access-expired-grant", "Read a shared record after the grant expired", .thirdParty, .access,
                    defense: "the server checks the grant's expiry on every read", play: expiredGrant),
+            Attack("identity-uuid-takeover", "With a second trusted developer, take the PHR trustlet's UUID and the runtime's own; re-sign other code as the installed version",
+                   .exportedComponents, .identity,
+                   defense: "a UUID belongs to its first signer, the runtime's UUIDs are reserved, a version's code cannot change, and the display names the signer",
+                   play: uuidTakeover),
             Attack("access-revoked-grant", "Read a shared record after the patient revoked the grant", .thirdParty, .access,
                    defense: "a revoked grant reads nothing", play: revokedGrant),
             Attack("access-downgrade", "Install an older version of the PHR trustlet over the current one", .exportedComponents, .access,
@@ -53,6 +58,7 @@ enum AccessAttacks {
             (.uploadRequest, [buffer, buffer, .valueOutput]), (.uploadDone, [.input(garbage)]), (.share, [.input(share), buffer, buffer]),
             (.revoke, [.input(Array(String(repeating: "a", count: 32).utf8)), buffer]), (.auditRequest, [buffer]),
             (.serverAudit, [.input(garbage), buffer]), (.localAudit, [buffer]), (.reset, []),
+            (.shareDone, [.input(garbage), buffer]), (.revokeDone, [.input(garbage), buffer]),
         ]
         var refusals: [String] = []
         var released: [AttackerView.Source] = []
@@ -185,6 +191,57 @@ enum AccessAttacks {
             await refused("a package signed by an unknown key") { try await phone.install(foreign) },
             await refused("a genuine package with one byte changed") { try await install(phone, changed) },
         ])
+    }
+
+    /// A second developer the device also trusts takes the PHR trustlet's UUID and the runtime's
+    /// own; the genuine developer re-signs other code as the installed version.
+    static func uuidTakeover(_ lab: AttackLab) async throws -> Verdict {
+        let rogue = P256.Signing.PrivateKey()
+        let phone = try await lab.phone("uuid-takeover", alsoTrusting: [rogue.publicKey], answers: [])
+        defer { phone.shutdown() }
+        func package(_ uuid: TrustletUUID, name: String, version: String, wasm: String = PHRTrustlet.name, key: P256.Signing.PrivateKey) throws -> TrustletPackage {
+            var manifest = PHRPackage.manifest(version: version)
+            (manifest.uuid, manifest.name) = (uuid.description, name)
+            return try TrustletPackage.sign(manifest: manifest, wasm: try SampleTrustlets.wasm(wasm), key: key)
+        }
+        var verdicts: [Verdict] = []
+        verdicts.append(try await refusedInstall("the second developer's 9.0.0 under the PHR trustlet's UUID", .accessConflict) {
+            try await phone.install(try package(PHRTrustlet.uuid, name: "phr", version: "9.0.0", key: rogue))
+        })
+        for (what, uuid) in [("storage", BuiltInTrustlets.Storage.uuid), ("keystore", BuiltInTrustlets.Keystore.uuid), ("installer", BuiltInTrustlets.Installer.uuid)] {
+            for (who, key) in [("the second developer", rogue), ("the genuine developer", lab.stage.developer)] {
+                verdicts.append(try await refusedInstall("\(who)'s package under the \(what)'s UUID", .accessConflict) {
+                    try await phone.install(try package(uuid, name: what, version: "1.0.0", key: key))
+                })
+            }
+        }
+        verdicts.append(try await refusedInstall("other code as the installed 1.0.0, by the genuine developer", .accessDenied) {
+            try await phone.install(try package(PHRTrustlet.uuid, name: "phr", version: "1.0.0", wasm: "hello", key: lab.stage.developer))
+        })
+        // Under a UUID of its own the second developer may call its trustlet "phr", but the trusted
+        // display names the signer too, which no package chooses.
+        let lookalike = TrustletUUID("4a0d6f0e-7c1b-4e55-8f3a-5048520000a2")!
+        try await phone.install(try package(lookalike, name: "phr", version: "1.0.0", key: rogue))
+        guard let genuine = phone.world.trustlet(PHRTrustlet.uuid) as? WasmTrustlet, let other = phone.world.trustlet(lookalike) as? WasmTrustlet,
+              genuine.signerID == Array(SHA256.hash(data: lab.stage.developer.publicKey.x963Representation)) else {
+            return .accepted("the PHR trustlet's UUID no longer runs the genuine developer's code")
+        }
+        guard genuine.displayName != other.displayName else { return .accepted("the trusted display labels both trustlets \(genuine.displayName)") }
+        // Positive control: the genuine developer's update installs.
+        try await phone.install(try PHRPackage.signed(with: lab.stage.developer, version: "1.1.0"))
+        guard (phone.world.trustlet(PHRTrustlet.uuid) as? WasmTrustlet)?.version == "1.1.0" else { throw AttackFailure("the genuine update did not install") }
+        return allHold(verdicts + [.defended("the look-alike is labelled \"\(other.displayName)\", the genuine one \"\(genuine.displayName)\"; the genuine 1.1.0 then installed")])
+    }
+
+    static func refusedInstall(_ what: String, _ code: ReturnCode, _ attempt: () async throws -> Void) async throws -> Verdict {
+        do {
+            try await attempt()
+            return .accepted("\(what) was installed")
+        } catch let error as TEEError where error.code == code {
+            return .defended("\(what): \(code.name)")
+        } catch {
+            throw AttackFailure("\(what): expected \(code.name), got \(brief(error))")
+        }
     }
 
     static func install(_ phone: EmulatedPhone, _ bytes: [UInt8]) async throws {

@@ -81,10 +81,10 @@ public final class AttackLab: Sendable {
 
     /// A phone that is not (yet) enrolled, made by `ca` (the genuine manufacturer by default),
     /// trusting `developer`'s trustlets, with `package` installed.
-    func phone(_ base: String, ca: String? = nil, developer: P256.Signing.PublicKey? = nil, package: TrustletPackage? = nil,
-               answers: [ScriptedTrustedUI.Answer], transport: DemoStory.Transport = .inProcess) async throws -> EmulatedPhone {
+    func phone(_ base: String, ca: String? = nil, developer: P256.Signing.PublicKey? = nil, alsoTrusting others: [P256.Signing.PublicKey] = [],
+               package: TrustletPackage? = nil, answers: [ScriptedTrustedUI.Answer], transport: DemoStory.Transport = .inProcess) async throws -> EmulatedPhone {
         let phone = try EmulatedPhone(directory: root + "/system/phones/" + name(base), caDirectory: ca ?? stage.caDirectory, answers: answers,
-                                      developer: developer ?? stage.developer.publicKey, transport: transport)
+                                      developer: developer ?? stage.developer.publicKey, otherDevelopers: others, transport: transport)
         do {
             try await phone.install(package ?? stage.package)
         } catch {

@@ -180,7 +180,8 @@ enum InterfaceAttacks {
                                         limits: .init(memoryPages: 32, fuelPerCall: 5_000_000, maxSessions: 4))
         try await phone.install(try TrustletPackage.sign(manifest: manifest, wasm: try SampleTrustlets.wasm("hostile"), key: lab.stage.developer))
         let before = try await app.device.status()
-        let commands: [(String, UInt32, [TEEParameter])] = [("an endless loop", 1, []), ("a memory bomb", 2, []), ("a trap", 3, [])]
+        let commands: [(String, UInt32, [TEEParameter])] = [("an endless loop", 1, []), ("a memory bomb", 2, []), ("a trap", 3, []),
+                                                         ("an endless loop of host calls hashing 1 MiB each", 4, [])]
             + (10...21).map { ("out-of-bounds host call \($0 - 10)", UInt32($0), []) }
             + (0..<25).map { ("host function \($0) with a far pointer", 30, [.valueInput(UInt32($0), UInt32($0 % 11))]) }
         var stopped: [String: Int] = [:]

@@ -23,8 +23,8 @@ enum NetworkAttacks {
             Attack("network-drop", "Drop the server's receipt for an uploaded reading, then let the app retry", .internet, .access,
                    defense: "the reading stays queued until a sealed receipt; the server stores it once and answers a retry with the same receipt",
                    play: drop),
-            Attack("traffic-analysis", "Compare message sizes for patients with different conditions and record counts", .sideChannel, .disclosure,
-                   defense: "sealed messages are padded to size buckets; every sync page to the same one", play: trafficAnalysis),
+            Attack("traffic-analysis", "Compare message and REE file sizes for patients with different conditions and record counts", .sideChannel, .disclosure,
+                   defense: "sealed messages and sealed objects are padded to size buckets; every sync page to the same one", play: trafficAnalysis),
         ]
     }
 
@@ -124,6 +124,7 @@ enum NetworkAttacks {
         var pageSizes: Set<Int> = []
         var readingSizes: Set<Int> = []
         var receiptSizes: Set<Int> = []
+        var fileSizes: Set<[Int]> = []
         for (index, patient) in patients.enumerated() {
             let wire = WireLog()
             let (kind, value) = kinds[index % kinds.count]
@@ -145,6 +146,11 @@ enum NetworkAttacks {
                 }
             }
             rows.append("\(sync.records) records in \(sync.pages) pages")
+            // What the phone's REE file system shows of the same records: every file's size.
+            fileSizes.insert(try reeFileSizes(phone.ree))
+        }
+        guard fileSizes.count == 1, let files = fileSizes.first, !files.isEmpty else {
+            return .leaked("the REE files of patients with \(rows.joined(separator: ", ")) differ in size: \(fileSizes.map { $0.map { $0 / 1024 } }) KiB")
         }
         guard !pageSizes.isEmpty, !readingSizes.isEmpty, !receiptSizes.isEmpty else { throw AttackFailure("no sealed pages, readings or receipts on the wire") }
         guard pageSizes.count == 1 else {
@@ -155,7 +161,19 @@ enum NetworkAttacks {
         }
         return .defended("patients with \(rows.joined(separator: ", ")): every sealed message on a bucket; every page \(pageSizes.first! / 1024) KiB; "
                          + "a blood pressure, a weight and a glucose reading "
-                         + "all \(readingSizes.first!) bytes; receipts all \(receiptSizes.first!) bytes")
+                         + "all \(readingSizes.first!) bytes; receipts all \(receiptSizes.first!) bytes; "
+                         + "the REE files the same \(files.count) sizes on every phone (\(files.reduce(0, +) / 1024) KiB)")
+    }
+
+    /// The sizes of every file under `directory`, sorted.
+    static func reeFileSizes(_ directory: String) throws -> [Int] {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else { throw AttackFailure("cannot list \(directory)") }
+        var sizes: [Int] = []
+        while let name = walker.nextObject() as? String {
+            let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/" + name)
+            if attributes[.type] as? FileAttributeType == .typeRegular, let size = attributes[.size] as? Int { sizes.append(size) }
+        }
+        return sizes.sorted()
     }
 
     /// A recorded message's sealed body: from the channel's magic on (after the request or status

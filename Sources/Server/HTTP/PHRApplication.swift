@@ -86,24 +86,29 @@ struct Routes: Sendable {
     func upload(_ request: Request) async throws -> Response {
         let (device, signed, body) = try await authenticated(request)
         let receipt = try await service.upload(device: device, body: body, signature: signed.signature)
-        return Self.sealed(try service.sealed(receipt, for: device, purpose: PHRMessage.receiptPurpose, sequence: receipt.sequence), status: .created)
+        return Self.sealed(try service.sealed(receipt, for: device, purpose: PHRMessage.receiptPurpose, sequence: receipt.sequence, answering: signed.nonce),
+                           status: .created)
     }
 
     func grant(_ request: Request) async throws -> Response {
-        let (device, _, body) = try await authenticated(request)
-        return try await json(service.grant(device: device, body: body), status: .created)
+        let (device, signed, body) = try await authenticated(request)
+        let receipt = try await service.grant(device: device, body: body)
+        return Self.sealed(try service.sealed(receipt, for: device, purpose: PHRMessage.grantReceiptPurpose, sequence: UInt64(receipt.expiresAt),
+                                              answering: signed.nonce), status: .created)
     }
 
     func revoke(_ request: Request, grant: String) async throws -> Response {
-        let (device, _, _) = try await authenticated(request)
-        return try await json(service.revoke(device: device, grant: grant))
+        let (device, signed, _) = try await authenticated(request)
+        let receipt = try await service.revoke(device: device, grant: grant)
+        return Self.sealed(try service.sealed(receipt, for: device, purpose: PHRMessage.revokeReceiptPurpose, sequence: UInt64(max(0, receipt.revokedAt ?? 0)),
+                                              answering: signed.nonce))
     }
 
     func audit(_ request: Request) async throws -> Response {
-        let (device, _, _) = try await authenticated(request)
+        let (device, signed, _) = try await authenticated(request)
         let trail = try await service.auditTrail(device: device)
         let sequence = UInt64(max(0, trail.entries.last?.sequence ?? 0))
-        return Self.sealed(try service.sealed(trail, for: device, purpose: PHRMessage.auditPurpose, sequence: sequence))
+        return Self.sealed(try service.sealed(trail, for: device, purpose: PHRMessage.auditPurpose, sequence: sequence, answering: signed.nonce))
     }
 
     static func sealed(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {

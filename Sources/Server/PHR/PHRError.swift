@@ -13,7 +13,6 @@ public enum PHRError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownChallenge
     case challengeUsed
     case challengeExpired
-    case unknownCode
     case codeUsed
     case codeExpired
     case wrongCode
@@ -37,7 +36,7 @@ public enum PHRError: Error, Equatable, Sendable, CustomStringConvertible {
         case .badRequest, .notSealed: 400
         case .bodyTooLarge: 413
         case .invalidFHIR, .implausibleValue: 422
-        case .notFound, .unknownChallenge, .unknownCode: 404
+        case .notFound, .unknownChallenge: 404
         case .challengeUsed, .codeUsed, .replayedRequest, .sequenceReplayed: 409
         case .challengeExpired, .codeExpired: 410
         case .wrongCode, .unauthenticated, .staleRequest: 401
@@ -59,7 +58,6 @@ public enum PHRError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownChallenge: "unknown-challenge"
         case .challengeUsed: "challenge-used"
         case .challengeExpired: "challenge-expired"
-        case .unknownCode: "unknown-code"
         case .codeUsed: "code-used"
         case .codeExpired: "code-expired"
         case .wrongCode: "wrong-code"
@@ -87,10 +85,9 @@ public enum PHRError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownChallenge: "unknown challenge: ask for a new one (POST /v1/enrollment/challenge)"
         case .challengeUsed: "the challenge was already used: ask for a new one"
         case .challengeExpired: "the challenge expired: ask for a new one"
-        case .unknownCode: "no such enrollment code: check it, or ask the clinic for a new one"
         case .codeUsed: "the enrollment code was already used: ask the clinic for a new one"
         case .codeExpired: "the enrollment code expired: ask the clinic for a new one"
-        case .wrongCode: "the enrollment code does not match: check it and try again"
+        case .wrongCode: "the enrollment code does not match (or there is no such code): check it and try again, or ask the clinic for a new one"
         case let .tooManyAttempts(retryAfter): "too many attempts: try again in \(retryAfter) s, or ask the clinic for a new code"
         case let .attestationRefused(problems): "the device's attestation was refused: " + problems.joined(separator: "; ")
         case let .unauthenticated(why): "not authenticated: \(why)"

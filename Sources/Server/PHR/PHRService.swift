@@ -80,10 +80,31 @@ public final class PHRService: Sendable {
         guard let proof = Hex.decode(request.proof), proof.count == 32 else { throw .badRequest("proof is not 32 bytes of hex") }
         let nonce = try await store.consumeChallenge(request.challenge, now: now.timeIntervalSince1970)
 
+        // The token first: a junk or foreign token is refused before any code is looked at, so it
+        // never uses up a code's attempts and says nothing about which codes exist.
+        let appraisal = await AttestationVerifier(policy: AttestationPolicy(
+            trustedRoots: policy.trustedRoots, reference: policy.reference, expectedNonce: nonce, now: now)).appraise(token)
+        let signing = appraisal.boundKeys.first { $0.use == "signing" }.flatMap { Hex.decode($0.publicKey) }
+        let hpke = appraisal.boundKeys.first { $0.use == "hpke" }.flatMap { Hex.decode($0.publicKey) }
+        guard appraisal.status == .affirming, let signing, let hpke else {
+            var problems = appraisal.problems
+            if appraisal.status == .affirming { problems.append("keys: the token must bind a signing key and an HPKE key") }
+            try await refuse(action: "enroll", subject: "attestation", reason: "attestation: " + problems.joined(separator: "; "), patient: nil)
+            throw .attestationRefused(problems)
+        }
+
+        // Whoever cannot prove the code gets one answer, whether the code exists or not, is used,
+        // expired or locked: the first group is public, so nothing may tell live codes apart. Only
+        // a right proof learns more. Wrong proofs count against the code from every address.
         let code = try await guarded { try await store.enrollmentCode(request.code.uppercased()) }
-        guard let code else {
-            try await refuse(action: "enroll", subject: "code \(request.code.prefix(4))", reason: "unknown code", patient: nil)
-            throw .unknownCode
+        let expected = EnrollmentCode.proof(key: code?.proofKey ?? Self.decoyProofKey, nonce: nonce, token: token)
+        guard let code, constantTimeEqual(expected, proof) else {
+            if let code {
+                try await guarded { try await store.recordCodeFailure(code.id, patient: code.patient, reason: "wrong code", now: now.timeIntervalSince1970) }
+            } else {
+                try await refuse(action: "enroll", subject: "code", reason: "no such code", patient: nil)
+            }
+            throw .wrongCode
         }
         if code.usedAt != nil {
             try await refuse(action: "enroll", subject: "code \(code.id)", reason: "code already used", patient: code.patient)
@@ -97,22 +118,6 @@ public final class PHRService: Sendable {
             try await refuse(action: "enroll", subject: "code \(code.id)", reason: "too many wrong attempts", patient: code.patient)
             throw .tooManyAttempts(retryAfter: Int(policy.codeLifetime))
         }
-        let expected = EnrollmentCode.proof(key: code.proofKey, nonce: nonce, token: token)
-        guard constantTimeEqual(expected, proof) else {
-            try await guarded { try await store.recordCodeFailure(code.id, patient: code.patient, reason: "wrong code", now: now.timeIntervalSince1970) }
-            throw code.failures + 1 >= policy.maxCodeFailures ? .tooManyAttempts(retryAfter: Int(policy.codeLifetime)) : .wrongCode
-        }
-
-        let appraisal = await AttestationVerifier(policy: AttestationPolicy(
-            trustedRoots: policy.trustedRoots, reference: policy.reference, expectedNonce: nonce, now: now)).appraise(token)
-        let signing = appraisal.boundKeys.first { $0.use == "signing" }.flatMap { Hex.decode($0.publicKey) }
-        let hpke = appraisal.boundKeys.first { $0.use == "hpke" }.flatMap { Hex.decode($0.publicKey) }
-        guard appraisal.status == .affirming, let signing, let hpke else {
-            var problems = appraisal.problems
-            if appraisal.status == .affirming { problems.append("keys: the token must bind a signing key and an HPKE key") }
-            try await refuse(action: "enroll", subject: "code \(code.id)", reason: "attestation: " + problems.joined(separator: "; "), patient: code.patient)
-            throw .attestationRefused(problems)
-        }
         let device = Device(id: PHRIdentifier.random(), patient: code.patient, signingKey: signing,
                             hpkeKey: hpke, enrolledAt: now.timeIntervalSince1970, revokedAt: nil, lastUpload: 0, lastSyncPage: 0)
         try await store.enroll(device: device, code: code.id)
@@ -120,6 +125,10 @@ public final class PHRService: Sendable {
         return Enrollment(device: device.id, channelKey: Hex.encode(channelKey),
                           keyProof: Hex.encode(EnrollmentCode.serverKeyProof(key: code.proofKey, nonce: nonce, channelKey: channelKey)))
     }
+
+    /// The key a proof is checked under when no code has the ID given, so that an unknown code
+    /// costs the same work as a wrong one.
+    static let decoyProofKey = (0..<32).map { _ in UInt8.random(in: 0...255) }
 
     // MARK: Device requests
 
@@ -169,7 +178,7 @@ public final class PHRService: Sendable {
         guard (1...500).contains(limit) else { throw .badRequest("limit must be 1 to 500") }
         let (changes, more) = try await guarded { try await store.changes(patient: device.patient, after: cursor, limit: limit, maxBytes: PHRMessage.maxPageBytes) }
         let next = changes.last?.change ?? cursor
-        var payload = Array("{\"inResponseTo\":\"\(nonce)\",\"cursor\":\"\(next)\",\"more\":\(more),\"resources\":[".utf8)
+        var payload = Array("{\"cursor\":\"\(next)\",\"more\":\(more),\"resources\":[".utf8)
         for (index, change) in changes.enumerated() {
             if index > 0 { payload.append(UInt8(ascii: ",")) }
             payload.append(contentsOf: change.json)
@@ -178,7 +187,8 @@ public final class PHRService: Sendable {
         let page = try await guarded { try await store.recordSyncPage(device: device, resources: changes.count, cursor: next) }
         do {
             let recipient = try P256.KeyAgreement.PublicKey(x963Representation: device.hpkeKey)
-            return try SealedEnvelope.seal(payload, to: recipient, purpose: PHRMessage.syncPurpose, sequence: page, minimumBucket: PHRMessage.syncPageBucket)
+            return try SealedEnvelope.seal(payload, to: recipient, from: policy.channelKey, purpose: PHRMessage.syncPurpose, sequence: page,
+                                           answering: nonce, minimumBucket: PHRMessage.syncPageBucket)
         } catch {
             throw .storage
         }
@@ -186,7 +196,7 @@ public final class PHRService: Sendable {
 
     /// Stores a patient-reported reading the device signed.
     public func upload(device: Device, body: [UInt8], signature: [UInt8]) async throws(PHRError) -> UploadReceipt {
-        let (payload, sealedSequence) = try unseal(body, purpose: PHRMessage.uploadPurpose)
+        let (payload, sealedSequence) = try unseal(body, from: device, purpose: PHRMessage.uploadPurpose)
         let object = try parseObject(payload)
         guard let sequenceNumber = object["sequence"] as? NSNumber, let sequence = UInt64(exactly: sequenceNumber.doubleValue), sequence > 0,
               !isBool(sequenceNumber) else {
@@ -215,7 +225,7 @@ public final class PHRService: Sendable {
 
     /// Records a patient's grant to a practitioner.
     public func grant(device: Device, body: [UInt8]) async throws(PHRError) -> GrantReceipt {
-        let payload = try unseal(body, purpose: PHRMessage.grantPurpose).payload
+        let payload = try unseal(body, from: device, purpose: PHRMessage.grantPurpose).payload
         let request: GrantRequest
         do { request = try JSONDecoder().decode(GrantRequest.self, from: Data(payload)) } catch {
             throw .badRequest("the body is not a grant: {\"practitioner\", \"resources\", \"expiresAt\"}")
@@ -256,20 +266,23 @@ public final class PHRService: Sendable {
         return Self.receipt(grant)
     }
 
-    /// Seals an answer to a device's HPKE key.
-    public func sealed(_ value: some Encodable, for device: Device, purpose: String, sequence: UInt64) throws(PHRError) -> [UInt8] {
+    /// Seals an answer to a device's HPKE key, from the server's channel key, bound to the request
+    /// it answers (the signed request's nonce).
+    public func sealed(_ value: some Encodable, for device: Device, purpose: String, sequence: UInt64, answering nonce: String) throws(PHRError) -> [UInt8] {
         do {
             let recipient = try P256.KeyAgreement.PublicKey(x963Representation: device.hpkeKey)
-            return try SealedEnvelope.seal(Array(try JSONEncoder().encode(value)), to: recipient, purpose: purpose, sequence: sequence)
+            return try SealedEnvelope.seal(Array(try JSONEncoder().encode(value)), to: recipient, from: policy.channelKey, purpose: purpose,
+                                           sequence: sequence, answering: nonce)
         } catch {
             throw .storage
         }
     }
 
-    /// Opens a body a device sealed to the server's channel key.
-    func unseal(_ body: [UInt8], purpose: String) throws(PHRError) -> (payload: [UInt8], sequence: UInt64) {
+    /// Opens a body a device sealed to the server's channel key from its attested HPKE key.
+    func unseal(_ body: [UInt8], from device: Device, purpose: String) throws(PHRError) -> (payload: [UInt8], sequence: UInt64) {
+        guard let sender = try? P256.KeyAgreement.PublicKey(x963Representation: device.hpkeKey) else { throw .storage }
         do throws(ChannelError) {
-            return try SealedEnvelope.open(body, with: policy.channelKey, purpose: purpose, after: nil)
+            return try SealedEnvelope.open(body, with: policy.channelKey, from: sender, purpose: purpose, after: nil)
         } catch {
             throw .notSealed("\(error)")
         }

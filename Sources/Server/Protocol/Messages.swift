@@ -12,11 +12,16 @@ import Foundation
 ///   purpose `phr-upload`, sequence = the reading's) → an `UploadReceipt` sealed to the device
 ///   (purpose `phr-receipt`)
 /// - `POST /v1/grants` (signed; a `GrantRequest` sealed to the server, purpose `phr-grant`) →
-///   `GrantReceipt`; `DELETE /v1/grants/ID` (signed) → `GrantReceipt`
+///   a `GrantReceipt` sealed to the device (purpose `phr-grant-receipt`, sequence = its expiry);
+///   `DELETE /v1/grants/ID` (signed) → a `GrantReceipt` sealed to the device (purpose
+///   `phr-revoke-receipt`, sequence = its revocation time)
 /// - `GET /v1/audit` (signed) → an `AuditTrail` sealed to the device (purpose `phr-audit`)
 ///
 /// Everything that names or holds a record travels sealed, so the phone's normal world, which
-/// relays it, sees ciphertext only.
+/// relays it, sees ciphertext only. Every sealed message is authenticated by its sender's
+/// channel key (HPKE Auth mode: the server's, or the device's attested HPKE key), and every answer
+/// is bound to the nonce of the signed request it answers, so the normal world can neither make
+/// one nor hand an old one in.
 /// - `GET /v1/shared` and `GET /v1/shared/TYPE/ID` (practitioner, `Authorization: Bearer`)
 /// - Errors: a status and `ErrorBody`.
 public enum PHRMessage {
@@ -26,6 +31,10 @@ public enum PHRMessage {
     public static let uploadPurpose = "phr-upload"
     /// Upload receipts sealed to the device.
     public static let receiptPurpose = "phr-receipt"
+    /// Grant receipts sealed to the device.
+    public static let grantReceiptPurpose = "phr-grant-receipt"
+    /// Revocation receipts sealed to the device.
+    public static let revokeReceiptPurpose = "phr-revoke-receipt"
     /// Grants sealed to the server.
     public static let grantPurpose = "phr-grant"
     /// The patient's audit trail sealed to the device.
@@ -91,8 +100,6 @@ public struct SyncRequest: Codable, Sendable, Equatable {
 /// A sync page, inside the sealed envelope. `resources` are the stored FHIR JSON, unchanged.
 /// The server writes it by hand (resources are embedded as stored); this type reads it.
 public struct SyncPage: Decodable, Sendable {
-    /// The request's nonce, so a device knows the page answers its request.
-    public let inResponseTo: String
     public let cursor: String
     /// Whether more pages follow.
     public let more: Bool

@@ -1,12 +1,13 @@
 import Crypto
 import Foundation
 import TrubiZoneProtocol
+import TrubiZoneWire
 
 /// How a device signs a request to the PHR server.
 ///
 /// The PHR trustlet holds the device's signing key (an ES256 key in the runtime, bound to the
 /// trustlet by its attestation token). Every request after enrollment carries four headers and is
-/// signed over a message that the trustlet can build without a JSON library:
+/// signed over `SignedRequestMessage` (one definition, compiled into the trustlet too):
 ///
 ///     TrubiZone PHR request v1 \n METHOD \n TARGET \n DEVICE \n TIME \n NONCE \n BODY
 ///
@@ -35,9 +36,8 @@ public struct SignedRequest: Sendable, Equatable {
 
     /// The bytes that are signed.
     public static func message(method: String, target: String, device: String, time: Int64, nonce: String, body: some Collection<UInt8>) -> [UInt8] {
-        var message = Array("TrubiZone PHR request v1\n\(method)\n\(target)\n\(device)\n\(time)\n\(nonce)\n".utf8)
-        message.append(contentsOf: body)
-        return message
+        SignedRequestMessage.message(method: Array(method.utf8), target: Array(target.utf8), device: Array(device.utf8),
+                                     time: UInt64(clamping: time), nonce: Array(nonce.utf8), body: Array(body))
     }
 
     /// Signs a request with a key held in software (tests, the load generator). The PHR trustlet
@@ -58,7 +58,7 @@ public struct SignedRequest: Sendable, Equatable {
     /// Reads the four headers; `nil` names the first one missing or malformed.
     public static func parse(header: (String) -> String?) -> Result<SignedRequest, PHRProtocolError> {
         guard let device = header(deviceHeader), PHRIdentifier.isDeviceID(device) else { return .failure(.badHeader(deviceHeader)) }
-        guard let timeText = header(timeHeader), let time = Int64(timeText) else { return .failure(.badHeader(timeHeader)) }
+        guard let timeText = header(timeHeader), let time = Int64(timeText), time >= 0, String(time) == timeText else { return .failure(.badHeader(timeHeader)) }
         guard let nonce = header(nonceHeader), nonce.utf8.count == 32, Hex.decode(nonce) != nil, nonce == nonce.lowercased() else {
             return .failure(.badHeader(nonceHeader))
         }

@@ -145,6 +145,12 @@ struct LoadGenerator {
         return devices
     }
 
+    /// A reading sealed inside the trustlet from the device's HPKE key to the server's channel key.
+    func sealed(_ device: Device, _ payload: [UInt8], purpose: String, sequence: UInt64) async throws -> [UInt8] {
+        let control = withUnsafeBytes(of: sequence.bigEndian, Array.init) + Array(device.serverKey.x963Representation) + [0] + Array(purpose.utf8)
+        return try await call(17, [.input(Array("h\(device.index)".utf8)), .input(payload), .input(control), .output(capacity: 16 << 10)], output: 3)
+    }
+
     /// A request signed inside the trustlet with the device's key.
     func prepare(_ device: Device, _ method: String, _ target: String, body: [UInt8]) async throws -> Prepared {
         let nonce = Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
@@ -222,8 +228,8 @@ func measureLoad(workspace: String, deviceCounts: [Int], requestsPerLevel: Int, 
                     deviceSyncs.append(try await load.prepare(device, "POST", "/v1/sync", body: Array(#"{"limit":5}"#.utf8)))
                     let sequence = nextSequence[device.index]
                     nextSequence[device.index] += 1
-                    let reading = try SealedEnvelope.seal(LoadGenerator.reading(patient: device.patient, sequence: sequence), to: device.serverKey,
-                                                          purpose: PHRMessage.uploadPurpose, sequence: sequence)
+                    let reading = try await load.sealed(device, LoadGenerator.reading(patient: device.patient, sequence: sequence),
+                                                        purpose: PHRMessage.uploadPurpose, sequence: sequence)
                     deviceUploads.append(try await load.prepare(device, "POST", "/v1/observations", body: reading))
                 }
                 syncs.append(deviceSyncs)

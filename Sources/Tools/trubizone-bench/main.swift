@@ -323,7 +323,7 @@ nonisolated func measureTrustlets(workspace: String, iterations: Int) async thro
     let benchID = TrustletUUID("b0b0b0b0-0000-4000-8000-0000000000bb")!
     let limits = TrustletLimits(memoryPages: 64, fuelPerCall: 2_000_000_000)
     let bench = try WasmTrustlet(wasm: SampleTrustlets.wasm("bench"), uuid: benchID, name: "bench", signerID: Array(repeating: 1, count: 32),
-                                 limits: limits, storage: world.storage, secureLog: world.secureLog)
+                                 limits: limits, capabilities: .all, storage: world.storage, secureLog: world.secureLog)
     let runtime = SecureWorld(rootOfTrust: world.rootOfTrust, storage: world.storage, trustlets: [NoOpTrustlet(), bench], logger: quiet)
     let context = try TEEContext.inProcess(runtime)
     let native = try await context.openSession(uuid: NoOpTrustlet.id)
@@ -368,7 +368,7 @@ nonisolated func measureTrustlets(workspace: String, iterations: Int) async thro
         let uuid = TrustletUUID("b0b0b0b0-0000-4000-8000-0000000000c0")!
         let cold = try await perCall(20) {
             let trustlet = try WasmTrustlet(wasm: bytes, uuid: uuid, name: name, signerID: Array(repeating: 2, count: 32),
-                                            limits: limits, storage: world.storage, secureLog: world.secureLog)
+                                            limits: limits, capabilities: .all, storage: world.storage, secureLog: world.secureLog)
             runtime.install(trustlet)
             let session = try await context.openSession(uuid: uuid)
             _ = try await session.invoke(command: command, parameters: parameters)

@@ -119,7 +119,8 @@ extension TrustletCLITests {
         kill(daemon.processIdentifier, SIGTERM)
         daemon.waitUntilExit()
         let screen = try String(contentsOfFile: work.appending("user.script.screen"), encoding: .utf8)
-        #expect(screen.contains("[vault] The secret: the launch code"))
+        // Labelled with the signer, whom the package cannot choose: the trusted key's fingerprint.
+        #expect(screen.contains("[vault · developer ") && screen.contains("] The secret: the launch code"))
         #expect(try FileManager.default.attributesOfItem(atPath: work.appending("user.script.screen"))[.posixPermissions] as? Int == 0o600)
         let logged = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(!logged.contains("launch code") && !logged.contains("8642"))

@@ -21,6 +21,25 @@ import TrubiZoneTesting
         #expect(f.files().count == 1)
     }
 
+    /// The REE file system shows sealed objects' sizes; they must tell no more than a size bucket.
+    @Test func objectFilesShowOnlyTheirSizeBucket() throws {
+        let f = try StorageFixture(durable: false)
+        var sizes: [Int: Int] = [:]
+        for count in [1, 1000, 1024, 1025, 3000, 70_000, 600_000] {
+            let name = try f.put("object-\(count)", String(repeating: "x", count: count))
+            let attributes = try FileManager.default.attributesOfItem(atPath: name)
+            sizes[count] = try #require(attributes[.size] as? Int)
+            #expect(try f.get("object-\(count)").utf8.count == count)
+            #expect(try f.storage.size(StorageFixture.alice, id: Array("object-\(count)".utf8)) == count, "the true size stays inside")
+        }
+        let overhead = sizes[1]! - 1024
+        #expect(sizes[1] == sizes[1000] && sizes[1000] == sizes[1024], "everything up to 1 KiB looks the same")
+        #expect(sizes[1025] == 2048 + overhead && sizes[3000] == 4096 + overhead && sizes[70_000] == 131_072 + overhead)
+        #expect(sizes[600_000] == (1 << 20) + overhead)
+        try f.restart()
+        #expect(try f.get("object-3000").utf8.count == 3000, "padded objects read back after a restart")
+    }
+
     @Test func objectsSurviveARestart() throws {
         let f = try StorageFixture(durable: true)
         for i in 0..<20 { try f.put("key-\(i)", "value-\(i)") }

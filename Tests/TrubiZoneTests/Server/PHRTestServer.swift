@@ -128,6 +128,8 @@ final class PHRTestDevice: @unchecked Sendable {
     let probe: InternalAPITests.Probe
     var id = ""
     var lastPage: UInt64? = nil
+    /// The nonce of the last request sent: the answer the device waits for.
+    var lastNonce = ""
     /// The server's channel key from enrollment, once its proof checked out.
     var serverKey: P256.KeyAgreement.PublicKey? = nil
 
@@ -161,15 +163,25 @@ final class PHRTestDevice: @unchecked Sendable {
         return answer
     }
 
-    /// A body sealed to the server's channel key, as the trustlet seals readings and grants.
-    func sealed(_ payload: [UInt8], purpose: String, sequence: UInt64) throws -> [UInt8] {
+    /// A body sealed to the server's channel key from the device's HPKE key, inside the trustlet,
+    /// as the PHR trustlet seals readings and grants.
+    func sealed(_ payload: [UInt8], purpose: String, sequence: UInt64) async throws -> [UInt8] {
         guard let serverKey else { throw PHRTestFailure("the device has no proven server key: enroll first") }
-        return try SealedEnvelope.seal(payload, to: serverKey, purpose: purpose, sequence: sequence)
+        let control = withUnsafeBytes(of: sequence.bigEndian, Array.init) + Array(serverKey.x963Representation) + [0] + Array(purpose.utf8)
+        return try await probe.call(17, [.input(Array("hpke".utf8)), .input(payload), .input(control), .output(capacity: 256 << 10)]).bytes(3) ?? []
     }
 
-    /// Opens an answer sealed to the device (a receipt, the audit trail) inside the trustlet.
-    func openSealed(_ sealed: [UInt8], purpose: String) async throws -> [UInt8] {
-        let control = withUnsafeBytes(of: UInt64.max.bigEndian, Array.init) + Array(purpose.utf8)
+    /// The probe's channel control bytes for opening a message from the server that answers `request`.
+    func openControl(after last: UInt64?, request: String, purpose: String) throws -> [UInt8] {
+        guard let serverKey else { throw PHRTestFailure("the device has no proven server key: enroll first") }
+        return withUnsafeBytes(of: (last ?? .max).bigEndian, Array.init) + Array(serverKey.x963Representation) + [UInt8(request.utf8.count)]
+            + Array(request.utf8) + Array(purpose.utf8)
+    }
+
+    /// Opens an answer sealed to the device (a receipt, the audit trail) inside the trustlet: from
+    /// the server's key, answering the last request sent (or `request`).
+    func openSealed(_ sealed: [UInt8], purpose: String, request: String? = nil) async throws -> [UInt8] {
+        let control = try openControl(after: nil, request: request ?? lastNonce, purpose: purpose)
         return try await probe.call(16, [.input(Array("hpke".utf8)), .input(sealed), .input(control), .output(capacity: 256 << 10)]).bytes(3) ?? []
     }
 
@@ -184,12 +196,13 @@ final class PHRTestDevice: @unchecked Sendable {
     func send(_ client: PHRClient, _ method: HTTPRequest.Method, _ target: String, body: [UInt8] = [], time: Date,
               nonce: [UInt8]? = nil) async throws -> PHRAnswer {
         let signed = try await sign(method.rawValue, target, body: body, time: time, nonce: nonce)
+        lastNonce = signed.nonce
         return try await client.send(method, target, body: body, headers: signed.headers)
     }
 
     /// Opens a sealed sync page inside the trustlet.
-    func open(_ sealed: [UInt8]) async throws -> SyncPage {
-        let control = withUnsafeBytes(of: (lastPage ?? .max).bigEndian, Array.init) + Array(PHRMessage.syncPurpose.utf8)
+    func open(_ sealed: [UInt8], request: String? = nil) async throws -> SyncPage {
+        let control = try openControl(after: lastPage, request: request ?? lastNonce, purpose: PHRMessage.syncPurpose)
         let payload = try await probe.call(16, [.input(Array("hpke".utf8)), .input(sealed), .input(control), .output(capacity: 1 << 20)]).bytes(3) ?? []
         let page = try JSONDecoder().decode(SyncPage.self, from: Data(payload))
         lastPage = (lastPage ?? 0) + 1

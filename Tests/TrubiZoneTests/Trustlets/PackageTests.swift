@@ -75,6 +75,43 @@ import TrubiZoneTesting
         #expect(try await TEEContext.inProcess(world).openSession(uuid: Samples.hello).hello([]).count == 2)
     }
 
+    @Test func aUUIDBelongsToItsFirstSignerAcrossRestartsAndTheRuntimesUUIDsAreReserved() async throws {
+        let device = try EmulatedDevice()
+        defer { withExtendedLifetime(device) {} }
+        let world = try world(device, trusting: [developer.publicKey, stranger.publicKey])
+        try world.install(package: try package(version: "1.0.0"))
+        let owner = Hex.encode(SHA256.hash(data: developer.publicKey.x963Representation).prefix(8))
+        let taken = PackageError.uuidTaken(uuid: Samples.hello.description, owner: owner)
+        #expect(throws: taken) { try world.install(package: try package(version: "9.0.0", key: stranger)) }
+        #expect(taken.code == .accessConflict)
+        // A restart, or a stranger's package kept in the REE store, changes nothing.
+        let restarted = try self.world(device, trusting: [developer.publicKey, stranger.publicKey])
+        #expect(throws: taken) { try restarted.install(package: try package(version: "9.0.0", key: stranger)) }
+        #expect((restarted.trustlet(Samples.hello) as? WasmTrustlet)?.signerID == Array(SHA256.hash(data: developer.publicKey.x963Representation)))
+        for uuid in BuiltInTrustlets.reserved {
+            var reserved = manifest()
+            reserved.uuid = uuid.description
+            let bytes = try TrustletPackage.sign(manifest: reserved, wasm: SampleTrustlets.wasm("hello"), key: developer).bytes
+            #expect(throws: PackageError.reservedUUID(uuid.description)) { try restarted.install(package: bytes) }
+        }
+        #expect(restarted.trustlet(BuiltInTrustlets.Installer.uuid)?.name == "TrubiZone installer")
+    }
+
+    @Test func aVersionsCodeCannotChangeAndTheDisplayNamesTheSigner() throws {
+        let device = try EmulatedDevice()
+        defer { withExtendedLifetime(device) {} }
+        let world = try SecureWorld.emulated(stateDirectory: device.stateDirectory, reeDirectory: device.reeDirectory, durable: false,
+                                             trustPolicy: TrustPolicy(trustedSigners: [developer.publicKey], names: ["Clinic Apps Ltd"]))
+        let installed = try world.install(package: try package(version: "1.0.0"))
+        #expect(installed.displayName == "hello · Clinic Apps Ltd")
+        let rebuilt = try TrustletPackage.sign(manifest: manifest(version: "1.0.0"), wasm: SampleTrustlets.wasm("vault"), key: developer).bytes
+        #expect(throws: PackageError.sameVersionChanged(version: "1.0.0")) { try world.install(package: rebuilt) }
+        #expect(try world.install(package: try package(version: "1.0.0")).measurement == installed.measurement, "the same bytes again are fine")
+        let unnamed = try self.world(device)
+        #expect((unnamed.trustlet(Samples.hello) as? WasmTrustlet)?.displayName
+            == "hello · developer " + Hex.encode(SHA256.hash(data: developer.publicKey.x963Representation).prefix(4)))
+    }
+
     @Test func installedPackagesSurviveARestartWhileTheirSignerIsTrusted() async throws {
         let device = try EmulatedDevice()
         defer { withExtendedLifetime(device) {} }

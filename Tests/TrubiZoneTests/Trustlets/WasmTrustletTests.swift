@@ -43,7 +43,7 @@ import WAT
         #expect(error?.code == .notSupported)
     }
 
-    @Test(arguments: [(1, "execution budget"), (2, "ran out of its 2048 KiB of memory"), (3, "trapped"),
+    @Test(arguments: [(1, "execution budget"), (2, "ran out of its 2048 KiB of memory"), (3, "trapped"), (4, "execution budget"),
                       (10, "bad pointer"), (11, "bad pointer"), (12, "bad pointer"), (13, "bad pointer"),
                       (14, "bad pointer"), (15, "bad pointer"), (16, "bad pointer"), (17, "bad pointer"),
                       (18, "bad pointer"), (19, "bad pointer"), (21, "bad pointer")])
@@ -76,6 +76,7 @@ import WAT
         ("counter_read", 3), ("counter_increment", 3), ("time_monotonic", 1), ("time_wall", 1), ("hmac_sha256", 5),
         ("hkdf_sha256", 8), ("hpke_seal", 11), ("key_generate", 6), ("key_public", 5), ("key_sign", 5), ("key_delete", 2),
         ("aead_seal", 9), ("aead_open", 9), ("hpke_open", 11), ("ui_show", 2), ("ui_confirm", 3), ("ui_read_pin", 5), ("attest", 9), ("ui_read_text", 5),
+        ("hpke_seal_auth", 13), ("hpke_open_auth", 13),
     ]
 
     @Test func everyPointerAndLengthOfEveryHostFunctionIsChecked() async throws {
@@ -198,7 +199,7 @@ import WAT
     @Test func modulesThatAreNotTrustletsAreRefused() throws {
         let world = try World(.inProcess)
         func load(_ wasm: [UInt8]) throws {
-            _ = try WasmTrustlet(wasm: wasm, uuid: Samples.hello, name: "x", signerID: Samples.developer,
+            _ = try WasmTrustlet(wasm: wasm, uuid: Samples.hello, name: "x", signerID: Samples.developer, capabilities: [],
                                  storage: world.runtime.storage, secureLog: world.runtime.secureLog)
         }
         #expect(throws: TrustletLoadError.self) { try load(Array("not wasm".utf8)) }

@@ -109,7 +109,7 @@ enum AuditChain {
 
     private static func key() throws(TrustletError) -> [UInt8] {
         if let key = try SecureStorage.read(keyObject), key.count == 32 { return key }
-        let key = Random.bytes(32)
+        let key = try Random.bytes(32)
         try SecureStorage.write(keyObject, key)
         return key
     }

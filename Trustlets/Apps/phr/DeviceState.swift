@@ -51,11 +51,8 @@ struct DeviceState {
     }
 }
 
-/// Requests to the PHR server, signed with the trustlet's key. The signed message is
-///
-///     "TrubiZone PHR request v1\n" METHOD "\n" TARGET "\n" DEVICE "\n" TIME "\n" NONCE "\n" BODY
-///
-/// and the head handed to the normal world is the request line and the headers, one per line:
+/// Requests to the PHR server, signed with the trustlet's key over `SignedRequestMessage` (the
+/// one definition both worlds build), and the head handed to the normal world is the request line and the headers, one per line:
 ///
 ///     POST /v1/sync
 ///     TZ-Device: …
@@ -65,9 +62,11 @@ struct DeviceState {
 ///     Content-Type: application/json
 enum SignedRequest {
     static func make(_ method: String, _ target: String, body: [UInt8], contentType: String?, state: DeviceState) throws(TrustletError) -> (head: [UInt8], nonce: String) {
-        let time = Bytes.decimal(try TrustedTime.wallClockSeconds())
-        let nonce = Hex.encode(Random.bytes(16))
-        let message = Bytes.utf8("TrubiZone PHR request v1\n" + method + "\n" + target + "\n" + state.device + "\n" + time + "\n" + nonce + "\n") + body
+        let seconds = try TrustedTime.wallClockSeconds()
+        let time = Bytes.decimal(seconds)
+        let nonce = Hex.encode(try Random.bytes(16))
+        let message = SignedRequestMessage.message(method: Bytes.utf8(method), target: Bytes.utf8(target), device: Bytes.utf8(state.device),
+                                                   time: seconds, nonce: Bytes.utf8(nonce), body: body)
         let signature = Hex.encode(try Enrollment.signingKey.sign(message))
         var head = method + " " + target + "\nTZ-Device: " + state.device + "\nTZ-Time: " + time + "\nTZ-Nonce: " + nonce
             + "\nTZ-Signature: " + signature + "\n"

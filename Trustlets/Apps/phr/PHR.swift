@@ -32,13 +32,21 @@ import TrustletKit
 ///   11 add reading     value: a = kind (1 blood pressure, 2 weight, 3 glucose); read on the
 ///                      trusted UI, confirmed, signed and queued → value: a = its sequence number
 ///   12 upload request  out: request head, out: body → value: a = readings still queued
-///   13 upload done     in: the server's receipt {observation, sequence}
+///   13 upload done     in: the server's sealed receipt {observation, sequence}
 ///   14 share           in: {practitioner, display?, records: [n], hours} → out: head, out: body
 ///   15 revoke          in: the grant ID → out: request head
 ///   16 audit request   out: request head (the server's trail, sealed to this trustlet)
 ///   17 server audit    in: the sealed trail → out: JSON {entries, verified, actions: [...]}
 ///   18 local audit     out: JSON {entries, verified, head, actions: [{sequence, time, action, digest}]}
 ///   19 reset           erases records, keys, enrollment and PIN after a confirmation
+///   20 share done      in: the server's sealed grant receipt → out: JSON {grant, expiresAt, resources}
+///   21 revoke done     in: the server's sealed revocation receipt → out: JSON {grant, expiresAt,
+///                      resources, revokedAt}
+///
+/// Every message from the server (pages, receipts, the trail) must be sealed to this trustlet,
+/// authenticated by the server's channel key and answer the request this session made last for
+/// it (13, 17, 20, 21 and 6 answer 12, 16, 14, 15 and 5); a request's nonce is forgotten once its
+/// answer is kept, so an answer counts once.
 ///
 /// Every command but status, set PIN, unlock, sync, query, uploads (of readings already
 /// confirmed) and the audit requests needs an unlocked session. Errors: ACCESS_DENIED a wrong
@@ -55,6 +63,10 @@ struct PHR: Trustlet {
     var pendingEnrollment: (nonce: [UInt8], proofKey: [UInt8])? = nil
     /// The nonce of the last sync request this session signed: a page must answer it.
     var pendingSync: String? = nil
+    var pendingUpload: Readings.Pending? = nil
+    var pendingGrant: Sharing.PendingGrant? = nil
+    var pendingRevoke: Sharing.PendingRevoke? = nil
+    var pendingAudit: String? = nil
 
     init() throws(TrustletError) {}
 
@@ -81,8 +93,10 @@ struct PHR: Trustlet {
             try p.expect(.memrefInput)
             try requireUnlocked()
             guard let pending = pendingEnrollment else { throw .badState }
-            pendingEnrollment = nil
+            // A forged answer changes nothing, so it does not end the enrollment: the genuine
+            // answer may still follow (guessing the code's 256-bit HMAC key online is hopeless).
             try Enrollment.finish(answer: try p.bytes(0), nonce: pending.nonce, proofKey: pending.proofKey)
+            pendingEnrollment = nil
         case 5:
             try p.expect(.memrefOutput, .memrefOutput)
             let request = try Sync.request()
@@ -91,7 +105,8 @@ struct PHR: Trustlet {
             try p.setBytes(1, request.body)
         case 6:
             try p.expect(.memrefInput, .valueOutput)
-            let outcome = try Sync.receive(page: try p.bytes(0), answering: pendingSync)
+            guard let nonce = pendingSync else { throw .security }
+            let outcome = try Sync.receive(page: try p.bytes(0), answering: nonce)
             pendingSync = nil
             try p.setValue(1, a: UInt32(truncatingIfNeeded: outcome.stored), b: outcome.more ? 1 : 0)
         case 7:
@@ -119,28 +134,38 @@ struct PHR: Trustlet {
         case 12:
             try p.expect(.memrefOutput, .memrefOutput, .valueOutput)
             let request = try Readings.uploadRequest()
+            pendingUpload = request.pending
             try p.setValue(2, a: UInt32(truncatingIfNeeded: request.queued))
             try p.setBytes(0, request.head)
             try p.setBytes(1, request.body)
         case 13:
             try p.expect(.memrefInput)
-            try Readings.uploaded(receipt: try p.bytes(0))
+            guard let pending = pendingUpload else { throw .security }
+            try Readings.uploaded(receipt: try p.bytes(0), answering: pending)
+            pendingUpload = nil
         case 14:
             try p.expect(.memrefInput, .memrefOutput, .memrefOutput)
             try requireUnlocked()
             let request = try Sharing.grant(try p.bytes(0))
+            pendingGrant = request.pending
             try p.setBytes(1, request.head)
             try p.setBytes(2, request.body)
         case 15:
             try p.expect(.memrefInput, .memrefOutput)
             try requireUnlocked()
-            try p.setBytes(1, try Sharing.revoke(grant: try p.bytes(0)))
+            let request = try Sharing.revoke(grant: try p.bytes(0))
+            pendingRevoke = request.pending
+            try p.setBytes(1, request.head)
         case 16:
             try p.expect(.memrefOutput)
-            try p.setBytes(0, try ServerAudit.request())
+            let request = try ServerAudit.request()
+            pendingAudit = request.nonce
+            try p.setBytes(0, request.head)
         case 17:
             try p.expect(.memrefInput, .memrefOutput)
-            try p.setBytes(1, try ServerAudit.open(try p.bytes(0)).serialized())
+            guard let nonce = pendingAudit else { throw .security }
+            try p.setBytes(1, try ServerAudit.open(try p.bytes(0), answering: nonce).serialized())
+            pendingAudit = nil
         case 18:
             try p.expect(.memrefOutput)
             try p.setBytes(0, try AuditChain.released().serialized())
@@ -148,6 +173,16 @@ struct PHR: Trustlet {
             try p.expect()
             try Reset.run()
             unlockedUntil = 0
+        case 20:
+            try p.expect(.memrefInput, .memrefOutput)
+            guard let pending = pendingGrant else { throw .security }
+            try p.setBytes(1, try Sharing.granted(receipt: try p.bytes(0), answering: pending).serialized())
+            pendingGrant = nil
+        case 21:
+            try p.expect(.memrefInput, .memrefOutput)
+            guard let pending = pendingRevoke else { throw .security }
+            try p.setBytes(1, try Sharing.revoked(receipt: try p.bytes(0), answering: pending).serialized())
+            pendingRevoke = nil
         default:
             throw .notSupported
         }

@@ -73,21 +73,29 @@ enum Readings {
     }
 
     /// The signed, sealed upload of the oldest queued reading; `itemNotFound` when none waits.
-    static func uploadRequest() throws(TrustletError) -> (head: [UInt8], body: [UInt8], queued: Int) {
+    static func uploadRequest() throws(TrustletError) -> (head: [UInt8], body: [UInt8], queued: Int, pending: Pending) {
         let state = try DeviceState.enrolled()
         let queue = try self.queue()
         guard let next = queue.first else { throw .itemNotFound }
         let payload = Bytes.utf8("{\"sequence\":" + Bytes.decimal(next.sequence) + ",\"observation\":") + next.observation + [0x7D]
-        let body = try Channel.seal(payload, to: state.serverKey, purpose: purpose, sequence: next.sequence)
+        let body = try Channel.seal(payload, key: Enrollment.hpkeKey, to: state.serverKey, purpose: purpose, sequence: next.sequence)
         let signed = try SignedRequest.make("POST", "/v1/observations", body: body, contentType: "application/octet-stream", state: state)
-        return (signed.head, body, queue.count)
+        return (signed.head, body, queue.count, Pending(nonce: signed.nonce, sequence: next.sequence))
     }
 
-    /// Takes a reading off the queue once the server's receipt (sealed to this trustlet) names it.
-    static func uploaded(receipt: [UInt8]) throws(TrustletError) {
-        let opened = try Channel.open(receipt, key: Enrollment.hpkeKey, purpose: receiptPurpose, after: nil)
+    /// An upload this session sent: the receipt must answer its request and name its reading.
+    struct Pending {
+        let nonce: String
+        let sequence: UInt64
+    }
+
+    /// Takes a reading off the queue once the server's receipt names it: sealed to this trustlet,
+    /// authenticated by the server's key, and answering the upload request `pending`.
+    static func uploaded(receipt: [UInt8], answering pending: Pending) throws(TrustletError) {
+        let state = try DeviceState.enrolled()
+        let opened = try Channel.open(receipt, key: Enrollment.hpkeKey, from: state.serverKey, purpose: receiptPurpose, request: pending.nonce, after: nil)
         let document = try JSON.read(opened.payload, limits: JSON.Limits(maxBytes: 4096, maxDepth: 4))
-        guard let sequence = document["sequence"]?.integer, sequence > 0, UInt64(sequence) == opened.sequence,
+        guard let sequence = document["sequence"]?.integer, sequence > 0, UInt64(sequence) == opened.sequence, UInt64(sequence) == pending.sequence,
               let stored = document["observation"]?.string else { throw .badParameters }
         var queue = try self.queue()
         guard let position = queue.firstIndex(where: { $0.sequence == UInt64(sequence) }) else { throw .itemNotFound }

@@ -65,6 +65,21 @@ struct RecordIndex {
 
     static func pageObject(_ page: UInt64) -> [UInt8] { [0x70] + Bytes.bigEndian(page) }
 
+    /// What the sealed objects' sizes may tell the normal world, which sees the REE files: the
+    /// runtime pads every object to a size bucket, and this trustlet pads (with JSON whitespace) a
+    /// page to the wire's one bucket for every page and the index to 64 KiB (about 600 records),
+    /// so the files say no more about the record volume than the wire does.
+    static let pageBucket = 256 << 10
+    static let indexBucket = 64 << 10
+
+    /// `json` followed by spaces up to `size` bytes (JSON readers skip trailing whitespace).
+    static func padded(_ json: [UInt8], to size: Int) -> [UInt8] {
+        guard json.count < size else { return json }
+        var bytes = json
+        bytes.append(contentsOf: repeatElement(0x20, count: size - json.count))
+        return bytes
+    }
+
     static func load() throws(TrustletError) -> RecordIndex {
         guard let bytes = try SecureStorage.read(object) else { return RecordIndex(entries: []) }
         let digest = try Digest.sha256(bytes)
@@ -82,7 +97,7 @@ struct RecordIndex {
         var rows: [JSON] = []
         rows.reserveCapacity(entries.count)
         for entry in entries { rows.append(entry.row) }
-        let bytes = JSON.array(rows).serialized()
+        let bytes = Self.padded(JSON.array(rows).serialized(), to: Self.indexBucket)
         try SecureStorage.write(Self.object, bytes)
         Self.cached = (try Digest.sha256(bytes), self)
     }

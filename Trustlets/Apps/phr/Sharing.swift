@@ -2,14 +2,30 @@ import TrustletKit
 
 /// Sharing records with a practitioner: the patient sees who, what and until when on the trusted
 /// UI, and only a confirmed grant is signed. The grant travels sealed to the server, so the
-/// normal world never learns which records were shared.
+/// normal world never learns which records were shared. A grant or a revocation counts as done
+/// only when the server's receipt, authenticated by its channel key and answering this request,
+/// says so: the normal world's word is never enough.
 enum Sharing {
     static let purpose = "phr-grant"
+    static let grantReceiptPurpose = "phr-grant-receipt"
+    static let revokeReceiptPurpose = "phr-revoke-receipt"
+
+    /// A grant this session sent and the receipt it waits for.
+    struct PendingGrant {
+        let nonce: String
+        let detail: String
+    }
+
+    /// A revocation this session sent and the receipt it waits for.
+    struct PendingRevoke {
+        let nonce: String
+        let grant: String
+    }
     static let maxHours: Int64 = 366 * 24
 
     /// - Parameter request: `{"practitioner": "Practitioner/id", "display": "…", "records": [n, …], "hours": 24}`;
     ///   `display` is the app's name for the practitioner, shown beside the reference.
-    static func grant(_ request: [UInt8]) throws(TrustletError) -> (head: [UInt8], body: [UInt8]) {
+    static func grant(_ request: [UInt8]) throws(TrustletError) -> (head: [UInt8], body: [UInt8], pending: PendingGrant) {
         let state = try DeviceState.enrolled()
         let document = try JSON.read(request, limits: JSON.Limits(maxBytes: 8192, maxDepth: 3))
         guard let practitioner = document["practitioner"]?.string, Text.starts(practitioner, with: "Practitioner/"),
@@ -44,22 +60,49 @@ enum Sharing {
             JSONMember("practitioner", .string(practitioner)), JSONMember("resources", .array(resources)),
             JSONMember("expiresAt", .integer(Int64(expires))),
         ]).serialized()
-        let body = try Channel.seal(payload, to: state.serverKey, purpose: purpose, sequence: try TrustedTime.wallClockSeconds())
+        let body = try Channel.seal(payload, key: Enrollment.hpkeKey, to: state.serverKey, purpose: purpose, sequence: try TrustedTime.wallClockSeconds())
         let signed = try SignedRequest.make("POST", "/v1/grants", body: body, contentType: "application/octet-stream", state: state)
-        try AuditChain.append("shared", detail: detail)
-        return (signed.head, body)
+        try AuditChain.append("share-confirmed", detail: detail)
+        return (signed.head, body, PendingGrant(nonce: signed.nonce, detail: detail))
+    }
+
+    /// The server's receipt for the grant `pending`: audited as shared, and released as
+    /// `{grant, expiresAt, resources}`.
+    static func granted(receipt: [UInt8], answering pending: PendingGrant) throws(TrustletError) -> JSON {
+        let document = try openReceipt(receipt, purpose: grantReceiptPurpose, request: pending.nonce)
+        guard let grant = document["grant"]?.string, grant.utf8.count == 32, Hex.decode(grant) != nil,
+              let expires = document["expiresAt"]?.integer, let resources = document["resources"]?.integer else { throw .badFormat }
+        try AuditChain.append("shared", detail: pending.detail + " grant " + grant)
+        return .object([JSONMember("grant", .string(grant)), JSONMember("expiresAt", .integer(expires)), JSONMember("resources", .integer(resources))])
+    }
+
+    /// The server's receipt for the revocation `pending`: only now is the grant audited as revoked.
+    static func revoked(receipt: [UInt8], answering pending: PendingRevoke) throws(TrustletError) -> JSON {
+        let document = try openReceipt(receipt, purpose: revokeReceiptPurpose, request: pending.nonce)
+        guard let grant = document["grant"]?.string, Text.same(grant, pending.grant), let revokedAt = document["revokedAt"]?.integer,
+              let expires = document["expiresAt"]?.integer, let resources = document["resources"]?.integer else { throw .badFormat }
+        try AuditChain.append("revoked", detail: grant)
+        return .object([JSONMember("grant", .string(grant)), JSONMember("expiresAt", .integer(expires)), JSONMember("resources", .integer(resources)),
+                        JSONMember("revokedAt", .integer(revokedAt))])
+    }
+
+    static func openReceipt(_ receipt: [UInt8], purpose: String, request: String) throws(TrustletError) -> JSON {
+        let state = try DeviceState.enrolled()
+        let opened = try Channel.open(receipt, key: Enrollment.hpkeKey, from: state.serverKey, purpose: purpose, request: request, after: nil)
+        return try JSON.read(opened.payload, limits: JSON.Limits(maxBytes: 4096, maxDepth: 4))
     }
 
     /// A signed request that ends a grant, after a confirmation.
-    static func revoke(grant: [UInt8]) throws(TrustletError) -> [UInt8] {
+    static func revoke(grant: [UInt8]) throws(TrustletError) -> (head: [UInt8], pending: PendingRevoke) {
         let state = try DeviceState.enrolled()
         guard grant.count == 32, Hex.decode(Bytes.text(grant)) != nil else { throw .badParameters }
         let id = Bytes.text(grant)
         guard try TrustedUI.confirm("Stop sharing under grant " + Text.prefix(id, 8) + "…? The practitioner loses access at once.") else {
             throw .cancel
         }
-        try AuditChain.append("revoked", detail: id)
-        return try SignedRequest.make("DELETE", "/v1/grants/" + id, body: [], contentType: nil, state: state).head
+        try AuditChain.append("revoke-confirmed", detail: id)
+        let signed = try SignedRequest.make("DELETE", "/v1/grants/" + id, body: [], contentType: nil, state: state)
+        return (signed.head, PendingRevoke(nonce: signed.nonce, grant: id))
     }
 }
 
@@ -68,14 +111,17 @@ enum Sharing {
 enum ServerAudit {
     static let purpose = "phr-audit"
 
-    static func request() throws(TrustletError) -> [UInt8] {
-        try SignedRequest.make("GET", "/v1/audit", body: [], contentType: nil, state: try DeviceState.enrolled()).head
+    static func request() throws(TrustletError) -> (head: [UInt8], nonce: String) {
+        try SignedRequest.make("GET", "/v1/audit", body: [], contentType: nil, state: try DeviceState.enrolled())
     }
 
     /// Each entry's hash is the server's: SHA-256 of (u16 length ‖ UTF-8) for sequence, the time's
     /// IEEE 754 bits in decimal, actor, action, subject, outcome and patient, then the previous hash.
-    static func open(_ sealed: [UInt8]) throws(TrustletError) -> JSON {
-        let opened = try Channel.open(sealed, key: Enrollment.hpkeKey, purpose: purpose, after: nil)
+    /// The trail arrives authenticated by the server's channel key and answering the request whose
+    /// nonce is `nonce`, so it is the server's own, of now: the hashes then check its chain.
+    static func open(_ sealed: [UInt8], answering nonce: String) throws(TrustletError) -> JSON {
+        let state = try DeviceState.enrolled()
+        let opened = try Channel.open(sealed, key: Enrollment.hpkeKey, from: state.serverKey, purpose: purpose, request: nonce, after: nil)
         let trail = try JSON.read(opened.payload, limits: JSON.Limits(maxBytes: 4 << 20, maxDepth: 6))
         guard let patient = trail["patient"]?.string, let entries = trail["entries"]?.array else { throw .badFormat }
         var verified = true

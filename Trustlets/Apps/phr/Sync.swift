@@ -1,7 +1,8 @@
 import TrustletKit
 
-/// Sync: the server's pages arrive sealed to this trustlet's HPKE key; the normal world relays
-/// them and never sees a record.
+/// Sync: the server's pages arrive sealed to this trustlet's HPKE key and authenticated by the
+/// server's channel key (HPKE Auth mode), each answering the signed request this session made;
+/// the normal world relays them, never sees a record and cannot make one.
 ///
 /// A page is kept in this order: the page itself, then the index, then the state with the new
 /// cursor. If the secure world stops in between, the next sync starts again from the old cursor
@@ -20,9 +21,10 @@ enum Sync {
         return (signed.head, body, signed.nonce)
     }
 
-    static func receive(page: [UInt8], answering nonce: String?) throws(TrustletError) -> (stored: Int, more: Bool) {
+    /// Keeps a page that answers the request whose nonce is `nonce`.
+    static func receive(page: [UInt8], answering nonce: String) throws(TrustletError) -> (stored: Int, more: Bool) {
         var state = try DeviceState.enrolled()
-        let opened = try Channel.open(page, key: Enrollment.hpkeKey, purpose: purpose, after: state.lastPage)
+        let opened = try Channel.open(page, key: Enrollment.hpkeKey, from: state.serverKey, purpose: purpose, request: nonce, after: state.lastPage)
         let parsed: (document: JSON, ranges: [Range<Int>])
         do throws(JSONError) {
             parsed = try JSON.parse(opened.payload, limits: JSON.Limits(maxBytes: 1 << 20, maxDepth: 40), elementRangesOf: "resources")
@@ -30,14 +32,13 @@ enum Sync {
             throw .badFormat
         }
         let document = parsed.document
-        guard let inResponseTo = document["inResponseTo"]?.string, let cursor = document["cursor"]?.string, let more = document["more"]?.bool,
+        guard let cursor = document["cursor"]?.string, let more = document["more"]?.bool,
               let resources = document["resources"]?.array, resources.count == parsed.ranges.count else { throw .badFormat }
-        if let nonce, !Text.same(nonce, inResponseTo) { throw .security }
         var index = try RecordIndex.load()
         var replaced: [UInt64] = []
         if !resources.isEmpty {
             // The page as it came: the records' bytes stay exactly the server's.
-            try SecureStorage.write(RecordIndex.pageObject(opened.sequence), opened.payload)
+            try SecureStorage.write(RecordIndex.pageObject(opened.sequence), RecordIndex.padded(opened.payload, to: RecordIndex.pageBucket))
         }
         for (position, resource) in resources.enumerated() {
             var entry = try FHIRIndexer.entry(for: resource)

@@ -65,6 +65,12 @@ func raw_attest(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32,
 func raw_ui_read_pin(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32) -> UInt32
 @_extern(wasm, module: "tz", name: "ui_read_text") @_extern(c)
 func raw_ui_read_text(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "hpke_seal_auth") @_extern(c)
+func raw_hpke_seal_auth(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: UInt32,
+                        _ i: UInt32, _ j: UInt32, _ k: UInt32, _ l: UInt32, _ m: UInt32) -> UInt32
+@_extern(wasm, module: "tz", name: "hpke_open_auth") @_extern(c)
+func raw_hpke_open_auth(_ a: UInt32, _ b: UInt32, _ c: UInt32, _ d: UInt32, _ e: UInt32, _ f: UInt32, _ g: UInt32, _ h: UInt32,
+                        _ i: UInt32, _ j: UInt32, _ k: UInt32, _ l: UInt32, _ m: UInt32) -> UInt32
 
 /// Calls host function `function` (in HostAPI.functionNames' documented order) with `a`.
 func callHost(_ function: UInt32, _ a: [UInt32]) -> UInt32 {
@@ -94,6 +100,8 @@ func callHost(_ function: UInt32, _ a: [UInt32]) -> UInt32 {
     case 22: return raw_ui_read_pin(a[0], a[1], a[2], a[3], a[4])
     case 23: return raw_attest(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])
     case 24: return raw_ui_read_text(a[0], a[1], a[2], a[3], a[4])
+    case 25: return raw_hpke_seal_auth(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12])
+    case 26: return raw_hpke_open_auth(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12])
     default: return 0xFFFF_000A
     }
 }
@@ -125,6 +133,16 @@ struct Hostile: Trustlet {
             while true { hoard.append([UInt8](repeating: 0xAB, count: 1 << 20)) }
         case 3:
             fatalError("trap in invoke")
+        case 4:
+            // Work done by the runtime, not the guest: hashing 1 MiB per call, for ever.
+            let buffer = [UInt8](repeating: 0x5A, count: 1 << 20)
+            var digest = [UInt8](repeating: 0, count: 32)
+            buffer.withUnsafeBytes { input in
+                digest.withUnsafeMutableBytes { output in
+                    let (from, to) = (UInt32(UInt(bitPattern: input.baseAddress)), UInt32(UInt(bitPattern: output.baseAddress)))
+                    while true { sink = raw_sha256(from, 1 << 20, to) }
+                }
+            }
         case 10: raw_log(far, 4096)
         case 11: sink = raw_random(far, 4096)
         case 12: sink = raw_sha256(far, 4096, 16)
@@ -143,8 +161,8 @@ struct Hostile: Trustlet {
         case 30:
             try parameters.expect(.valueInput)
             let (function, bad) = try parameters.value(0)
-            var arguments = [UInt32](repeating: 16, count: 11)
-            if bad < 11 { arguments[Int(bad)] = far }
+            var arguments = [UInt32](repeating: 16, count: 13)
+            if bad < 13 { arguments[Int(bad)] = far }
             sink = callHost(function, arguments)
         default:
             throw .notSupported

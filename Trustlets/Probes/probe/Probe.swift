@@ -18,8 +18,10 @@ import TrustletKit
 //   12 FHIR: [0] resource → [1] "resourceType/id", [2] value output a = member count
 //   13 memory: [0] value output a = linear memory pages
 //   14 echo: [0] bytes → [1] the same bytes (a copy through the guest's heap)
-//   16 channel open: [0] key ID, [1] message, [2] last sequence (8 bytes, all ones for none) ‖ purpose → [3] payload
-//   17 channel seal: [0] recipient, [1] payload, [2] sequence (8 bytes) ‖ purpose → [3] message
+//   16 channel open: [0] key ID, [1] message, [2] last sequence (8 bytes, all ones for none) ‖
+//      sender key (65) ‖ request length (1) ‖ request ‖ purpose → [3] payload
+//   17 channel seal: [0] key ID (the sender's), [1] payload, [2] sequence (8 bytes) ‖ recipient
+//      key (65) ‖ request length (1) ‖ request ‖ purpose → [3] message
 //   15 attest: [0] nonce, [1] signing key ID (may be empty), [2] HPKE key ID (may be empty) → [3] token
 @main
 struct Probe: Trustlet {
@@ -96,15 +98,21 @@ struct Probe: Trustlet {
         case 16, 17:
             try p.expect(.memrefInput, .memrefInput, .memrefInput, .memrefOutput)
             let control = try p.bytes(2)
-            guard control.count > 8 else { throw .badParameters }
+            guard control.count > 8 + 65 + 1 else { throw .badParameters }
             var number: UInt64 = 0
             for byte in control[0..<8] { number = number << 8 | UInt64(byte) }
-            let purpose = Bytes.text(Array(control[8...]))
+            let peer = Array(control[8..<73])
+            let requestLength = Int(control[73])
+            guard control.count > 74 + requestLength else { throw .badParameters }
+            let request = Bytes.text(Array(control[74..<(74 + requestLength)]))
+            let purpose = Bytes.text(Array(control[(74 + requestLength)...]))
+            let key = RuntimeKey(id: try p.bytes(0))
             if command == 16 {
-                let opened = try Channel.open(try p.bytes(1), key: RuntimeKey(id: try p.bytes(0)), purpose: purpose, after: number == UInt64.max ? nil : number)
+                let opened = try Channel.open(try p.bytes(1), key: key, from: peer, purpose: purpose, request: request,
+                                              after: number == UInt64.max ? nil : number)
                 try p.setBytes(3, opened.payload)
             } else {
-                try p.setBytes(3, try Channel.seal(try p.bytes(1), to: try p.bytes(0), purpose: purpose, sequence: number))
+                try p.setBytes(3, try Channel.seal(try p.bytes(1), key: key, to: peer, purpose: purpose, sequence: number, request: request))
             }
         case 13:
             try p.expect(.valueOutput)

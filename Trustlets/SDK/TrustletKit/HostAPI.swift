@@ -33,9 +33,13 @@ public enum SecureLog {
 
 /// Random bytes from the secure world's source.
 public enum Random {
-    public static func bytes(_ count: Int) -> [UInt8] {
+    /// `count` random bytes from the runtime.
+    /// - Throws: the runtime's refusal (no `random` capability, too many bytes at once): never
+    ///   zeros where randomness was asked for.
+    public static func bytes(_ count: Int) throws(TrustletError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
-        out.withUnsafeMutableBytes { _ = tz_random($0.baseAddress, Int32($0.count)) }
+        let code = out.withUnsafeMutableBytes { tz_random($0.baseAddress, Int32($0.count)) }
+        try TrustletError.check(code)
         return out
     }
 }

@@ -38,7 +38,7 @@ public struct PINLock {
 
     /// Keeps a new PIN (as salt ‖ HMAC-SHA256(salt, PIN)) and clears the wrong attempts.
     public func set(_ pin: [UInt8]) throws(TrustletError) {
-        let salt = Random.bytes(16)
+        let salt = try Random.bytes(16)
         try SecureStorage.write(object, salt + (try Crypto.hmacSHA256(key: salt, data: pin)))
         try settle()
     }

@@ -30,6 +30,7 @@ public enum PHRAppError: Error, Equatable, Sendable, CustomStringConvertible {
         case .accessDenied: "wrong PIN"
         case .security where command == .unlock || command == .setPIN: "the PIN is locked after too many wrong attempts; `phr reset` erases the record"
         case .security: "a message failed its check in the trustlet (tampered, replayed or for another device), or the PIN is locked"
+        case .macInvalid: "a message did not authenticate in the trustlet as the server's (forged or altered on the way); nothing was kept"
         case .busy: "too many wrong PINs: wait a few seconds before the next attempt (`phr status` says how long)"
         case .cancel: "cancelled on the trusted UI"
         case .badState where command == .setPIN: "a PIN is already set"

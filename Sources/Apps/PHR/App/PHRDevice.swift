@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PHRProtocol
 import TrubiZoneClient
 import TrubiZoneProtocol
 
@@ -11,6 +12,7 @@ public enum PHRTrustlet {
     public enum Command: UInt32, Sendable {
         case status = 0, setPIN, unlock, enrollBegin, enrollFinish, syncRequest, syncPage, query, show, summary, release
         case addReading, uploadRequest, uploadDone, share, revoke, auditRequest, serverAudit, localAudit, reset
+        case shareDone, revokeDone
     }
 }
 
@@ -165,8 +167,20 @@ public final class PHRDevice: Sendable {
         return try SignedHTTPRequest(head: result.bytes(1) ?? [], body: result.bytes(2) ?? [])
     }
 
+    /// The server's sealed receipt for the grant this session sent last, as the trustlet read it
+    /// (only then does its audit log say "shared").
+    public func shareDone(receipt: [UInt8]) async throws(PHRAppError) -> GrantReceipt {
+        try decode(GrantReceipt.self, try await call(.shareDone, [.input(receipt), .output(capacity: 4096)]).bytes(1))
+    }
+
     public func revoke(grant: String) async throws(PHRAppError) -> SignedHTTPRequest {
         try SignedHTTPRequest(head: try await call(.revoke, [.input(Array(grant.utf8)), .output(capacity: 1024)]).bytes(1) ?? [], body: [])
+    }
+
+    /// The server's sealed receipt for the revocation this session sent last, as the trustlet read
+    /// it (only then does its audit log say "revoked").
+    public func revokeDone(receipt: [UInt8]) async throws(PHRAppError) -> GrantReceipt {
+        try decode(GrantReceipt.self, try await call(.revokeDone, [.input(receipt), .output(capacity: 4096)]).bytes(1))
     }
 
     public func auditRequest() async throws(PHRAppError) -> SignedHTTPRequest {

@@ -72,13 +72,9 @@ public struct PatientApp: Sendable {
     /// Shares records with a practitioner, once the patient confirms on the trusted UI.
     public func share(_ request: PHRDevice.ShareRequest) async throws(PHRAppError) -> GrantReceipt {
         let answer = try await server.send(try await device.share(request)).checked()
-        do {
-            let receipt = try JSONDecoder().decode(GrantReceipt.self, from: Data(answer.body))
-            logger.info("shared", metadata: ["grant": "\(receipt.grant.prefix(8))…", "records": "\(receipt.resources)"])
-            return receipt
-        } catch {
-            throw .badAnswer("the server's grant receipt is not JSON")
-        }
+        let receipt = try await device.shareDone(receipt: answer.body)
+        logger.info("shared", metadata: ["grant": "\(receipt.grant.prefix(8))…", "records": "\(receipt.resources)"])
+        return receipt
     }
 
     public func revoke(grant: String) async throws(PHRAppError) -> GrantReceipt {
@@ -86,9 +82,7 @@ public struct PatientApp: Sendable {
             throw .badAnswer("a grant ID is 32 lowercase hex digits")
         }
         let answer = try await server.send(try await device.revoke(grant: grant)).checked()
-        do { return try JSONDecoder().decode(GrantReceipt.self, from: Data(answer.body)) } catch {
-            throw .badAnswer("the server's answer is not a grant receipt")
-        }
+        return try await device.revokeDone(receipt: answer.body)
     }
 
     /// The server's audit trail for this patient, checked in the trustlet.

@@ -32,15 +32,16 @@ public final class EmulatedPhone: @unchecked Sendable {
     /// - Parameters:
     ///   - answers: what the scripted user answers on the trusted UI, in order.
     ///   - developer: the PHR trustlet's signer, whom this device trusts.
+    ///   - otherDevelopers: more signers the device trusts (other apps' developers).
     public init(directory: String, caDirectory: String, answers: [ScriptedTrustedUI.Answer], developer: P256.Signing.PublicKey,
-                transport: DemoStory.Transport) throws {
+                otherDevelopers: [P256.Signing.PublicKey] = [], transport: DemoStory.Transport) throws {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory + "/logs", withIntermediateDirectories: true)
         deviceID = try Manufacturer.provision(stateDirectory: directory + "/secure-state", caDirectory: caDirectory).deviceID
         screen = ScriptedTrustedUI(answers: answers)
         let logger = Self.debugLogger("trubizoned", path: directory + "/logs/trubizoned.log")
         world = try SecureWorld.emulated(stateDirectory: directory + "/secure-state", reeDirectory: directory + "/ree",
-                                         trustPolicy: TrustPolicy(trustedSigners: [developer]), trustedUI: TrustedUI(device: screen), logger: logger)
+                                         trustPolicy: TrustPolicy(trustedSigners: [developer] + otherDevelopers), trustedUI: TrustedUI(device: screen), logger: logger)
         switch transport {
         case .inProcess:
             (server, socketDirectory) = (nil, nil)

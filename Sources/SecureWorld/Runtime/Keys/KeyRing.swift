@@ -118,13 +118,46 @@ struct KeyRing {
         }
     }
 
-    /// Seals `plaintext` to a recipient's HPKE public key: encapsulated key ‖ ciphertext.
-    static func hpkeSeal(to recipient: [UInt8], _ plaintext: [UInt8], info: [UInt8], authenticating aad: [UInt8]) throws(TrustletError) -> [UInt8] {
+    /// HPKE Auth mode (RFC 9180 §5.1.3) with this HPKE key as the sender's: only its holder can
+    /// make a message that opens with its public key. Encapsulated key ‖ ciphertext.
+    func hpkeSealAuth(_ id: [UInt8], to recipient: [UInt8], _ plaintext: [UInt8], info: [UInt8], authenticating aad: [UInt8]) throws(TrustletError) -> [UInt8] {
+        let secret = try load(id, expecting: .hpke)
+        guard let key = try? P256.KeyAgreement.PrivateKey(rawRepresentation: secret) else { throw TrustletError(.generic, "HPKE sealing failed") }
+        return try Self.hpkeSeal(to: recipient, plaintext, info: info, authenticating: aad, from: key)
+    }
+
+    /// Opens an HPKE Auth-mode message sent to this HPKE key by the holder of `sender`'s key.
+    func hpkeOpenAuth(_ id: [UInt8], from sender: [UInt8], _ message: [UInt8], info: [UInt8], authenticating aad: [UInt8]) throws(TrustletError) -> [UInt8] {
+        let secret = try load(id, expecting: .hpke)
+        guard let senderKey = try? P256.KeyAgreement.PublicKey(x963Representation: sender) else {
+            throw TrustletError(.badParameters, "the sender is not an uncompressed P-256 public key")
+        }
+        guard message.count >= Self.encapsulatedKeyLength + 16 else {
+            throw TrustletError(.macInvalid, "an HPKE message is at least \(Self.encapsulatedKeyLength + 16) bytes")
+        }
+        do {
+            let key = try P256.KeyAgreement.PrivateKey(rawRepresentation: secret)
+            var recipient = try HPKE.Recipient(privateKey: key, ciphersuite: Self.hpkeSuite, info: Data(info),
+                                               encapsulatedKey: Data(message.prefix(Self.encapsulatedKeyLength)), authenticatedBy: senderKey)
+            return Array(try recipient.open(Data(message.dropFirst(Self.encapsulatedKeyLength)), authenticating: Data(aad)))
+        } catch {
+            throw TrustletError(.macInvalid, "the HPKE message does not open with this key and sender, info and associated data")
+        }
+    }
+
+    /// Seals `plaintext` to a recipient's HPKE public key: encapsulated key ‖ ciphertext. In base
+    /// mode, or in Auth mode `from` a sender's key.
+    static func hpkeSeal(to recipient: [UInt8], _ plaintext: [UInt8], info: [UInt8], authenticating aad: [UInt8],
+                         from senderKey: P256.KeyAgreement.PrivateKey? = nil) throws(TrustletError) -> [UInt8] {
         guard let publicKey = try? P256.KeyAgreement.PublicKey(x963Representation: recipient) else {
             throw TrustletError(.badParameters, "the recipient is not an uncompressed P-256 public key")
         }
         do {
-            var sender = try HPKE.Sender(recipientKey: publicKey, ciphersuite: hpkeSuite, info: Data(info))
+            var sender = if let senderKey {
+                try HPKE.Sender(recipientKey: publicKey, ciphersuite: hpkeSuite, info: Data(info), authenticatedBy: senderKey)
+            } else {
+                try HPKE.Sender(recipientKey: publicKey, ciphersuite: hpkeSuite, info: Data(info))
+            }
             let ciphertext = try sender.seal(Data(plaintext), authenticating: Data(aad))
             return Array(sender.encapsulatedKey) + Array(ciphertext)
         } catch {

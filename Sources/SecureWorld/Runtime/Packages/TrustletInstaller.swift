@@ -7,19 +7,37 @@ import TrubiZoneProtocol
 public struct TrustPolicy: Sendable {
     /// SHA-256 of each trusted signing key (X9.63).
     public var trustedSignerIDs: Set<[UInt8]>
+    /// The names the device's owner gave trusted signers, shown on the trusted display.
+    public var signerNames: [[UInt8]: String]
 
-    public init(trustedSigners: [P256.Signing.PublicKey] = []) {
-        trustedSignerIDs = Set(trustedSigners.map { Array(SHA256.hash(data: $0.x963Representation)) })
+    /// - Parameter names: a name for each signer, as the trusted display shows it (by default
+    ///   "developer" and the key's fingerprint).
+    public init(trustedSigners: [P256.Signing.PublicKey] = [], names: [String?] = []) {
+        let ids = trustedSigners.map { Array(SHA256.hash(data: $0.x963Representation)) }
+        trustedSignerIDs = Set(ids)
+        signerNames = [:]
+        for (id, name) in zip(ids, names) { if let name { signerNames[id] = name } }
     }
 
     public func trusts(_ package: TrustletPackage) -> Bool { trustedSignerIDs.contains(package.signerID) }
+
+    /// What the trusted display calls a signer.
+    public func name(of signerID: [UInt8]) -> String { signerNames[signerID] ?? Self.fingerprintName(signerID) }
+
+    static func fingerprintName(_ signerID: [UInt8]) -> String {
+        "developer " + hex(signerID.prefix(4))
+    }
 }
 
 /// Verifies, installs and remembers signed trustlets.
 ///
 /// Installed packages are kept as sealed objects of the installer's own namespace, so they come
-/// back after a restart; each trustlet's highest installed version is a replay-protected counter,
-/// so neither a downgrade nor a rollback of the REE directory brings an old version back.
+/// back after a restart. Each UUID has one replay-protected counter: its value is the highest
+/// version installed, its payload the signer that first installed the UUID and that version's
+/// measurement. So a UUID belongs to its first signer (another signer's package for it is
+/// refused, whatever its version), versions count per (signer, UUID), the same version cannot
+/// come back with other bytes, and neither a downgrade nor a rollback of the REE directory brings
+/// an old version back. The runtime's own UUIDs are reserved.
 final class TrustletInstaller: Sendable {
     private let storage: SealedStorage
     private let counters: any MonotonicCounterStore
@@ -45,12 +63,11 @@ final class TrustletInstaller: Sendable {
         let package = try TrustletPackage(bytes: bytes)
         guard policy.trusts(package) else { throw .untrustedSigner(signerID: hex(package.signerID)) }
         let manifest = try package.manifest.validated()
+        guard !BuiltInTrustlets.reserved.contains(manifest.uuid) else { throw .reservedUUID(manifest.uuid.description) }
         return try lock.withLock { _ throws(PackageError) -> WasmTrustlet in
-            let counter = "trustlet-version/\(manifest.uuid)"
+            let counter = Self.counter(manifest.uuid)
             let installed = try installedVersion(counter)
-            guard manifest.version >= installed else {
-                throw .downgrade(installed: Self.versionString(installed), offered: package.manifest.version)
-            }
+            try Self.check(package, manifest.version, against: installed)
             let trustlet = try load(package, manifest)
             do throws(StorageError) {
                 try storage.put(namespace, id: manifest.uuid.bytes, data: bytes)
@@ -59,8 +76,8 @@ final class TrustletInstaller: Sendable {
             }
             // After the package is kept: a crash in between leaves a newer package than the counter,
             // which the next start accepts and records.
-            if manifest.version > installed {
-                do { try counters.advance(counter, to: manifest.version, payload: package.measurement) } catch {
+            if manifest.version > installed.version {
+                do { try counters.advance(counter, to: manifest.version, payload: package.signerID + package.measurement) } catch {
                     throw .malformed("the version counter could not be advanced: \(error)")
                 }
             }
@@ -82,13 +99,16 @@ final class TrustletInstaller: Sendable {
                     continue
                 }
                 let manifest = try package.manifest.validated()
-                let counter = "trustlet-version/\(manifest.uuid)"
+                guard !BuiltInTrustlets.reserved.contains(manifest.uuid) else { throw PackageError.reservedUUID(manifest.uuid.description) }
+                let counter = Self.counter(manifest.uuid)
                 let installed = try installedVersion(counter)
-                guard manifest.version >= installed else {
-                    secureLog.record("installer", "not loading \(package.manifest.name) \(package.manifest.version): a newer version was installed")
+                do throws(PackageError) { try Self.check(package, manifest.version, against: installed) } catch {
+                    secureLog.record("installer", "not loading \(package.manifest.name) \(package.manifest.version): \(error)")
                     continue
                 }
-                if manifest.version > installed { try? counters.advance(counter, to: manifest.version, payload: package.measurement) }
+                if manifest.version > installed.version {
+                    try? counters.advance(counter, to: manifest.version, payload: package.signerID + package.measurement)
+                }
                 trustlets.append(try load(package, manifest))
             } catch {
                 secureLog.record("installer", "not loading a kept package: \(error)")
@@ -97,21 +117,47 @@ final class TrustletInstaller: Sendable {
         return trustlets
     }
 
-    /// The highest version installed so far (0 for none). An unreadable counter refuses the
-    /// install rather than letting a downgrade through.
-    private func installedVersion(_ counter: String) throws(PackageError) -> UInt64 {
-        do throws(CounterError) {
-            return try counters.read(counter)?.value ?? 0
-        } catch {
+    /// What a UUID's counter says: its highest version, the signer it belongs to and that
+    /// version's measurement (version 0 and no signer when the UUID is free).
+    struct Installed {
+        let version: UInt64
+        let signerID: [UInt8]?
+        let measurement: [UInt8]?
+    }
+
+    static func counter(_ uuid: TrustletUUID) -> String { "trustlet/\(uuid)" }
+
+    /// Refuses a package whose UUID belongs to another signer, whose version is lower than the
+    /// one installed, or which brings other bytes under the installed version.
+    static func check(_ package: TrustletPackage, _ version: UInt64, against installed: Installed) throws(PackageError) {
+        if let owner = installed.signerID, owner != package.signerID {
+            throw .uuidTaken(uuid: package.manifest.uuid, owner: hex(owner.prefix(8)))
+        }
+        guard version >= installed.version else {
+            throw .downgrade(installed: versionString(installed.version), offered: package.manifest.version)
+        }
+        if version == installed.version, let measurement = installed.measurement, measurement != package.measurement {
+            throw .sameVersionChanged(version: package.manifest.version)
+        }
+    }
+
+    /// The UUID's counter. An unreadable counter refuses the install rather than letting a
+    /// downgrade or a takeover through.
+    private func installedVersion(_ counter: String) throws(PackageError) -> Installed {
+        let found: CounterRecord?
+        do throws(CounterError) { found = try counters.read(counter) } catch {
             throw .malformed("the installed version cannot be checked: \(error)")
         }
+        guard let record = found else { return Installed(version: 0, signerID: nil, measurement: nil) }
+        guard record.payload.count == 64 else { throw .malformed("the installed version's record is damaged") }
+        return Installed(version: record.value, signerID: Array(record.payload.prefix(32)), measurement: Array(record.payload.suffix(32)))
     }
 
     private func load(_ package: TrustletPackage,
                       _ manifest: (uuid: TrustletUUID, version: UInt64, capabilities: Capabilities, limits: TrustletLimits)) throws(PackageError) -> WasmTrustlet {
         do throws(TrustletLoadError) {
             return try WasmTrustlet(wasm: package.wasm, uuid: manifest.uuid, name: package.manifest.name, signerID: package.signerID,
-                                    version: package.manifest.version, limits: manifest.limits, capabilities: manifest.capabilities,
+                                    signerName: policy.name(of: package.signerID), version: package.manifest.version, limits: manifest.limits, capabilities: manifest.capabilities,
                                     storage: storage, secureLog: secureLog, trustedUI: trustedUI,
                                     attester: attester)
         } catch {

@@ -172,6 +172,12 @@ public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
     case untrustedSigner(signerID: String)
     case downgrade(installed: String, offered: String)
     case rejectedModule(String)
+    /// The UUID is one of the runtime's own.
+    case reservedUUID(String)
+    /// The UUID belongs to the signer that first installed it.
+    case uuidTaken(uuid: String, owner: String)
+    /// This version is installed with other bytes: a new build needs a new version.
+    case sameVersionChanged(version: String)
 
     public var description: String {
         switch self {
@@ -181,6 +187,9 @@ public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .downgrade(installed, offered):
             "version \(offered) is lower than version \(installed) already installed; downgrades are refused"
         case let .rejectedModule(why): "the package's module was refused: \(why)"
+        case let .reservedUUID(uuid): "UUID \(uuid) is reserved for the runtime's own trustlets"
+        case let .uuidTaken(uuid, owner): "UUID \(uuid) belongs to another signer (\(owner)…), which installed it first"
+        case let .sameVersionChanged(version): "version \(version) is already installed with other code; a new build needs a higher version"
         }
     }
 
@@ -189,7 +198,8 @@ public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .malformed, .rejectedModule: .badFormat
         case .badSignature, .untrustedSigner: .security
-        case .downgrade: .accessDenied
+        case .downgrade, .sameVersionChanged: .accessDenied
+        case .reservedUUID, .uuidTaken: .accessConflict
         }
     }
 }

@@ -9,12 +9,19 @@ struct SandboxFault: Error, CustomStringConvertible {
     }
 }
 
+/// The work one host call did, in bytes moved through the guest's memory.
+final class WorkMeter {
+    var bytes: UInt64 = 0
+}
+
 /// A trustlet's linear memory as the runtime touches it: every access is checked first, in 64-bit
 /// arithmetic, so no guest pointer can reach outside the guest (WasmKit's own check would crash
 /// the whole runtime instead).
 struct GuestMemory {
     let memory: Memory
     let function: String
+    /// Counts the bytes a host call reads and writes, so that its fuel grows with its work.
+    var meter: WorkMeter? = nil
 
     var size: UInt64 { UInt64(memory.byteCount) }
 
@@ -26,6 +33,7 @@ struct GuestMemory {
 
     func read(_ address: UInt32, _ length: UInt32, _ what: String) throws(SandboxFault) -> [UInt8] {
         try check(address, length, what)
+        meter?.bytes += UInt64(length)
         if length == 0 { return [] }
         return memory.withUnsafeBufferPointer(offset: UInt(address), count: Int(length)) { Array($0) }
     }
@@ -33,12 +41,14 @@ struct GuestMemory {
     /// Runs `body` over guest bytes in place, without copying them out (large inputs to crypto).
     func withBytes<R>(_ address: UInt32, _ length: UInt32, _ what: String, _ body: (UnsafeRawBufferPointer) -> R) throws(SandboxFault) -> R {
         try check(address, length, what)
+        meter?.bytes += UInt64(length)
         if length == 0 { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
         return memory.withUnsafeBufferPointer(offset: UInt(address), count: Int(length)) { body($0) }
     }
 
     func write(_ address: UInt32, _ bytes: [UInt8], _ what: String) throws(SandboxFault) {
         try check(address, UInt32(clamping: bytes.count), what)
+        meter?.bytes += UInt64(bytes.count)
         if bytes.isEmpty { return }
         memory.withUnsafeMutableBufferPointer(offset: UInt(address), count: bytes.count) { target in
             bytes.withUnsafeBytes { target.copyMemory(from: $0) }

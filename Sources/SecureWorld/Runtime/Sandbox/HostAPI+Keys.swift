@@ -64,5 +64,33 @@ extension HostAPI {
             try memory.checkOutput(args, 8, "the output buffer")
             return try memory.output(try keys.hpkeOpen(id, message, info: info, authenticating: aad), args, 8, "the output buffer")
         }
+        // hpke_seal_auth(id, idLength, recipient, recipientLength, info, infoLength, aad, aadLength,
+        //                plaintext, plaintextLength, output, capacity, length*): HPKE Auth mode, this
+        // key the sender's → encapsulated key ‖ ciphertext.
+        define(&imports, store, "hpke_seal_auth", parameters: 13, group: .keys) { memory, args in
+            let id = try memory.bytes(args, 0, "a key ID")
+            let recipient = try memory.bytes(args, 2, "the recipient key")
+            let info = try memory.bytes(args, 4, "the info")
+            let aad = try memory.bytes(args, 6, "the associated data")
+            let plaintext = try memory.bytes(args, 8, "the plaintext")
+            try memory.checkOutput(args, 10, "the output buffer")
+            let needed = KeyRing.encapsulatedKeyLength + plaintext.count + 16
+            if needed > Int(args[11]) {
+                return try memory.output([UInt8](repeating: 0, count: needed), args, 10, "the output buffer")
+            }
+            return try memory.output(try keys.hpkeSealAuth(id, to: recipient, plaintext, info: info, authenticating: aad), args, 10, "the output buffer")
+        }
+        // hpke_open_auth(id, idLength, sender, senderLength, info, infoLength, aad, aadLength,
+        //                message, messageLength, output, capacity, length*): opens an Auth-mode
+        // message from `sender`'s key (encapsulated key ‖ ciphertext).
+        define(&imports, store, "hpke_open_auth", parameters: 13, group: .keys) { memory, args in
+            let id = try memory.bytes(args, 0, "a key ID")
+            let sender = try memory.bytes(args, 2, "the sender key")
+            let info = try memory.bytes(args, 4, "the info")
+            let aad = try memory.bytes(args, 6, "the associated data")
+            let message = try memory.bytes(args, 8, "the message")
+            try memory.checkOutput(args, 10, "the output buffer")
+            return try memory.output(try keys.hpkeOpenAuth(id, from: sender, message, info: info, authenticating: aad), args, 10, "the output buffer")
+        }
     }
 }

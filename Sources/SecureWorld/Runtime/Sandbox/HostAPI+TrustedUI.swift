@@ -10,7 +10,7 @@ extension HostAPI {
         define(&imports, store, "ui_show", parameters: 2, group: .ui) { memory, args in
             let text = try memory.bytes(args, 0, "the text")
             return Self.outcome { () throws(TrustedUIError) in
-                try trustlet.trustedUI.show(String(decoding: text, as: UTF8.self), from: trustlet.name, cancellation: call.cancellation)
+                try trustlet.trustedUI.show(String(decoding: text, as: UTF8.self), from: trustlet.displayName, cancellation: call.cancellation)
             }
         }
         // ui_confirm(question, length, answer*): answer 1 yes, 0 no.
@@ -19,7 +19,7 @@ extension HostAPI {
             try memory.check(args[2], 4, "the answer")
             var yes = false
             let code = Self.outcome { () throws(TrustedUIError) in
-                yes = try trustlet.trustedUI.confirm(String(decoding: question, as: UTF8.self), from: trustlet.name, cancellation: call.cancellation)
+                yes = try trustlet.trustedUI.confirm(String(decoding: question, as: UTF8.self), from: trustlet.displayName, cancellation: call.cancellation)
             }
             if code == .success { try memory.writeU32(args[2], yes ? 1 : 0, "the answer") }
             return code
@@ -35,7 +35,7 @@ extension HostAPI {
             }
             var pin: [UInt8] = []
             let code = Self.outcome { () throws(TrustedUIError) in
-                pin = try trustlet.trustedUI.readPIN(String(decoding: prompt, as: UTF8.self), from: trustlet.name, cancellation: call.cancellation)
+                pin = try trustlet.trustedUI.readPIN(String(decoding: prompt, as: UTF8.self), from: trustlet.displayName, cancellation: call.cancellation)
             }
             guard code == .success else { return code }
             return try memory.output(pin, args, 2, "the PIN buffer")
@@ -50,7 +50,7 @@ extension HostAPI {
             }
             var text: [UInt8] = []
             let code = Self.outcome { () throws(TrustedUIError) in
-                text = try trustlet.trustedUI.readText(String(decoding: prompt, as: UTF8.self), from: trustlet.name, cancellation: call.cancellation)
+                text = try trustlet.trustedUI.readText(String(decoding: prompt, as: UTF8.self), from: trustlet.displayName, cancellation: call.cancellation)
             }
             guard code == .success else { return code }
             return try memory.output(text, args, 2, "the text buffer")

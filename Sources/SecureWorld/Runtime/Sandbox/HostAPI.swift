@@ -17,6 +17,7 @@ struct HostAPI {
         "storage_write", "storage_read", "storage_delete", "counter_read", "counter_increment",
         "sha256", "hmac_sha256", "hkdf_sha256", "hpke_seal",
         "key_generate", "key_public", "key_sign", "key_delete", "aead_seal", "aead_open", "hpke_open",
+        "hpke_seal_auth", "hpke_open_auth",
         "ui_show", "ui_confirm", "ui_read_pin", "ui_read_text", "attest",
     ]
     /// When this runtime started: the origin of trusted monotonic time.
@@ -86,20 +87,54 @@ struct HostAPI {
     /// Defines `tz.<name>(i32 × parameters) -> i32`: the capability check, the guest's memory, and
     /// the translation of the outcome. A `TrustletError` from `body` becomes its GP code; a
     /// `SandboxFault` (a bad pointer) ends the session.
+    ///
+    /// Every call is charged fuel from the entry point's budget for the work it did, so no
+    /// trustlet can make the runtime work without limit by calling it (WasmKit meters only the
+    /// guest's own operators): a fixed cost for what the call is (`fixedFuel`), plus one unit per
+    /// byte it read or wrote in the guest's memory. A call that overdraws the budget ends the
+    /// session as an exhausted budget does.
     func define(_ imports: inout Imports, _ store: Store, _ name: String, parameters: Int, group: Capabilities,
                 _ body: @escaping (GuestMemory, Arguments) throws -> ReturnCode) {
         assert(Self.functionNames.contains(name), "tz.\(name) is missing from HostAPI.functionNames")
         let capabilities = trustlet.capabilities
-        let function = Function(store: store, parameters: Array(repeating: .i32, count: parameters), results: [.i32]) { caller, args in
+        let fixed = Self.fixedFuel(name)
+        let function = Function(store: store, parameters: Array(repeating: .i32, count: parameters), results: [.i32]) { [weak store] caller, args in
             guard capabilities.contains(group) else { return [.i32(ReturnCode.accessDenied.rawValue)] }
-            let memory = try Self.memory(caller, name)
+            var memory = try Self.memory(caller, name)
+            let meter = WorkMeter()
+            memory.meter = meter
+            let code: ReturnCode
             do {
-                return [.i32(try body(memory, Arguments(args)).rawValue)]
+                code = try body(memory, Arguments(args))
             } catch let error as TrustletError {
-                return [.i32(error.code.rawValue)]
+                code = error.code
             }
+            if let store { try Self.charge(store, fixed &+ meter.bytes, name) }
+            return [.i32(code.rawValue)]
         }
         imports.define(module: "tz", name: name, function)
+    }
+
+    /// What a call costs before the bytes it moves, in fuel (about one wasm operator each): a
+    /// durable storage or counter operation about what a millisecond of guest code costs, a
+    /// public-key operation a tenth of that, anything else a little.
+    static func fixedFuel(_ name: String) -> UInt64 {
+        switch name {
+        case "storage_write", "storage_delete", "counter_increment": 100_000
+        case "storage_read", "counter_read": 10_000
+        case "key_generate", "key_sign", "key_public", "hpke_seal", "hpke_open", "hpke_seal_auth", "hpke_open_auth", "attest", "aead_seal", "aead_open": 20_000
+        default: 100
+        }
+    }
+
+    /// Takes `cost` from the store's fuel; overdrawn, the session ends out of fuel.
+    static func charge(_ store: Store, _ cost: UInt64, _ name: String) throws {
+        guard let fuel = store.fuel else { return }
+        guard cost <= fuel.remaining else {
+            store.fuel = Fuel(remaining: 0)
+            throw SandboxFault(description: "out of fuel in tz.\(name): its work (\(cost) fuel) exceeds what the call has left")
+        }
+        store.fuel = Fuel(remaining: fuel.remaining - cost)
     }
 
     private static func memory(_ caller: borrowing Caller, _ function: String) throws -> GuestMemory {

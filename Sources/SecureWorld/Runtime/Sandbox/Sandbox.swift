@@ -83,12 +83,17 @@ final class Sandbox {
 
     // MARK: Calls
 
-    /// Calls an entry point with fresh fuel.
-    private func call(_ function: Function, _ arguments: [Value]) throws -> [Value] {
-        store.fuel = Fuel(remaining: trustlet.limits.fuelPerCall)
+    /// Calls an entry point with fresh fuel (`refuel: false`: from the budget of the call in
+    /// progress, as the allocations around an invoke do).
+    private func call(_ function: Function, _ arguments: [Value], refuel: Bool = true) throws -> [Value] {
+        if refuel { store.fuel = Fuel(remaining: trustlet.limits.fuelPerCall) }
         cap.refused = false
         return try function.invoke(arguments)
     }
+
+    /// The most fuel a `tz_free` after an invoke gets: the invoke may have spent its budget, and a
+    /// free must still run (a hostile one cannot do much with this).
+    static let freeFuel: UInt64 = 1_000_000
 
     private func result(_ values: [Value]) throws -> ReturnCode {
         guard values.count == 1, case let .i32(code) = values[0] else {
@@ -103,20 +108,25 @@ final class Sandbox {
     private func call(_ function: Function, name: String, _ parameters: Parameters, command: UInt32?) -> Outcome {
         var allocations: [UInt32] = []
         defer {
-            for address in allocations { _ = try? call(entry.free, [.i32(address)]) }
+            for address in allocations {
+                store.fuel = Fuel(remaining: min(Self.freeFuel, trustlet.limits.fuelPerCall))
+                _ = try? call(entry.free, [.i32(address)], refuel: false)
+            }
         }
+        // One budget for the whole call: the allocations for its parameters and the entry point.
+        store.fuel = Fuel(remaining: trustlet.limits.fuelPerCall)
         do {
             let guest = GuestMemory(memory: memory, function: "parameters")
             func allocate(_ size: Int) throws -> UInt32? {
                 guard size <= Int(Int32.max) else { return nil }
-                let address = try result(try call(entry.alloc, [.i32(UInt32(size))])).rawValue
+                let address = try result(try call(entry.alloc, [.i32(UInt32(size))], refuel: false)).rawValue
                 guard address != 0 else { return nil }
                 try guest.check(address, UInt32(size), "a parameter buffer")
                 allocations.append(address)
                 return address
             }
             if block == 0 {
-                let address = try result(try call(entry.alloc, [.i32(64)])).rawValue
+                let address = try result(try call(entry.alloc, [.i32(64)], refuel: false)).rawValue
                 guard address != 0 else { return .completed(.outOfMemory, []) }
                 try guest.check(address, 64, "the parameter block")
                 block = address
@@ -158,7 +168,7 @@ final class Sandbox {
             try guest.write(block, words.withUnsafeBytes { Array($0) }, "the parameter block")
 
             let arguments: [Value] = command.map { [.i32($0), .i32(block)] } ?? [.i32(block)]
-            let code = try result(try call(function, arguments))
+            let code = try result(try call(function, arguments, refuel: false))
 
             var reply: [ReplyParameter] = []
             for (index, slot) in layout.enumerated() {

@@ -15,6 +15,9 @@ public final class WasmTrustlet: NativeTrustlet {
     public let name: String
     /// SHA-256 of the signing key that vouched for this trustlet.
     public let signerID: [UInt8]
+    /// Who the trusted display says is asking: the manifest's name with the signer's name from
+    /// the trust policy (or its key's fingerprint), which no package can choose.
+    public let displayName: String
     /// SHA-256 of the wasm bytes.
     public let measurement: [UInt8]
     /// The manifest's version, for attestation and diagnostics.
@@ -41,8 +44,9 @@ public final class WasmTrustlet: NativeTrustlet {
     /// Checks and prepares a trustlet module.
     /// - Throws: `TrustletLoadError` when the bytes are not a module, import anything but the
     ///   internal API, or lack an entry point.
-    public init(wasm: [UInt8], uuid: TrustletUUID, name: String, signerID: [UInt8], version: String = "0.0.0", limits: TrustletLimits = .init(),
-                capabilities: Capabilities = .all, storage: SealedStorage, secureLog: SecureLogBook,
+    public init(wasm: [UInt8], uuid: TrustletUUID, name: String, signerID: [UInt8], signerName: String? = nil, version: String = "0.0.0",
+                limits: TrustletLimits = .init(),
+                capabilities: Capabilities, storage: SealedStorage, secureLog: SecureLogBook,
                 trustedUI: TrustedUI = .none, attester: Attester? = nil) throws(TrustletLoadError) {
         let parsed: Module
         do {
@@ -63,6 +67,7 @@ public final class WasmTrustlet: NativeTrustlet {
         self.uuid = uuid
         self.name = name
         self.signerID = signerID
+        self.displayName = name + " · " + (signerName ?? TrustPolicy.fingerprintName(signerID))
         self.measurement = Array(SHA256.hash(data: wasm))
         self.version = version
         self.limits = limits
@@ -108,7 +113,7 @@ public final class WasmTrustlet: NativeTrustlet {
     func died(_ error: any Error, in entryPoint: String, memoryFull: Bool = false) -> TrustletError {
         let reason: String
         let summary: String
-        if let fault = error as? SandboxFault {
+        if let fault = error as? SandboxFault, !fault.description.contains("out of fuel") {
             reason = fault.description
             summary = "it passed a bad pointer to the internal API"
         } else if "\(error)".contains("out of fuel") {

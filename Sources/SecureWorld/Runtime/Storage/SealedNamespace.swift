@@ -236,7 +236,7 @@ final class SealedNamespace: Sendable {
 
     private func read(_ entry: Entry, id: [UInt8]) throws(StorageError) -> [UInt8] {
         let name = entry.fileName
-        let expectedSize = ObjectFile.overhead + entry.size
+        let expectedSize = ObjectFile.overhead + ObjectFile.storedSize(entry.size, format: entry.prefix[4])
         let bytes: [UInt8]
         do throws(POSIXFile.Failure) {
             // One byte more than expected, so an extended file shows up as one.
