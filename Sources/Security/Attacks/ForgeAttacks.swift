@@ -27,9 +27,9 @@ enum ForgeAttacks {
                    .internet, .identity,
                    defense: "the trail must come from the server's key and answer this very request; nothing is shown as checked otherwise",
                    play: auditTrail),
-            Attack("forge-enrollment-answer", "Answer an enrollment with the attacker's own channel key, with the server's proof or a guessed code's",
+            Attack("forge-enrollment-answer", "Answer an enrollment with the attacker's own channel key (with the server's proof or a guessed code's), or with another device ID",
                    .internet, .identity,
-                   defense: "the trustlet accepts a channel key only with an HMAC under the patient's code over the challenge and that key",
+                   defense: "the trustlet accepts a channel key and device ID only with an HMAC under the patient's code over the challenge, the key and the ID",
                    play: enrollmentAnswer),
             Attack("identity-junk-enrollments", "Send junk enrollments naming a patient's live code, more than its attempts, then let the patient enroll",
                    .internet, .identity,
@@ -122,11 +122,14 @@ enum ForgeAttacks {
         let genuine = try JSONDecoder().decode(Enrollment.self, from: Data(answer.body))
         let attackerKey = Array(P256.KeyAgreement.PrivateKey().publicKey.x963Representation)
         let guess = EnrollmentCode.random()
-        let guessedProof = EnrollmentCode.serverKeyProof(key: guess.proofKey, nonce: Hex.decode(challenge.nonce) ?? [], channelKey: attackerKey)
+        let guessedProof = EnrollmentCode.serverKeyProof(key: guess.proofKey, nonce: Hex.decode(challenge.nonce) ?? [], channelKey: attackerKey,
+                                                         device: genuine.device)
         var verdicts: [Verdict] = []
         for (what, forged) in [("the attacker's key with the server's proof", Enrollment(device: genuine.device, channelKey: Hex.encode(attackerKey), keyProof: genuine.keyProof)),
                                ("the attacker's key with a proof under a guessed code", Enrollment(device: genuine.device, channelKey: Hex.encode(attackerKey),
-                                                                                                    keyProof: Hex.encode(guessedProof)))] {
+                                                                                                    keyProof: Hex.encode(guessedProof))),
+                               ("the server's key and proof with another device ID", Enrollment(device: String(repeating: "f", count: 32),
+                                                                                                 channelKey: genuine.channelKey, keyProof: genuine.keyProof))] {
             let bytes = Array(try JSONEncoder().encode(forged))
             verdicts.append(try await refused(what, expecting: .security) { try await app.device.enrollFinish(answer: bytes) })
         }

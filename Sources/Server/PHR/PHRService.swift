@@ -98,7 +98,10 @@ public final class PHRService: Sendable {
         // a right proof learns more. Wrong proofs count against the code from every address.
         let code = try await guarded { try await store.enrollmentCode(request.code.uppercased()) }
         let expected = EnrollmentCode.proof(key: code?.proofKey ?? Self.decoyProofKey, nonce: nonce, token: token)
-        guard let code, constantTimeEqual(expected, proof) else {
+        // A locked code answers every proof, the right one too, as a wrong one: were a right guess
+        // answered otherwise, the lock would be an oracle to go on guessing against, not a limit.
+        let locked = (code?.failures ?? 0) >= policy.maxCodeFailures
+        guard let code, !locked, constantTimeEqual(expected, proof) else {
             if let code {
                 try await guarded { try await store.recordCodeFailure(code.id, patient: code.patient, reason: "wrong code", now: now.timeIntervalSince1970) }
             } else {
@@ -114,16 +117,12 @@ public final class PHRService: Sendable {
             try await refuse(action: "enroll", subject: "code \(code.id)", reason: "code expired", patient: code.patient)
             throw .codeExpired
         }
-        if code.failures >= policy.maxCodeFailures {
-            try await refuse(action: "enroll", subject: "code \(code.id)", reason: "too many wrong attempts", patient: code.patient)
-            throw .tooManyAttempts(retryAfter: Int(policy.codeLifetime))
-        }
         let device = Device(id: PHRIdentifier.random(), patient: code.patient, signingKey: signing,
                             hpkeKey: hpke, enrolledAt: now.timeIntervalSince1970, revokedAt: nil, lastUpload: 0, lastSyncPage: 0)
         try await store.enroll(device: device, code: code.id)
         let channelKey = Array(policy.channelKey.publicKey.x963Representation)
         return Enrollment(device: device.id, channelKey: Hex.encode(channelKey),
-                          keyProof: Hex.encode(EnrollmentCode.serverKeyProof(key: code.proofKey, nonce: nonce, channelKey: channelKey)))
+                          keyProof: Hex.encode(EnrollmentCode.serverKeyProof(key: code.proofKey, nonce: nonce, channelKey: channelKey, device: device.id)))
     }
 
     /// The key a proof is checked under when no code has the ID given, so that an unknown code

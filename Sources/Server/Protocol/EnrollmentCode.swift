@@ -62,10 +62,12 @@ public struct EnrollmentCode: Sendable, Equatable, CustomStringConvertible {
         Array(HMAC<SHA256>.authenticationCode(for: nonce + Array(SHA256.hash(data: token)), using: SymmetricKey(data: key)))
     }
 
-    /// The server's proof, in its enrollment answer, that its channel key is the clinic's: only
-    /// the clinic and the patient know the code. HMAC-SHA256 under `proofKey` of
-    /// "TrubiZone PHR server key v1" ‖ 0 ‖ the challenge's nonce ‖ the key (SEC1, 65 bytes).
-    public static func serverKeyProof(key: [UInt8], nonce: [UInt8], channelKey: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: Array("TrubiZone PHR server key v1".utf8) + [0] + nonce + channelKey, using: SymmetricKey(data: key)))
+    /// The server's proof, in its enrollment answer, that its channel key and the device ID are
+    /// the clinic's: only the clinic and the patient know the code. HMAC-SHA256 under `proofKey` of
+    /// "TrubiZone PHR server key v2" ‖ 0 ‖ the challenge's nonce ‖ the key (SEC1, 65 bytes) ‖ the
+    /// device ID (32 ASCII hex digits).
+    public static func serverKeyProof(key: [UInt8], nonce: [UInt8], channelKey: [UInt8], device: String) -> [UInt8] {
+        Array(HMAC<SHA256>.authenticationCode(for: Array("TrubiZone PHR server key v2".utf8) + [0] + nonce + channelKey + Array(device.utf8),
+                                              using: SymmetricKey(data: key)))
     }
 }

@@ -136,7 +136,7 @@ struct LoadGenerator {
             guard answer.status == 201 else { throw BenchFailure(description: "enrollment failed: \(String(decoding: answer.body, as: UTF8.self))") }
             let enrollment = try JSONDecoder().decode(Enrollment.self, from: Data(answer.body))
             let channelKey = Hex.decode(enrollment.channelKey) ?? []
-            guard Hex.decode(enrollment.keyProof) == EnrollmentCode.serverKeyProof(key: code.proofKey, nonce: nonce, channelKey: channelKey) else {
+            guard Hex.decode(enrollment.keyProof) == EnrollmentCode.serverKeyProof(key: code.proofKey, nonce: nonce, channelKey: channelKey, device: enrollment.device) else {
                 throw BenchFailure(description: "the server's channel key proof does not check out")
             }
             devices.append(Device(index: index, id: enrollment.device, patient: "Patient/\(patients[index])",

@@ -46,6 +46,27 @@ import TrubiZoneTesting
         try await PHRStage.start(root: directory.path, records: records)
     }
 
+    /// Two sessions adding readings at once (the normal world can open several): each reads the
+    /// trustlet's state, waits for the patient and writes it back, so without one call at a time
+    /// one reading would silently replace the other.
+    @Test func readingsAddedFromTwoSessionsAtOnceAreBothKept() async throws {
+        let directory = TemporaryDirectory("phr-concurrent")
+        let stage = try await Self.stage(directory, records: .seeded(patients: 1))
+        defer { withExtendedLifetime(directory) {} }
+        let (phone, app) = try await stage.enrolledPhone("phone", answers: [.pin(Array(PHRStage.pin.utf8)), .text("121/81"), .confirm(true),
+                                                                            .text("122/82"), .confirm(true)])
+        defer { phone.shutdown() }
+        _ = try await app.sync()
+        let other = try await PHRDevice.open(phone.context)
+        try await other.unlock()
+        async let first = app.device.addReading(.bloodPressure)
+        async let second = other.addReading(.bloodPressure)
+        let sequences = try await [first, second].sorted()
+        #expect(sequences == [1, 2])
+        #expect(try await app.device.status().pendingUploads == 2)
+        #expect(try await app.uploadQueued() == 2)
+    }
+
     /// Everything the normal world can get without the trusted UI: status, the index with every
     /// filter, and what commands answer when the patient does not confirm.
     @Test func aNormalWorldCallNeverGetsAValueOrNoteWithoutATrustedUIConfirmation() async throws {

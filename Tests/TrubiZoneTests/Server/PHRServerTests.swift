@@ -161,9 +161,10 @@ import X509
             }
             #expect(statuses == ["wrong-code", "wrong-code", "wrong-code", "wrong-code", "wrong-code", "wrong-code"],
                     "a locked code answers a wrong proof as any other: only the patient, who knows it, learns it is locked")
-            // Even the right proof is refused now: the clinic must issue a new code.
+            // Even the right proof is refused now, and answered as a wrong one (a different answer
+            // would let guessing go on past the lock): the clinic must issue a new code.
             let locked = try await setup.device.enroll(client, code: code)
-            #expect(locked.status == 429 && locked.headers[.retryAfter] != nil)
+            #expect(locked.status == 401 && locked.error == "wrong-code")
             // A code issued 7 days and a second ago (the device's token is fresh: it is appraised first).
             setup.server.clock.advance(-(7 * 86_400 + 1))
             let fresh = try await setup.code()

@@ -156,7 +156,7 @@ final class PHRTestDevice: @unchecked Sendable {
             let enrollment = try answer.decode(Enrollment.self)
             id = enrollment.device
             let key = Hex.decode(enrollment.channelKey) ?? []
-            if Hex.decode(enrollment.keyProof) == EnrollmentCode.serverKeyProof(key: code.proofKey, nonce: nonce, channelKey: key) {
+            if Hex.decode(enrollment.keyProof) == EnrollmentCode.serverKeyProof(key: code.proofKey, nonce: nonce, channelKey: key, device: enrollment.device) {
                 serverKey = try P256.KeyAgreement.PublicKey(x963Representation: key)
             }
         }

@@ -82,7 +82,7 @@ enum Enrollment {
     static let signingKey = RuntimeKey(id: Bytes.utf8("phr-signing"))
     static let hpkeKey = RuntimeKey(id: Bytes.utf8("phr-hpke"))
     static let codeLabel = Bytes.utf8("TrubiZone PHR enrollment code v1") + [0]
-    static let serverKeyLabel = Bytes.utf8("TrubiZone PHR server key v1") + [0]
+    static let serverKeyLabel = Bytes.utf8("TrubiZone PHR server key v2") + [0]
     static let crockford = Bytes.utf8("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
     static func begin(challenge: [UInt8]) throws(TrustletError) -> (body: [UInt8], nonce: [UInt8], proofKey: [UInt8]) {
@@ -113,10 +113,12 @@ enum Enrollment {
 
     static func finish(answer: [UInt8], nonce: [UInt8], proofKey: [UInt8]) throws(TrustletError) {
         let document = try JSON.read(answer, limits: JSON.Limits(maxBytes: 4096, maxDepth: 4))
-        guard let device = document["device"]?.string, device.utf8.count == 32,
+        guard !(try DeviceState.load().isEnrolled) else { throw .badState }
+        guard let device = document["device"]?.string, device.utf8.count == 32, Hex.decode(device) != nil,
+              Text.same(Hex.encode(Hex.decode(device) ?? []), device),
               let channelKey = document["channelKey"]?.string.flatMap(Hex.decode), channelKey.count == 65, channelKey[0] == 4,
               let keyProof = document["keyProof"]?.string.flatMap(Hex.decode) else { throw .badParameters }
-        let expected = try Crypto.hmacSHA256(key: proofKey, data: serverKeyLabel + nonce + channelKey)
+        let expected = try Crypto.hmacSHA256(key: proofKey, data: serverKeyLabel + nonce + channelKey + Bytes.utf8(device))
         guard Crypto.equalInConstantTime(expected, keyProof) else {
             try AuditChain.append("enroll-refused", detail: "server key proof")
             try TrustedUI.show("The server could not prove it knows your enrollment code. This phone is not enrolled.")

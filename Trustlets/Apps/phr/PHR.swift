@@ -59,8 +59,11 @@ struct PHR: Trustlet {
     static let unlockNanoseconds: UInt64 = 5 * 60 * 1_000_000_000
 
     var unlockedUntil: UInt64 = 0
-    /// An enrollment in progress in this session: the challenge's nonce and the code's proof key.
-    var pendingEnrollment: (nonce: [UInt8], proofKey: [UInt8])? = nil
+    /// An enrollment in progress in this session: the challenge's nonce, the code's proof key, and
+    /// when it lapses. The normal world sees the code's proof, so it could try codes offline; the
+    /// answer must come within the server's own challenge lifetime, long before any such search.
+    var pendingEnrollment: (nonce: [UInt8], proofKey: [UInt8], until: UInt64)? = nil
+    static let enrollmentNanoseconds: UInt64 = 2 * 60 * 1_000_000_000
     /// The nonce of the last sync request this session signed: a page must answer it.
     var pendingSync: String? = nil
     var pendingUpload: Readings.Pending? = nil
@@ -87,12 +90,16 @@ struct PHR: Trustlet {
             try p.expect(.memrefInput, .memrefOutput)
             try requireUnlocked()
             let begun = try Enrollment.begin(challenge: try p.bytes(0))
-            pendingEnrollment = (begun.nonce, begun.proofKey)
+            pendingEnrollment = (begun.nonce, begun.proofKey, try TrustedTime.monotonicNanoseconds() + Self.enrollmentNanoseconds)
             try p.setBytes(1, begun.body)
         case 4:
             try p.expect(.memrefInput)
             try requireUnlocked()
             guard let pending = pendingEnrollment else { throw .badState }
+            guard try TrustedTime.monotonicNanoseconds() < pending.until else {
+                pendingEnrollment = nil
+                throw .badState
+            }
             // A forged answer changes nothing, so it does not end the enrollment: the genuine
             // answer may still follow (guessing the code's 256-bit HMAC key online is hopeless).
             try Enrollment.finish(answer: try p.bytes(0), nonce: pending.nonce, proofKey: pending.proofKey)

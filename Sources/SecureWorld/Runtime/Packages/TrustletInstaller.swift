@@ -76,8 +76,8 @@ final class TrustletInstaller: Sendable {
             }
             // After the package is kept: a crash in between leaves a newer package than the counter,
             // which the next start accepts and records.
-            if manifest.version > installed.version {
-                do { try counters.advance(counter, to: manifest.version, payload: package.signerID + package.measurement) } catch {
+            if manifest.version > installed.version || installed.signerID == nil {
+                do { try counters.advance(counter, to: manifest.version + 1, payload: package.signerID + package.measurement) } catch {
                     throw .malformed("the version counter could not be advanced: \(error)")
                 }
             }
@@ -106,8 +106,8 @@ final class TrustletInstaller: Sendable {
                     secureLog.record("installer", "not loading \(package.manifest.name) \(package.manifest.version): \(error)")
                     continue
                 }
-                if manifest.version > installed.version {
-                    try? counters.advance(counter, to: manifest.version, payload: package.signerID + package.measurement)
+                if manifest.version > installed.version || installed.signerID == nil {
+                    try? counters.advance(counter, to: manifest.version + 1, payload: package.signerID + package.measurement)
                 }
                 trustlets.append(try load(package, manifest))
             } catch {
@@ -125,7 +125,12 @@ final class TrustletInstaller: Sendable {
         let measurement: [UInt8]?
     }
 
+    /// The UUID's counter: its value is the highest version installed plus one (so that version
+    /// 0.0.0 records its owner too), its payload the owner's signer ID and that version's
+    /// measurement.
     static func counter(_ uuid: TrustletUUID) -> String { "trustlet/\(uuid)" }
+    /// The counter of the runtime before UUIDs had owners: a version floor, with no owner.
+    static func floorCounter(_ uuid: String) -> String { "trustlet-version/\(uuid)" }
 
     /// Refuses a package whose UUID belongs to another signer, whose version is lower than the
     /// one installed, or which brings other bytes under the installed version.
@@ -144,13 +149,17 @@ final class TrustletInstaller: Sendable {
     /// The UUID's counter. An unreadable counter refuses the install rather than letting a
     /// downgrade or a takeover through.
     private func installedVersion(_ counter: String) throws(PackageError) -> Installed {
-        let found: CounterRecord?
-        do throws(CounterError) { found = try counters.read(counter) } catch {
+        let found: CounterRecord?, floor: CounterRecord?
+        do throws(CounterError) {
+            found = try counters.read(counter)
+            floor = try counters.read(Self.floorCounter(String(counter.dropFirst("trustlet/".count))))
+        } catch {
             throw .malformed("the installed version cannot be checked: \(error)")
         }
-        guard let record = found else { return Installed(version: 0, signerID: nil, measurement: nil) }
+        guard let record = found, record.value > 0 else { return Installed(version: floor?.value ?? 0, signerID: nil, measurement: nil) }
         guard record.payload.count == 64 else { throw .malformed("the installed version's record is damaged") }
-        return Installed(version: record.value, signerID: Array(record.payload.prefix(32)), measurement: Array(record.payload.suffix(32)))
+        return Installed(version: max(record.value - 1, floor?.value ?? 0), signerID: Array(record.payload.prefix(32)),
+                         measurement: Array(record.payload.suffix(32)))
     }
 
     private func load(_ package: TrustletPackage,

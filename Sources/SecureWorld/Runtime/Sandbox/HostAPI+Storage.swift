@@ -21,6 +21,8 @@ extension HostAPI {
             let id = try memory.bytes(args, 0, "an object ID")
             try memory.checkOutput(args, 2, "the read buffer")
             let data = try sealed { () throws(StorageError) in try trustlet.storage.get(trustlet.namespace, id: id) }
+            // The whole object was read and opened, whether or not it fits the buffer.
+            memory.meter?.bytes += UInt64(data.count)
             return try memory.output(data, args, 2, "the read buffer")
         }
         // storage_delete(id, idLength)

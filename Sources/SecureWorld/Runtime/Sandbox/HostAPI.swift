@@ -26,6 +26,8 @@ struct HostAPI {
     static let maxLogMessage = 1024
     /// The most random bytes one call returns.
     static let maxRandom = 64 * 1024
+    /// What a line in the secure log costs, before its bytes.
+    static let logFuel: UInt64 = 10_000
 
     let trustlet: WasmTrustlet
     /// What the current entry-point call carries (its cancellation flag).
@@ -45,12 +47,14 @@ struct HostAPI {
     private func defineCore(_ imports: inout Imports, _ store: Store) {
         let trustlet = self.trustlet
         // `log` returns nothing: a trustlet has nothing to do about a log line that was not kept.
-        imports.define(module: "tz", name: "log", Function(store: store, parameters: [.i32, .i32]) { caller, args in
+        // It is charged like any host call, and a line more for its share of the secure log.
+        imports.define(module: "tz", name: "log", Function(store: store, parameters: [.i32, .i32]) { [weak store] caller, args in
             guard trustlet.capabilities.contains(.log) else { return [] }
             let memory = try Self.memory(caller, "log")
             let arguments = Arguments(args)
             try memory.check(arguments[0], arguments[1], "a message")
             let message = try memory.read(arguments[0], min(arguments[1], UInt32(Self.maxLogMessage)), "a message")
+            if let store { try Self.charge(store, Self.logFuel + UInt64(message.count), "log") }
             trustlet.secureLog.record(trustlet.name, String(decoding: message, as: UTF8.self))
             return []
         })
@@ -59,7 +63,10 @@ struct HostAPI {
             try memory.check(args[0], args[1], "a buffer")
             guard args[1] <= Self.maxRandom else { return .badParameters }
             var generator = SystemRandomNumberGenerator()
-            try memory.write(args[0], (0..<Int(args[1])).map { _ in UInt8.random(in: 0...255, using: &generator) }, "a buffer")
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(Int(args[1]) + 8)
+            while bytes.count < Int(args[1]) { withUnsafeBytes(of: generator.next()) { bytes.append(contentsOf: $0) } }
+            try memory.write(args[0], Array(bytes.prefix(Int(args[1]))), "a buffer")
             return .success
         }
 
@@ -120,9 +127,10 @@ struct HostAPI {
     /// public-key operation a tenth of that, anything else a little.
     static func fixedFuel(_ name: String) -> UInt64 {
         switch name {
-        case "storage_write", "storage_delete", "counter_increment": 100_000
+        // Everything that commits durably (a key is a sealed object too) costs the same.
+        case "storage_write", "storage_delete", "counter_increment", "key_generate", "key_delete": 100_000
         case "storage_read", "counter_read": 10_000
-        case "key_generate", "key_sign", "key_public", "hpke_seal", "hpke_open", "hpke_seal_auth", "hpke_open_auth", "attest", "aead_seal", "aead_open": 20_000
+        case "key_sign", "key_public", "hpke_seal", "hpke_open", "hpke_seal_auth", "hpke_open_auth", "attest", "aead_seal", "aead_open": 20_000
         default: 100
         }
     }

@@ -34,6 +34,13 @@ public final class WasmTrustlet: NativeTrustlet {
     /// The replay-protected counters, for the internal API's counters group.
     let counters: any MonotonicCounterStore
     private let openSessions = Mutex(0)
+    /// Held while any of this trustlet's sessions runs an entry point. Sessions have their own
+    /// instances but share the trustlet's sealed state, and a trustlet reads that state, asks the
+    /// user (which can take a minute) and writes it back: two invokes at once would each write
+    /// back what they read, and one would undo the other (a confirmed reading lost, an old sync
+    /// state restored). So, as OP-TEE runs a trusted application's entry points one at a time,
+    /// a trustlet serves one call at a time across all its sessions.
+    let entryPoints = Mutex(())
 
     /// The internal API: the functions of module `tz` a trustlet may import.
     public static var internalAPI: Set<String> { HostAPI.functionNames }
@@ -90,9 +97,16 @@ public final class WasmTrustlet: NativeTrustlet {
             throw TrustletError(.busy, "\(name) already has \(limits.maxSessions) sessions open")
         }
         do throws(TrustletError) {
-            let sandbox = try Sandbox(trustlet: self)
-            try sandbox.openSession(&parameters)
-            return WasmSession(trustlet: self, sandbox: sandbox)
+            let opened: Result<Sandbox, TrustletError> = entryPoints.withLock { _ in
+                do throws(TrustletError) {
+                    let sandbox = try Sandbox(trustlet: self)
+                    try sandbox.openSession(&parameters)
+                    return .success(sandbox)
+                } catch {
+                    return .failure(error)
+                }
+            }
+            return WasmSession(trustlet: self, sandbox: try opened.get())
         } catch {
             sessionEnded()
             throw error
@@ -151,14 +165,14 @@ final class WasmSession: TrustletSession {
     }
 
     func invoke(command: UInt32, parameters: inout TrustletParameters, cancellation: Cancellation) throws(TrustletError) {
-        let outcome: Sandbox.Outcome = sandbox.withLock { sandbox in
+        let outcome: Sandbox.Outcome = trustlet.entryPoints.withLock { _ in sandbox.withLock { sandbox in
             guard let live = sandbox else {
                 return .died(TrustletError(.targetDead, "the \(trustlet.name) session has ended; open a new session"))
             }
             let outcome = live.invoke(command: command, parameters.request, cancellation: cancellation)
             if case .died = outcome { sandbox = nil }
             return outcome
-        }
+        } }
         switch outcome {
         case let .completed(code, reply):
             parameters.reply = reply
@@ -169,9 +183,11 @@ final class WasmSession: TrustletSession {
     }
 
     func close() {
-        sandbox.withLock { sandbox in
-            sandbox?.closeSession()
-            sandbox = nil
+        trustlet.entryPoints.withLock { _ in
+            sandbox.withLock { sandbox in
+                sandbox?.closeSession()
+                sandbox = nil
+            }
         }
         trustlet.sessionEnded()
     }
