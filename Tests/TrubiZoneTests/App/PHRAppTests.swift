@@ -183,7 +183,7 @@ import TrubiZoneTesting
 }
 
 /// Sync against real-world records: every Synthea patient, and a sync cut short.
-@Suite(.serialized) struct PHRSyncTests {
+@Suite struct PHRSyncTests {
     static func synthea() throws -> [String] {
         try SharedData.files(in: "synthea/fhir-data-pipes", withExtension: ".json") + SharedData.files(in: "synthea/iris-fhir-template", withExtension: ".json")
     }
@@ -211,14 +211,25 @@ import TrubiZoneTesting
         let stage = try await PHRStage.start(root: directory.path, records: .files(try Self.synthea()))
         let patients = try stage.provider.store.patientIDs()
         #expect(patients.count >= 10)
-        for (index, id) in patients.enumerated() {
-            let patient = "Patient/\(id)"
-            let (phone, app) = try await stage.enrolledPhone("phone-\(index)", patient: patient)
-            defer { phone.shutdown() }
-            let outcome = try await app.sync()
-            let expected = try Self.serverCounts(stage, patient)
-            #expect(outcome.records == expected.values.reduce(0, +), "\(patient)")
-            #expect(try await Self.phoneCounts(app.device) == expected, "\(patient): the index holds each record once")
+        // Two phones at a time (the machine's cores), the largest patients first so both stay busy.
+        let ordered = try patients.map { (id: $0, size: try Self.serverCounts(stage, "Patient/\($0)").values.reduce(0, +)) }
+            .sorted { $0.size > $1.size }.enumerated().map { ($0.offset, $0.element.id) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var queue = ordered[...]
+            func next() {
+                guard let (index, id) = queue.popFirst() else { return }
+                group.addTask {
+                    let patient = "Patient/\(id)"
+                    let (phone, app) = try await stage.enrolledPhone("phone-\(index)", patient: patient)
+                    defer { phone.shutdown() }
+                    let outcome = try await app.sync()
+                    let expected = try Self.serverCounts(stage, patient)
+                    #expect(outcome.records == expected.values.reduce(0, +), "\(patient)")
+                    #expect(try await Self.phoneCounts(app.device) == expected, "\(patient): the index holds each record once")
+                }
+            }
+            next(); next()
+            while try await group.next() != nil { next() }
         }
     }
 
