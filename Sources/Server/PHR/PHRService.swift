@@ -227,7 +227,7 @@ public final class PHRService: Sendable {
         let payload = try unseal(body, from: device, purpose: PHRMessage.grantPurpose).payload
         let request: GrantRequest
         do { request = try JSONDecoder().decode(GrantRequest.self, from: Data(payload)) } catch {
-            throw .badRequest("the body is not a grant: {\"practitioner\", \"resources\", \"expiresAt\"}")
+            throw .badRequest("the body is not a grant: {\"practitioner\", \"resources\", \"expiresAt\", \"hours\"}")
         }
         let now = clock().timeIntervalSince1970
         guard let practitioner = PHRIdentifier.reference(request.practitioner), practitioner.type == "Practitioner" else {
@@ -249,9 +249,15 @@ public final class PHRService: Sendable {
         guard Double(request.expiresAt) > now, Double(request.expiresAt) <= now + policy.maxGrantDuration else {
             throw .badRequest("expiresAt must be in the future and at most \(Int(policy.maxGrantDuration / 86_400)) days away")
         }
+        guard request.hours >= 1, Double(request.hours) * 3600 <= policy.maxGrantDuration else {
+            throw .badRequest("hours must be 1 to \(Int(policy.maxGrantDuration / 3600))")
+        }
+        // The phone's clock is the normal world's: a clock set forward while the patient looked
+        // at the prompt must not make the grant outlast the hours the patient confirmed.
+        let expires = min(Double(request.expiresAt), now + Double(request.hours) * 3600)
         let grant = SharingGrant(id: PHRIdentifier.random(), patient: device.patient,
                                  practitioner: request.practitioner, resources: request.resources, createdAt: now,
-                                 expiresAt: Double(request.expiresAt), revokedAt: nil)
+                                 expiresAt: expires, revokedAt: nil)
         try await guarded { try await store.insertGrant(grant, device: device.id) }
         return Self.receipt(grant)
     }

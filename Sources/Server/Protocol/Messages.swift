@@ -170,10 +170,14 @@ public struct GrantRequest: Codable, Sendable, Equatable {
     public let practitioner: String
     /// `Type/id` of each shared resource: the patient's own.
     public let resources: [String]
+    /// The end the patient was shown, on the phone's (normal-world) clock.
     public let expiresAt: Int64
+    /// The duration the patient confirmed: the grant ends no later than this long after the
+    /// server takes it, whatever the phone's clock said.
+    public let hours: Int64
 
-    public init(practitioner: String, resources: [String], expiresAt: Int64) {
-        (self.practitioner, self.resources, self.expiresAt) = (practitioner, resources, expiresAt)
+    public init(practitioner: String, resources: [String], expiresAt: Int64, hours: Int64 = 24) {
+        (self.practitioner, self.resources, self.expiresAt, self.hours) = (practitioner, resources, expiresAt, hours)
     }
 }
 

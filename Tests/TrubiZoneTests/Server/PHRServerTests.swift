@@ -378,6 +378,9 @@ import X509
             #expect(try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry - 90_000)).status == 400)
             #expect(try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry + 400 * 86_400)).status == 400)
             #expect(try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: ["../etc"], expiresAt: expiry)).status == 400)
+            for hours: Int64 in [0, -1, 367 * 24] {
+                #expect(try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry, hours: hours)).status == 400)
+            }
 
             let clear = try await setup.device.send(client, .post, "/v1/grants",
                                                     body: Array(try JSONEncoder().encode(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry))),
@@ -408,9 +411,12 @@ import X509
             #expect(ended.status == 403 && ended.error == "grant-ended")
 
             // Revocation ends a grant at once.
+            // An expiry from a phone clock set 30 days ahead: the grant still ends after the hour confirmed.
+            let taken = Int64(setup.server.clock.read().timeIntervalSince1970)
             let secondAnswer = try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared],
-                                                            expiresAt: Int64(setup.server.clock.read().timeIntervalSince1970) + 3600))
+                                                            expiresAt: taken + 30 * 86_400, hours: 1))
             let second = try JSONDecoder().decode(GrantReceipt.self, from: Data(try await setup.device.openSealed(secondAnswer.body, purpose: PHRMessage.grantReceiptPurpose)))
+            #expect(second.expiresAt == taken + 3600, "the server's time plus the hours the patient confirmed")
             #expect(try await read(shared, token).status == 200)
             let revoked = try await setup.device.send(client, .delete, "/v1/grants/\(second.grant)", time: setup.server.clock.read())
             #expect(revoked.status == 200)

@@ -58,7 +58,7 @@ enum Sharing {
         }
         let payload = JSON.object([
             JSONMember("practitioner", .string(practitioner)), JSONMember("resources", .array(resources)),
-            JSONMember("expiresAt", .integer(Int64(expires))),
+            JSONMember("expiresAt", .integer(Int64(expires))), JSONMember("hours", .integer(hours)),
         ]).serialized()
         let body = try Channel.seal(payload, key: Enrollment.hpkeKey, to: state.serverKey, purpose: purpose, sequence: try TrustedTime.wallClockSeconds())
         let signed = try SignedRequest.make("POST", "/v1/grants", body: body, contentType: "application/octet-stream", state: state)

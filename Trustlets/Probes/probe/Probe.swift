@@ -22,6 +22,9 @@ import TrustletKit
 //      sender key (65) ‖ request length (1) ‖ request ‖ purpose → [3] payload
 //   17 channel seal: [0] key ID (the sender's), [1] payload, [2] sequence (8 bytes) ‖ recipient
 //      key (65) ‖ request length (1) ‖ request ‖ purpose → [3] message
+//   18 PIN lock with a wait (PINLock, 5 attempts, 2 s after the first wrong PIN): [0] PIN,
+//      [1] value input a = 0 set / 1 attempt / 2 nothing → [2] value output a = 1 if right; [3] value output
+//      a = wrong PINs in a row, b = seconds to wait
 //   15 attest: [0] nonce, [1] signing key ID (may be empty), [2] HPKE key ID (may be empty) → [3] token
 @main
 struct Probe: Trustlet {
@@ -117,6 +120,17 @@ struct Probe: Trustlet {
         case 13:
             try p.expect(.valueOutput)
             try p.setValue(0, a: UInt32(TrustletMemory.pages))
+        case 18:
+            try p.expect(.memrefInput, .valueInput, .valueOutput, .valueOutput)
+            let lock = PINLock(name: "probe-pin", maxAttempts: 5, waits: [0, 2])
+            let pin = try p.bytes(0)
+            switch try p.value(1).a {
+            case 0: try lock.set(pin)
+            case 1: try p.setValue(2, a: try lock.attempt(pin) ? 1 : 0)
+            case 2: break
+            default: throw .badParameters
+            }
+            try p.setValue(3, a: UInt32(truncatingIfNeeded: try lock.wrongAttempts()), b: UInt32(truncatingIfNeeded: try lock.waitSeconds()))
         default:
             throw .notSupported
         }

@@ -5,8 +5,12 @@
 /// is on record *before* the PIN is compared, so neither killing the secure world after a wrong
 /// guess nor restoring old normal-world files gives one back. Wrong PINs in a row are
 /// `attempts − settled`; at `maxAttempts` the lock holds until the trustlet erases the PIN.
-/// Optionally, after some wrong PINs the next attempt must wait, counted from the last failure
-/// (whose time is sealed, so rolling it back is detected like any other tampering).
+/// Optionally, after some wrong PINs the next attempt must wait, counted from the last attempt on
+/// the secure world's monotonic clock, which the normal world cannot set (its wall clock it can).
+/// The attempt's time is sealed *before* the attempt is counted, so a kill at any step costs at
+/// most the attempt in flight and never leaves a counted attempt without a time to wait from.
+/// The monotonic clock starts again at every boot; an attempt timed in an earlier boot is treated
+/// as made at this boot's start, so a restart never shortens a wait.
 ///
 ///     let lock = PINLock(name: "pin", maxAttempts: 5, waits: [0, 0, 1, 2, 4])
 ///     try lock.ready()                                  // security when locked, busy while waiting
@@ -21,13 +25,16 @@ public struct PINLock {
     public let waits: [UInt64]
     let object: [UInt8]
     let failureObject: [UInt8]
+    /// Where the lock of an earlier TrustletKit kept the wall-clock time of the last failure.
+    let legacyFailureObject: [UInt8]
     let attemptsCounter: [UInt8]
     let settledCounter: [UInt8]
 
     /// - Parameter name: names the sealed objects and counters (`name`, `name-attempts`, …); 1 to 12 bytes.
     public init(name: String = "pin", maxAttempts: UInt64 = 5, waits: [UInt64] = []) {
         object = Bytes.utf8(name)
-        failureObject = Bytes.utf8(name + "-failure")
+        failureObject = Bytes.utf8(name + "-tried")
+        legacyFailureObject = Bytes.utf8(name + "-failure")
         attemptsCounter = Bytes.utf8(name + "-attempts")
         settledCounter = Bytes.utf8(name + "-settled")
         self.maxAttempts = maxAttempts
@@ -57,7 +64,7 @@ public struct PINLock {
 
     /// Erases the PIN and clears the wrong attempts.
     public func clear() throws(TrustletError) {
-        for id in [object, failureObject] {
+        for id in [object, failureObject, legacyFailureObject] {
             do throws(TrustletError) { try SecureStorage.delete(id) } catch where error == .itemNotFound {}
         }
         try settle()
@@ -76,13 +83,16 @@ public struct PINLock {
         let wrong = try wrongAttempts()
         guard wrong < maxAttempts, wrong < UInt64(waits.count), waits[Int(wrong)] > 0 else { return 0 }
         let delay = waits[Int(wrong)]
-        guard let stored = try SecureStorage.read(failureObject), stored.count == 8 else { return delay }
-        var failed: UInt64 = 0
-        for byte in stored { failed = failed << 8 | UInt64(byte) }
-        let now = try TrustedTime.wallClockSeconds()
-        // A clock set back does not shorten the wait.
-        guard now >= failed else { return delay }
-        return now - failed >= delay ? 0 : delay - (now - failed)
+        let now = try TrustedTime.monotonicNanoseconds()
+        var tried: UInt64 = 0
+        if let stored = try SecureStorage.read(failureObject), stored.count == 8 {
+            for byte in stored { tried = tried << 8 | UInt64(byte) }
+        }
+        // Within one boot, now − tried is the time since the attempt. A time later than now was
+        // taken in an earlier boot, and the time since this boot began (now) is less than the
+        // time since that attempt. Either way the wait is never shorter than the truth.
+        let elapsed = (now >= tried ? now - tried : now) / 1_000_000_000
+        return elapsed >= delay ? 0 : delay - elapsed
     }
 
     /// Checks that an attempt may be made now: call it before asking for the PIN.
@@ -98,11 +108,11 @@ public struct PINLock {
     public func attempt(_ pin: [UInt8]) throws(TrustletError) -> Bool {
         try ready()
         guard let stored = try SecureStorage.read(object), stored.count == 48 else { throw .corruptObject }
-        // The attempt is on record before its outcome is known.
+        // The attempt's time, then the attempt, are on record before its outcome is known.
+        if !waits.isEmpty { try SecureStorage.write(failureObject, Bytes.bigEndian(try TrustedTime.monotonicNanoseconds())) }
         _ = try MonotonicCounter.increment(attemptsCounter)
         let salt = Array(stored[0..<16])
         guard Crypto.equalInConstantTime(try Crypto.hmacSHA256(key: salt, data: pin), Array(stored[16..<48])) else {
-            if !waits.isEmpty { try SecureStorage.write(failureObject, Bytes.bigEndian(try TrustedTime.wallClockSeconds())) }
             return false
         }
         try settle()

@@ -105,8 +105,10 @@ struct HostAPI {
         assert(Self.functionNames.contains(name), "tz.\(name) is missing from HostAPI.functionNames")
         let capabilities = trustlet.capabilities
         let fixed = Self.fixedFuel(name)
+        let trustlet = self.trustlet
         let function = Function(store: store, parameters: Array(repeating: .i32, count: parameters), results: [.i32]) { [weak store] caller, args in
             guard capabilities.contains(group) else { return [.i32(ReturnCode.accessDenied.rawValue)] }
+            try trustlet.admitHostCall(name)
             var memory = try Self.memory(caller, name)
             let meter = WorkMeter()
             memory.meter = meter

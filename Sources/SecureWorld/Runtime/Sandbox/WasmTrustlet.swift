@@ -41,6 +41,22 @@ public final class WasmTrustlet: NativeTrustlet {
     /// state restored). So, as OP-TEE runs a trusted application's entry points one at a time,
     /// a trustlet serves one call at a time across all its sessions.
     let entryPoints = Mutex(())
+    /// For tests only, through `@testable import` (no shipped binary sets it): a planned kill.
+    /// `remaining` host calls are let through, and the next one ends the session before it does
+    /// anything, as if the secure world had lost power there; `made` counts the host calls.
+    let plannedKill = Mutex<(remaining: Int?, made: Int)>((nil, 0))
+
+    /// Lets a host call through, or ends the session where a test planned a kill.
+    func admitHostCall(_ name: String) throws(SandboxFault) {
+        let killed = plannedKill.withLock { plan -> Bool in
+            plan.made += 1
+            guard let remaining = plan.remaining else { return false }
+            if remaining == 0 { plan.remaining = nil; return true }
+            plan.remaining = remaining - 1
+            return false
+        }
+        if killed { throw SandboxFault(description: "killed before tz.\(name), as a test planned") }
+    }
 
     /// The internal API: the functions of module `tz` a trustlet may import.
     public static var internalAPI: Set<String> { HostAPI.functionNames }
