@@ -4,13 +4,30 @@ import TrubiZoneCOSE
 import TrubiZoneEAT
 import X509
 
-/// The values a verifier accepts, as data (hex strings in JSON): which trustlet builds and
-/// signers, which runtime implementations and builds.
+/// The values a verifier accepts, as data (hex strings in JSON): which trustlet builds, each with
+/// the signer it must carry, and which runtime implementations and builds.
 public struct ReferenceValues: Codable, Sendable, Equatable {
-    /// SHA-256 of accepted trustlet wasm modules.
-    public var trustletMeasurements: [String]
-    /// SHA-256 of the developer keys whose trustlets are accepted.
-    public var trustletSigners: [String]
+    /// One accepted trustlet: a build and the developer key that must have signed it. A component
+    /// matches only both together, so a list of several trustlets never accepts one's build under
+    /// another's signer.
+    public struct Trustlet: Codable, Sendable, Equatable, Hashable {
+        /// SHA-256 of the wasm module.
+        public var measurement: String
+        /// SHA-256 of the developer key that signed it.
+        public var signer: String
+
+        public init(measurement: String, signer: String) {
+            (self.measurement, self.signer) = (measurement.lowercased(), signer.lowercased())
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(measurement: try container.decode(String.self, forKey: .measurement), signer: try container.decode(String.self, forKey: .signer))
+        }
+    }
+
+    /// The accepted trustlets, each a (measurement, signer) pair.
+    public var trustlets: [Trustlet]
     /// Accepted PSA implementation IDs: the runtime builds (SHA-256 of the executable).
     public var runtimeImplementationIDs: [String]
     /// Accepted measurements of the runtime component, when they differ from the implementation
@@ -18,19 +35,35 @@ public struct ReferenceValues: Codable, Sendable, Equatable {
     /// implementation ID names.
     public var runtimeMeasurements: [String]
 
-    public init(trustletMeasurements: [String] = [], trustletSigners: [String] = [], runtimeImplementationIDs: [String] = [],
-                runtimeMeasurements: [String] = []) {
-        self.trustletMeasurements = trustletMeasurements
-        self.trustletSigners = trustletSigners
+    public init(trustlets: [Trustlet] = [], runtimeImplementationIDs: [String] = [], runtimeMeasurements: [String] = []) {
+        self.trustlets = trustlets
         self.runtimeImplementationIDs = runtimeImplementationIDs
         self.runtimeMeasurements = runtimeMeasurements
     }
 
+    enum CodingKeys: String, CodingKey {
+        case trustlets, runtimeImplementationIDs, runtimeMeasurements
+        /// The first format's separate lists, which let one trustlet's build pass with another's signer.
+        case trustletMeasurements, trustletSigners
+    }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
+        if container.contains(.trustletMeasurements) || container.contains(.trustletSigners) {
+            throw DecodingError.dataCorruptedError(forKey: .trustletMeasurements, in: container, debugDescription:
+                "separate trustletMeasurements and trustletSigners lists are no longer accepted (they let one trustlet's build pass under another's signer); "
+                + "list each trustlet as {\"measurement\", \"signer\"} under \"trustlets\", as `trubizone attest reference` prints them")
+        }
         func list(_ key: CodingKeys) throws -> [String] { try container.decodeIfPresent([String].self, forKey: key)?.map { $0.lowercased() } ?? [] }
-        self.init(trustletMeasurements: try list(.trustletMeasurements), trustletSigners: try list(.trustletSigners),
+        self.init(trustlets: try container.decodeIfPresent([Trustlet].self, forKey: .trustlets) ?? [],
                   runtimeImplementationIDs: try list(.runtimeImplementationIDs), runtimeMeasurements: try list(.runtimeMeasurements))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(trustlets, forKey: .trustlets)
+        try container.encode(runtimeImplementationIDs, forKey: .runtimeImplementationIDs)
+        try container.encode(runtimeMeasurements, forKey: .runtimeMeasurements)
     }
 }
 
@@ -197,12 +230,12 @@ public struct AttestationVerifier: Sendable {
                 }
                 continue
             }
-            let knownMeasurement = policy.reference.trustletMeasurements.contains(measurement)
-            let knownSigner = policy.reference.trustletSigners.contains(signer)
-            switch (knownMeasurement, knownSigner) {
-            case (true, true): record(name, .affirming, "known measurement and signer, version \(component.version ?? "?")")
-            case (false, _): record(name, .contraindicated, "measurement \(measurement.prefix(16))… is not a reference value")
-            case (true, false): record(name, .contraindicated, "signer \(signer.prefix(16))… is not a reference value")
+            if policy.reference.trustlets.contains(ReferenceValues.Trustlet(measurement: measurement, signer: signer)) {
+                record(name, .affirming, "known measurement and signer, version \(component.version ?? "?")")
+            } else if policy.reference.trustlets.contains(where: { $0.measurement == measurement }) {
+                record(name, .contraindicated, "signer \(signer.prefix(16))… is not the reference signer of measurement \(measurement.prefix(16))…")
+            } else {
+                record(name, .contraindicated, "measurement \(measurement.prefix(16))… is not a reference value")
             }
         }
         if claims.softwareComponents.count < 2 {

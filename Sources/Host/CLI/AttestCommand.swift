@@ -77,6 +77,8 @@ struct AttestCommand: AsyncParsableCommand {
             let referenceValues: ReferenceValues
             do {
                 referenceValues = try JSONDecoder().decode(ReferenceValues.self, from: Data(try readInput(reference)))
+            } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
+                throw fail("\(reference): \(context.debugDescription)", code: 64)
             } catch {
                 throw fail("\(reference) is not reference values JSON (make one with `trubizone attest reference`)", code: 64)
             }
@@ -119,8 +121,7 @@ struct AttestCommand: AsyncParsableCommand {
             let build = Hex.encode(SHA256.hash(data: data))
             var values = ReferenceValues(runtimeImplementationIDs: [build])
             if keystore {
-                values.trustletMeasurements.append(build)
-                values.trustletSigners.append(Hex.encode(Attester.builtInSignerID))
+                values.trustlets.append(.init(measurement: build, signer: Hex.encode(Attester.builtInSignerID)))
             }
             for path in package {
                 let package: TrustletPackage
@@ -129,10 +130,8 @@ struct AttestCommand: AsyncParsableCommand {
                 } catch {
                     throw fail("\(path): \(error)")
                 }
-                values.trustletMeasurements.append(Hex.encode(package.measurement))
-                values.trustletSigners.append(Hex.encode(package.signerID))
+                values.trustlets.append(.init(measurement: Hex.encode(package.measurement), signer: Hex.encode(package.signerID)))
             }
-            values.trustletSigners = Array(Set(values.trustletSigners)).sorted()
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(values), as: UTF8.self))

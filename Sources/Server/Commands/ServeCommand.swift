@@ -108,12 +108,14 @@ extension PHRServerCommand {
             guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read \(path)") }
             do {
                 let values = try JSONDecoder().decode(ReferenceValues.self, from: data)
-                guard !values.trustletMeasurements.isEmpty, !values.trustletSigners.isEmpty, !values.runtimeImplementationIDs.isEmpty else {
-                    throw fail("\(path) names no trustlet build, signer or runtime build: no device could enroll")
+                guard !values.trustlets.isEmpty, !values.runtimeImplementationIDs.isEmpty else {
+                    throw fail("\(path) names no trustlet (measurement and signer) or runtime build: no device could enroll")
                 }
                 return values
             } catch let exit as ExitCode {
                 throw exit
+            } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
+                throw fail("\(path): \(context.debugDescription)")
             } catch {
                 throw fail("\(path) is not reference values JSON (make one with `trubizone attest reference`)")
             }

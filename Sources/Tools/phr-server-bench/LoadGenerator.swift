@@ -71,7 +71,7 @@ struct LoadGenerator {
         let files = [("clinic.json", PatientGenerator.clinicBundle())] + (0..<patients).map { ("patient-\($0).json", generator.nextBundle()) }
         for outcome in try await store.importFiles(files, progress: { _, _ in }) { _ = try outcome.get() }
         let root = try Certificate(pemEncoded: String(contentsOfFile: device.caCertificatePath, encoding: .utf8))
-        let reference = ReferenceValues(trustletMeasurements: [Hex.encode(SHA256.hash(data: wasm))], trustletSigners: [Hex.encode(developer)],
+        let reference = ReferenceValues(trustlets: [.init(measurement: Hex.encode(SHA256.hash(data: wasm)), signer: Hex.encode(developer))],
                                         runtimeImplementationIDs: [Hex.encode(Attester.implementationID)])
         var policy = PHRServerPolicy(trustedRoots: [root], reference: reference)
         policy.syncPageLimit = 5

@@ -23,7 +23,7 @@ nonisolated func measureAttestation(workspace: String) async throws -> [Measurem
     }
     let root = try Certificate(pemEncoded: String(contentsOfFile: workspace + "/ca/" + Manufacturer.caCertificateFile, encoding: .utf8))
     let runtime = Hex.encode(Attester.implementationID)
-    let reference = ReferenceValues(trustletMeasurements: [runtime], trustletSigners: [Hex.encode(Attester.builtInSignerID)],
+    let reference = ReferenceValues(trustlets: [.init(measurement: runtime, signer: Hex.encode(Attester.builtInSignerID))],
                                     runtimeImplementationIDs: [runtime])
     let verifier = AttestationVerifier(policy: AttestationPolicy(trustedRoots: [root], reference: reference, expectedNonce: nonce))
     let token = try await issue()

@@ -30,7 +30,7 @@ import X509
                                               .output(capacity: 4096)]).bytes(3) ?? []
             root = try Certificate(pemEncoded: String(contentsOfFile: probe.device.caDirectory + "/" + Manufacturer.caCertificateFile, encoding: .utf8))
             reference = ReferenceValues(
-                trustletMeasurements: [hexString(SHA256.hash(data: try SampleTrustlets.wasm("probe")))], trustletSigners: [hexString(Samples.developer)],
+                trustlets: [.init(measurement: hexString(SHA256.hash(data: try SampleTrustlets.wasm("probe"))), signer: hexString(Samples.developer))],
                 runtimeImplementationIDs: [hexString(Attester.implementationID)])
         }
 
@@ -72,10 +72,14 @@ import X509
         let otherCA = try Manufacturer.provision(stateDirectory: TemporaryDirectory("tz-other").appending("s"),
                                                  caDirectory: TemporaryDirectory("tz-other-ca").path)
         let otherRoot = try Certificate(pemEncoded: String(contentsOfFile: otherCA.caCertificatePath, encoding: .utf8))
+        let genuine = setup.reference.trustlets[0], other = String(repeating: "ab", count: 32)
         var noTrustlet = setup.reference
-        noTrustlet.trustletMeasurements = [String(repeating: "ab", count: 32)]
+        noTrustlet.trustlets = [.init(measurement: other, signer: genuine.signer)]
         var noSigner = setup.reference
-        noSigner.trustletSigners = []
+        noSigner.trustlets = [.init(measurement: genuine.measurement, signer: other)]
+        // Two trustlets listed: the probe's build under the other's signer, the other's build under the probe's signer.
+        var mixed = setup.reference
+        mixed.trustlets = [.init(measurement: genuine.measurement, signer: other), .init(measurement: other, signer: genuine.signer)]
         var noImplementation = setup.reference
         noImplementation.runtimeImplementationIDs = []
         let cases: [(AttestationPolicy, String)] = [
@@ -86,6 +90,7 @@ import X509
             (setup.policy(lifecycles: [0x4000...0x40FF]), "lifecycle"),
             (setup.policy(reference: noTrustlet), "component 1"),
             (setup.policy(reference: noSigner), "component 1"),
+            (setup.policy(reference: mixed), "component 1"),
             (setup.policy(reference: noImplementation), "implementation"),
         ]
         for (policy, check) in cases {

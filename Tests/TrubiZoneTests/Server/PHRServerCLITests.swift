@@ -59,10 +59,14 @@ import X509
         let (directory, database) = try Self.seeded()
         defer { withExtendedLifetime(directory) {} }
         let empty = directory.appending("empty.json"), notPEM = directory.appending("root.pem"), good = directory.appending("reference.json")
-        try Data(#"{"trustletMeasurements": []}"#.utf8).write(to: URL(fileURLWithPath: empty))
+        try Data(#"{"trustlets": []}"#.utf8).write(to: URL(fileURLWithPath: empty))
+        // The first format's separate lists, which let one trustlet's build pass with another's signer.
+        let unpaired = directory.appending("unpaired.json")
+        try Data(#"{"trustletMeasurements":["\#(String(repeating: "ab", count: 32))"],"trustletSigners":["\#(String(repeating: "ab", count: 32))"],"runtimeImplementationIDs":[]}"#.utf8)
+            .write(to: URL(fileURLWithPath: unpaired))
         try Data("not a certificate".utf8).write(to: URL(fileURLWithPath: notPEM))
         let digest = String(repeating: "ab", count: 32)
-        try Data(#"{"trustletMeasurements":["\#(digest)"],"trustletSigners":["\#(digest)"],"runtimeImplementationIDs":["\#(digest)"]}"#.utf8)
+        try Data(#"{"trustlets":[{"measurement":"\#(digest)","signer":"\#(digest)"}],"runtimeImplementationIDs":["\#(digest)"]}"#.utf8)
             .write(to: URL(fileURLWithPath: good))
         let key = ["--channel-key", directory.appending("channel-key.pem")]
         let cases: [([String], String)] = [
@@ -70,7 +74,8 @@ import X509
             (["--reference", good], "give --roots"),
             (["--reference", good, "--roots", notPEM], "give --channel-key"),
             (["--reference", good, "--roots", notPEM, "--channel-key", notPEM], "holds no P-256 private key"),
-            (["--reference", empty, "--roots", notPEM] + key, "names no trustlet build"),
+            (["--reference", empty, "--roots", notPEM] + key, "names no trustlet (measurement and signer)"),
+            (["--reference", unpaired, "--roots", notPEM] + key, "list each trustlet as"),
             (["--reference", notPEM, "--roots", notPEM] + key, "is not reference values JSON"),
             (["--reference", good, "--roots", notPEM] + key, "holds no PEM certificate"),
             (["--reference", good, "--roots", directory.appending("missing.pem")] + key, "cannot read"),
@@ -101,7 +106,7 @@ import X509
         try Data(certificatePEM.utf8).write(to: URL(fileURLWithPath: directory.appending("cert.pem")))
         try Data(key.pemRepresentation.utf8).write(to: URL(fileURLWithPath: directory.appending("key.pem")))
         let digest = String(repeating: "ab", count: 32)
-        try Data(#"{"trustletMeasurements":["\#(digest)"],"trustletSigners":["\#(digest)"],"runtimeImplementationIDs":["\#(digest)"]}"#.utf8)
+        try Data(#"{"trustlets":[{"measurement":"\#(digest)","signer":"\#(digest)"}],"runtimeImplementationIDs":["\#(digest)"]}"#.utf8)
             .write(to: URL(fileURLWithPath: directory.appending("reference.json")))
 
         let mismatched = try runProcess(PHRServerCLITests.tool, ["serve", "--database", database, "--reference", directory.appending("reference.json"),

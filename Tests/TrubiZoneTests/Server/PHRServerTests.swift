@@ -188,9 +188,9 @@ import X509
         let otherRoot = try Certificate(pemEncoded: String(contentsOfFile: otherCA.caCertificatePath, encoding: .utf8))
         let genuine = try await PHRTestServer(device: probe, patients: 1, database: database)
         var wrongBuild = genuine.reference
-        wrongBuild.trustletMeasurements = [String(repeating: "ab", count: 32)]
+        wrongBuild.trustlets = [.init(measurement: String(repeating: "ab", count: 32), signer: genuine.reference.trustlets[0].signer)]
         var wrongSigner = genuine.reference
-        wrongSigner.trustletSigners = [String(repeating: "cd", count: 32)]
+        wrongSigner.trustlets = [.init(measurement: genuine.reference.trustlets[0].measurement, signer: String(repeating: "cd", count: 32))]
         let device = try await PHRTestDevice(probe)
         for (reference, root, check) in [(wrongBuild, nil, "measurement"), (wrongSigner, nil, "signer"), (genuine.reference, otherRoot, "chain")] {
             let server = try await PHRTestServer(device: probe, patients: 1, root: root, reference: reference, database: database)

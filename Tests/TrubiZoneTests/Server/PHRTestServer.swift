@@ -58,7 +58,7 @@ final class PHRTestServer: @unchecked Sendable {
         patients = try await store.patientIDs()
         self.root = try root ?? Certificate(pemEncoded: String(contentsOfFile: device.device.caDirectory + "/" + Manufacturer.caCertificateFile, encoding: .utf8))
         self.reference = try reference ?? ReferenceValues(
-            trustletMeasurements: [hexString(SHA256.hash(data: try SampleTrustlets.wasm("probe")))], trustletSigners: [hexString(Samples.developer)],
+            trustlets: [.init(measurement: hexString(SHA256.hash(data: try SampleTrustlets.wasm("probe"))), signer: hexString(Samples.developer))],
             runtimeImplementationIDs: [hexString(Attester.implementationID)])
         let clock = self.clock
         service = PHRService(store: store, policy: PHRServerPolicy(trustedRoots: [self.root], reference: self.reference), clock: { clock.read() })

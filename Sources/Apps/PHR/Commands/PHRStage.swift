@@ -29,7 +29,7 @@ public final class PHRStage: Sendable {
         let developer = P256.Signing.PrivateKey()
         let package = try PHRPackage.signed(with: developer)
         let ca = try Manufacturer.certificateAuthority(directory: root + "/manufacturer-ca")
-        let reference = ReferenceValues(trustletMeasurements: [Hex.encode(package.measurement)], trustletSigners: [Hex.encode(package.signerID)],
+        let reference = ReferenceValues(trustlets: [.init(measurement: Hex.encode(package.measurement), signer: Hex.encode(package.signerID))],
                                         runtimeImplementationIDs: [Hex.encode(Attester.implementationID)])
         try FileManager.default.createDirectory(atPath: root + "/server", withIntermediateDirectories: true)
         let provider = try await ProviderHarness.start(database: root + "/server/phr.sqlite", records: records, roots: [ca], reference: reference, clock: clock,
