@@ -11,6 +11,10 @@ public protocol WorldSwitchEndpoint: Sendable {
     /// Answers one request. It never throws: every failure is a GP return code in the reply.
     func handle(_ request: Request, on connection: ConnectionID) -> Reply
 
+    /// Stops the calls in progress on a connection whose client is gone, before the connection
+    /// is closed: the transport saw the client hang up while a call ran.
+    func abandon(_ connection: ConnectionID)
+
     /// Closes every session of the connection.
     func disconnect(_ connection: ConnectionID)
 }

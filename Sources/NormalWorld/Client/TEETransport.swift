@@ -36,7 +36,10 @@ public final class InProcessTransport: TEETransport {
         _ = endpoint.handle(.requestCancellation(token: token), on: connection)
     }
 
-    public func close() { endpoint.disconnect(connection) }
+    public func close() {
+        endpoint.abandon(connection)
+        endpoint.disconnect(connection)
+    }
 }
 
 extension PeerIdentity {

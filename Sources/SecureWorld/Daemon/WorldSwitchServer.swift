@@ -163,6 +163,9 @@ public final class WorldSwitchServer: Sendable {
             return
         }
         defer { endpoint.disconnect(connection) }
+        // A client that hangs up while its call runs is gone: its calls are stopped, not finished.
+        let watch = HangupWatch(fd: fd) { [endpoint] in endpoint.abandon(connection) }
+        defer { watch.stop() }
         let idle = Int32(clamping: configuration.idleTimeout.components.seconds * 1000)
         let frameTimeout = Int32(clamping: configuration.frameTimeout.components.seconds * 1000)
 
@@ -231,4 +234,39 @@ public final class WorldSwitchServer: Sendable {
         }
         unlink(path)
     }
+}
+
+/// Watches a connection for its client hanging up, while the connection's thread is busy running
+/// a call and does not read: `poll` for `POLLRDHUP`, which sees the peer close without taking any
+/// of the bytes the connection's thread will read.
+final class HangupWatch: Sendable {
+    private let stopped = Atomic<Bool>(false)
+    private let fd: Int32
+    private let onHangup: @Sendable () -> Void
+    /// Linux's `POLLRDHUP` (Glibc exports it only under `_GNU_SOURCE`).
+    static let peerClosed: Int16 = 0x2000
+
+    init(fd: Int32, onHangup: @escaping @Sendable () -> Void) {
+        (self.fd, self.onHangup) = (fd, onHangup)
+        let thread = Thread { [self] in watch() }
+        thread.stackSize = 64 << 10
+        thread.name = "trubizoned.hangup-watch"
+        thread.start()
+    }
+
+    private func watch() {
+        var entry = pollfd(fd: fd, events: Self.peerClosed, revents: 0)
+        while !stopped.load(ordering: .acquiring) {
+            entry.revents = 0
+            let ready = poll(&entry, 1, 250)
+            if stopped.load(ordering: .acquiring) { return }
+            if ready > 0 && entry.revents & (Self.peerClosed | Int16(POLLHUP) | Int16(POLLERR) | Int16(POLLNVAL)) != 0 {
+                onHangup()
+                return
+            }
+            if ready < 0 && errno != EINTR { return }
+        }
+    }
+
+    func stop() { stopped.store(true, ordering: .releasing) }
 }

@@ -115,6 +115,33 @@ import TrubiZoneTesting
         try await honest.openSession(uuid: BuiltInTrustlets.Storage.uuid).put("ok", [1])
     }
 
+    /// A client that hangs up while its call runs takes the call with it: the hostile trustlet's
+    /// loop of host calls (with fuel for hours of it) stops within moments, not at its budget.
+    @Test func anInvokeStopsWhenItsClientHangsUp() async throws {
+        let daemon = try DaemonHarness()
+        defer { daemon.stop() }
+        try Samples.install("hostile", as: Samples.hostile, in: daemon.world,
+                            limits: TrustletLimits(memoryPages: 32, fuelPerCall: 1 << 50, maxSessions: 8))
+        let context = try daemon.client()
+        let session = try await context.openSession(uuid: Samples.hostile)
+        let call = Task { try await session.invoke(command: 4, parameters: []) }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(!daemon.world.secureLog.all.contains { $0.message.contains("the client is gone") }, "still running while the client waits")
+        context.close()
+        _ = await call.result
+        var stopped = false
+        for _ in 0..<200 where !stopped {
+            try await Task.sleep(for: .milliseconds(100))
+            stopped = daemon.world.secureLog.all.contains { $0.trustlet == "hostile" && $0.message.contains("the client is gone") }
+        }
+        #expect(stopped, "the invoke ran on after its client hung up")
+        // The trustlet serves the next client.
+        let next = try daemon.client()
+        defer { next.close() }
+        let fresh = try await next.openSession(uuid: Samples.hostile)
+        #expect(try await fresh.invoke(command: 20, parameters: [.none, .valueOutput]).value(1)?.a == 0)
+    }
+
     @Test func idleAndStalledConnectionsAreClosed() throws {
         let daemon = try DaemonHarness {
             $0.idleTimeout = .seconds(1)

@@ -49,7 +49,7 @@ import TrubiZoneTesting
                 let result = try await session.invoke(command: 18, parameters: [.input(pin), .valueInput(action), .valueOutput, .valueOutput])
                 return (.success, result.value(3)?.a ?? 99, result.value(3)?.b ?? 99, trustlet.plannedKill.withLock { $0.made })
             } catch {
-                return ((error as? TEEError)?.code ?? .generic, 99, 99, trustlet.plannedKill.withLock { $0.made })
+                return (error.code, 99, 99, trustlet.plannedKill.withLock { $0.made })
             }
         }
     }

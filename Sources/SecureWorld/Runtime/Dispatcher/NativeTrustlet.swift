@@ -46,11 +46,23 @@ public struct ClientIdentity: Hashable, Sendable, CustomStringConvertible {
 
 /// The flag a long operation checks to see whether its caller asked to cancel it
 /// (GP `TEE_GetCancellationFlag`).
+///
+/// A client that asks to cancel (GP `TEEC_RequestCancellation`) sets the flag; the trusted UI
+/// gives up its prompt and a trustlet may stop. A client that is *gone* (its connection closed)
+/// abandons the operation: then the internal API refuses every further call and the invoke ends,
+/// so no trustlet keeps the secure world working for nobody.
 public final class Cancellation: Sendable {
     private let flag = Atomic<Bool>(false)
+    private let abandoned = Atomic<Bool>(false)
     public init() {}
     public var isCancelled: Bool { flag.load(ordering: .acquiring) }
+    /// Whether nobody waits for the result any more.
+    public var isAbandoned: Bool { abandoned.load(ordering: .acquiring) }
     func cancel() { flag.store(true, ordering: .releasing) }
+    func abandon() {
+        abandoned.store(true, ordering: .releasing)
+        cancel()
+    }
 }
 
 /// The GP parameter types, as a trustlet declares what it expects.

@@ -29,6 +29,8 @@ public final class SecureWorld: WorldSwitchEndpoint {
         let trustlet: any NativeTrustlet
         let session: any TrustletSession
         var busy = false
+        /// The cancellation flag of the invoke running now, if any.
+        var running: Cancellation? = nil
     }
 
     private struct Connection {
@@ -142,6 +144,14 @@ public final class SecureWorld: WorldSwitchEndpoint {
         return id
     }
 
+    /// Stops what runs for a connection whose client is gone (the transport saw it hang up): every
+    /// invoke in progress on it is abandoned, and ends at its next internal-API call.
+    public func abandon(_ connection: ConnectionID) {
+        let running = tables.withLock { $0.connections[connection]?.sessions.values.compactMap(\.running) ?? [] }
+        for cancellation in running { cancellation.abandon() }
+        if !running.isEmpty { logger.debug("client gone: abandoning its calls", metadata: ["connection": "\(connection)", "calls": "\(running.count)"]) }
+    }
+
     public func disconnect(_ connection: ConnectionID) {
         let sessions = tables.withLock { $0.connections.removeValue(forKey: connection)?.sessions ?? [:] }
         for entry in sessions.values { entry.session.close() }
@@ -241,6 +251,7 @@ public final class SecureWorld: WorldSwitchEndpoint {
             tables.withLock { tables in
                 if tables.connections[connection]?.sessions[id] != nil {
                     tables.connections[connection]!.sessions[id]!.busy = false
+                    tables.connections[connection]!.sessions[id]!.running = nil
                 }
             }
         }
@@ -248,6 +259,9 @@ public final class SecureWorld: WorldSwitchEndpoint {
             return .failure(.cancel, .tee, "the operation was cancelled before it started")
         }
         defer { end(token) }
+        tables.withLock { tables in
+            if tables.connections[connection]?.sessions[id] != nil { tables.connections[connection]!.sessions[id]!.running = cancellation }
+        }
 
         var params = TrustletParameters(parameters)
         do throws(TrustletError) {

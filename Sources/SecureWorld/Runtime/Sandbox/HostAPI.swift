@@ -105,10 +105,13 @@ struct HostAPI {
         assert(Self.functionNames.contains(name), "tz.\(name) is missing from HostAPI.functionNames")
         let capabilities = trustlet.capabilities
         let fixed = Self.fixedFuel(name)
-        let trustlet = self.trustlet
+        let trustlet = self.trustlet, call = self.call
         let function = Function(store: store, parameters: Array(repeating: .i32, count: parameters), results: [.i32]) { [weak store] caller, args in
             guard capabilities.contains(group) else { return [.i32(ReturnCode.accessDenied.rawValue)] }
             try trustlet.admitHostCall(name)
+            if call.cancellation.isAbandoned {
+                throw SandboxFault(description: "stopped in tz.\(name): the client is gone, so nobody waits for this call")
+            }
             var memory = try Self.memory(caller, name)
             let meter = WorkMeter()
             memory.meter = meter
