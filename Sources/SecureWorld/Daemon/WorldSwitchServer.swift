@@ -164,7 +164,11 @@ public final class WorldSwitchServer: Sendable {
         }
         defer { endpoint.disconnect(connection) }
         // A client that hangs up while its call runs is gone: its calls are stopped, not finished.
-        let watch = HangupWatch(fd: fd) { [endpoint] in endpoint.abandon(connection) }
+        // A stopping daemon shuts the read side of every connection itself, which looks the same
+        // to the watch: then the calls in progress finish and reply, as `shutdown` promises.
+        let watch = HangupWatch(fd: fd) { [self] in
+            if !state.withLock({ $0.stopping }) { endpoint.abandon(connection) }
+        }
         defer { watch.stop() }
         let idle = Int32(clamping: configuration.idleTimeout.components.seconds * 1000)
         let frameTimeout = Int32(clamping: configuration.frameTimeout.components.seconds * 1000)

@@ -140,6 +140,37 @@ import TrubiZoneTesting
         defer { next.close() }
         let fresh = try await next.openSession(uuid: Samples.hostile)
         #expect(try await fresh.invoke(command: 20, parameters: [.none, .valueOutput]).value(1)?.a == 0)
+
+        // Hanging up before the call has even begun, and half-closing behind two queued calls:
+        // a connection whose client is gone runs nothing more, whenever the hang-up came.
+        for queued in [1, 2] {
+            func stops() -> Int {
+                daemon.world.secureLog.all.filter { $0.message.contains("the client is gone") }.count
+                    + daemon.logs.all.filter { $0.contains("a call it left behind is not run") }.count
+            }
+            let before = stops()
+            let raw = try RawSocket(daemon.socketPath)
+            raw.send(WorldSwitchCodec.encode(.openSession(uuid: Samples.hostile, login: .public, connectionData: 0, parameters: Parameters([]),
+                                                          cancellationToken: .none), requestID: 1))
+            let session = try #require(raw.reply()?.reply.session)
+            for request in 0..<queued {
+                raw.send(WorldSwitchCodec.encode(.invokeCommand(session: session, command: 4, parameters: Parameters([]), cancellationToken: .none),
+                                                 requestID: UInt32(2 + request)))
+            }
+            if queued == 1 { raw.close() } else { raw.finishSending() }
+            var ended = false
+            for _ in 0..<200 where !ended {
+                try await Task.sleep(for: .milliseconds(100))
+                ended = stops() >= before + queued
+            }
+            #expect(ended, "\(queued) call(s), then a hang-up: a call ran on")
+            guard ended else { continue }
+            // Nothing queued behind it runs either: the trustlet answers the next client at once.
+            let again = try daemon.client()
+            defer { again.close() }
+            #expect(try await again.openSession(uuid: Samples.hostile).invoke(command: 20, parameters: [.none, .valueOutput]).value(1)?.a == 0)
+            raw.close()
+        }
     }
 
     @Test func idleAndStalledConnectionsAreClosed() throws {

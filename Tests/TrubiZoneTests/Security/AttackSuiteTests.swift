@@ -62,6 +62,30 @@ import TrubiZoneTesting
         ]
         let found = view.scan(sources).map(\.description)
         #expect(found == ["a condition in start", "a condition in end", "a short one in binary", "a value in binary"])
+
+        // The same needles in the encodings a careless log or file would use.
+        var named = AttackerView()
+        named.add("a name", "Zoë Ålund")
+        named.add("a condition", "Hypertension")
+        named.add("a value", "120/80 mmHg")
+        func base64(_ text: String, after prefix: String) -> [UInt8] { Array(Data(Array((prefix + text + "--").utf8)).base64EncodedString().utf8) }
+        let encoded: [(String, [UInt8])] = [
+            ("lower-cased", Array("…HYPERTENSION… and hypertension".utf8)),
+            ("JSON-escaped", Array(#"{"name":"Zoë Ålund","v":"120\/80 mmHg"}"#.utf8)),
+            ("hex", Array(("id=" + Array("Hypertension".utf8).map { String(format: "%02x", $0) }.joined()).utf8)),
+            ("HEX", Array(Array("Zoë Ålund".utf8).map { String(format: "%02X", $0) }.joined().utf8)),
+            ("base64 aligned", base64("Hypertension", after: "")),
+            ("base64 after one byte", base64("Hypertension", after: "x")),
+            ("base64 after two bytes", base64("120/80 mmHg", after: "xy")),
+            ("base64url", Array(Data(Array("?>?Zoë Ålund".utf8)).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").utf8)),
+            ("percent-encoded", Array("GET /search?q=120%2F80%20mmHg".utf8)),
+            ("none of them", Array("Hypertensive 120/81 mmHg Zoe Alund SHlwZXJ0ZW5zaW9".utf8)),
+        ]
+        let hits = named.scan(encoded.map { AttackerView.Source(name: $0.0, bytes: $0.1) })
+        for (name, _) in encoded.dropLast() { #expect(hits.contains { $0.source == name }, "nothing found in the \(name) source") }
+        #expect(!hits.contains { $0.source == "none of them" }, "\(hits)")
+        #expect(hits.count == encoded.count - 1 + 1, "\(hits.map(\.description))")  // the JSON source holds two
     }
 
     /// SECURITY.md shows the table as the suite last generated it: every attack has its row.

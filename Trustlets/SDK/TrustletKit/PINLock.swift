@@ -84,10 +84,14 @@ public struct PINLock {
         guard wrong < maxAttempts, wrong < UInt64(waits.count), waits[Int(wrong)] > 0 else { return 0 }
         let delay = waits[Int(wrong)]
         let now = try TrustedTime.monotonicNanoseconds()
-        var tried: UInt64 = 0
-        if let stored = try SecureStorage.read(failureObject), stored.count == 8 {
-            for byte in stored { tried = tried << 8 | UInt64(byte) }
+        guard let stored = try SecureStorage.read(failureObject), stored.count == 8 else {
+            // A counted attempt with no time on record (a lock kept by an earlier TrustletKit,
+            // which timed failures on the wall clock): the wait starts now.
+            try SecureStorage.write(failureObject, Bytes.bigEndian(now))
+            return delay
         }
+        var tried: UInt64 = 0
+        for byte in stored { tried = tried << 8 | UInt64(byte) }
         // Within one boot, now − tried is the time since the attempt. A time later than now was
         // taken in an earlier boot, and the time since this boot began (now) is less than the
         // time since that attempt. Either way the wait is never shorter than the truth.

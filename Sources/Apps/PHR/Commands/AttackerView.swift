@@ -30,10 +30,54 @@ public struct AttackerView: Sendable {
 
     public init() {}
 
+    /// Adds `text` as a needle, in every common encoding a careless log or file could hold it in:
+    /// as it is, lower-cased, upper-cased, JSON-escaped, percent-encoded, as hex (either case) and
+    /// as base64 or base64url at each of the three alignments it can have inside a longer encoding
+    /// (bare numbers are not searched: a reading's "131" is in every timestamp).
     public mutating func add(_ kind: String, _ text: String, minimumLength: Int = 6) {
         let bytes = Array(text.utf8)
-        guard bytes.count >= minimumLength, !needles.contains(where: { $0.bytes == bytes }) else { return }
-        needles.append(Needle(kind: kind, bytes: bytes))
+        guard bytes.count >= minimumLength else { return }
+        // Another form is searched only from 8 bytes: a short name lower-cased, or a few base64
+        // characters, turns up by chance in the hex and base64 that logs and headers are full of.
+        for form in Self.encodings(of: text) where (form == bytes || form.count >= max(minimumLength, 8)) && !needles.contains(where: { $0.bytes == form }) {
+            needles.append(Needle(kind: kind, bytes: form))
+        }
+    }
+
+    /// `text` and its encodings; the first is the text's own UTF-8.
+    static func encodings(of text: String) -> [[UInt8]] {
+        let bytes = Array(text.utf8)
+        var forms = [bytes, Array(text.lowercased().utf8), Array(text.uppercased().utf8)]
+        // JSON: escaped quotes, backslashes and solidus, non-ASCII as \uXXXX (Foundation's and ours).
+        var escaped = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case "/": escaped += "\\/"
+            case _ where scalar.value < 0x20 || scalar.value > 0x7E:
+                for unit in String(scalar).utf16 { escaped += "\\u" + String(format: "%04x", unit) }
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        forms.append(Array(escaped.utf8))
+        forms.append(Array(escaped.replacingOccurrences(of: "\\/", with: "/").utf8))
+        // Percent-encoding, as a URL's path or query would carry it.
+        if let percent = text.addingPercentEncoding(withAllowedCharacters: .alphanumerics) { forms.append(Array(percent.utf8)) }
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        forms += [Array(hex.utf8), Array(hex.uppercased().utf8)]
+        // Base64 at each alignment: only the characters that depend on the text's bytes alone.
+        for offset in 0..<3 {
+            let encoded = Array(Data([UInt8](repeating: 0, count: offset) + bytes).base64EncodedString().utf8)
+            let first = (8 * offset + 5) / 6, end = (8 * (offset + bytes.count)) / 6
+            guard end > first else { continue }
+            let middle = Array(encoded[first..<end])
+            forms.append(middle)
+            forms.append(middle.map { $0 == UInt8(ascii: "+") ? UInt8(ascii: "-") : $0 == UInt8(ascii: "/") ? UInt8(ascii: "_") : $0 })
+        }
+        var unique: [[UInt8]] = []
+        for form in forms where !unique.contains(form) { unique.append(form) }
+        return unique
     }
 
     /// The names, identifiers, clinical texts and values in a patient's records.
@@ -111,7 +155,10 @@ public struct AttackerView: Sendable {
                     }
                 }
             }
-            findings += found.sorted().map { Finding(source: source.name, kind: needles[$0].kind) }
+            // One finding per kind and source, however many of its needles or encodings are there.
+            var kinds: [String] = []
+            for index in found.sorted() where !kinds.contains(needles[index].kind) { kinds.append(needles[index].kind) }
+            findings += kinds.map { Finding(source: source.name, kind: $0) }
         }
         return findings
     }

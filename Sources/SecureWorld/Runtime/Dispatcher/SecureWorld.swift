@@ -36,6 +36,8 @@ public final class SecureWorld: WorldSwitchEndpoint {
     private struct Connection {
         let peer: PeerIdentity
         var sessions: [UInt32: SessionEntry] = [:]
+        /// The client hung up: nothing more runs for this connection.
+        var gone = false
     }
 
     private struct Tables {
@@ -147,7 +149,10 @@ public final class SecureWorld: WorldSwitchEndpoint {
     /// Stops what runs for a connection whose client is gone (the transport saw it hang up): every
     /// invoke in progress on it is abandoned, and ends at its next internal-API call.
     public func abandon(_ connection: ConnectionID) {
-        let running = tables.withLock { $0.connections[connection]?.sessions.values.compactMap(\.running) ?? [] }
+        let running = tables.withLock { tables -> [Cancellation] in
+            tables.connections[connection]?.gone = true
+            return tables.connections[connection]?.sessions.values.compactMap(\.running) ?? []
+        }
         for cancellation in running { cancellation.abandon() }
         if !running.isEmpty { logger.debug("client gone: abandoning its calls", metadata: ["connection": "\(connection)", "calls": "\(running.count)"]) }
     }
@@ -177,7 +182,7 @@ public final class SecureWorld: WorldSwitchEndpoint {
 
     private func openSession(uuid: TrustletUUID, login: LoginMethod, connectionData: UInt32, parameters: Parameters,
                              token: CancellationToken, connection: ConnectionID) -> Reply {
-        guard let peer = tables.withLock({ $0.connections[connection]?.peer }) else {
+        guard let peer = tables.withLock({ $0.connections[connection].flatMap { $0.gone ? nil : $0.peer } }) else {
             return .failure(.badState, .comms, "the connection is closed")
         }
         guard let trustlet = self.trustlet(uuid) else {
@@ -231,18 +236,29 @@ public final class SecureWorld: WorldSwitchEndpoint {
 
     private func invoke(session id: UInt32, command: UInt32, parameters: Parameters, token: CancellationToken,
                         connection: ConnectionID) -> Reply {
-        enum Lookup { case ok(SessionEntry), noConnection, noSession, busy }
+        guard let cancellation = begin(token) else {
+            return .failure(.cancel, .tee, "the operation was cancelled before it started")
+        }
+        defer { end(token) }
+        enum Lookup { case ok(SessionEntry), noConnection, gone, noSession, busy }
+        // Busy and running are set together, and never on a connection whose client is gone, so
+        // a hang-up at any moment stops the call.
         let lookup: Lookup = tables.withLock { tables in
             guard let conn = tables.connections[connection] else { return .noConnection }
+            guard !conn.gone else { return .gone }
             guard var entry = conn.sessions[id] else { return .noSession }
             guard !entry.busy else { return .busy }
             entry.busy = true
+            entry.running = cancellation
             tables.connections[connection]!.sessions[id] = entry
             return .ok(entry)
         }
         let entry: SessionEntry
         switch lookup {
         case .noConnection: return .failure(.badState, .comms, "the connection is closed")
+        case .gone:
+            logger.debug("client gone: a call it left behind is not run", metadata: ["connection": "\(connection)", "session": "\(id)"])
+            return .failure(.badState, .comms, "the client hung up; the call was not run")
         case .noSession: return .failure(.badParameters, .tee, "no session \(id) on this connection")
         case .busy: return .failure(.busy, .tee, "session \(id) is busy with another operation")
         case let .ok(found): entry = found
@@ -254,13 +270,6 @@ public final class SecureWorld: WorldSwitchEndpoint {
                     tables.connections[connection]!.sessions[id]!.running = nil
                 }
             }
-        }
-        guard let cancellation = begin(token) else {
-            return .failure(.cancel, .tee, "the operation was cancelled before it started")
-        }
-        defer { end(token) }
-        tables.withLock { tables in
-            if tables.connections[connection]?.sessions[id] != nil { tables.connections[connection]!.sessions[id]!.running = cancellation }
         }
 
         var params = TrustletParameters(parameters)

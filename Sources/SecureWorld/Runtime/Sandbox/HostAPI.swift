@@ -45,11 +45,13 @@ struct HostAPI {
     }
 
     private func defineCore(_ imports: inout Imports, _ store: Store) {
-        let trustlet = self.trustlet
+        let trustlet = self.trustlet, call = self.call
         // `log` returns nothing: a trustlet has nothing to do about a log line that was not kept.
         // It is charged like any host call, and a line more for its share of the secure log.
         imports.define(module: "tz", name: "log", Function(store: store, parameters: [.i32, .i32]) { [weak store] caller, args in
             guard trustlet.capabilities.contains(.log) else { return [] }
+            try trustlet.admitHostCall("log")
+            if call.cancellation.isAbandoned { throw SandboxFault(description: "stopped in tz.log: the client is gone, so nobody waits for this call") }
             let memory = try Self.memory(caller, "log")
             let arguments = Arguments(args)
             try memory.check(arguments[0], arguments[1], "a message")

@@ -143,7 +143,13 @@ public final class WasmTrustlet: NativeTrustlet {
     func died(_ error: any Error, in entryPoint: String, memoryFull: Bool = false) -> TrustletError {
         let reason: String
         let summary: String
-        if let fault = error as? SandboxFault, !fault.description.contains("out of fuel") {
+        if let fault = error as? SandboxFault, fault.description.contains("the client is gone") {
+            reason = fault.description
+            summary = "its client hung up, so the call was stopped"
+        } else if let fault = error as? SandboxFault, fault.description.contains("as a test planned") {
+            reason = fault.description
+            summary = "a test stopped it there"
+        } else if let fault = error as? SandboxFault, !fault.description.contains("out of fuel") {
             reason = fault.description
             summary = "it passed a bad pointer to the internal API"
         } else if "\(error)".contains("out of fuel") {
