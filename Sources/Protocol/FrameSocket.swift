@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -151,5 +152,12 @@ public final class FrameSocket: @unchecked Sendable {
         return FrameSocket(fd: fd)
     }
 
-    public func close() { _ = Glibc.close(fd) }
+    private let closed = Atomic<Bool>(false)
+
+    /// Closes the socket, once: a second call does nothing (closing the descriptor number again
+    /// would close whatever the process opened under that number since).
+    public func close() {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        _ = Glibc.close(fd)
+    }
 }
