@@ -47,6 +47,11 @@ public struct ServeCommand: ParsableCommand {
                                             valueName: "file"))
     var trustedKey: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp(
+        "The trust policy (JSON): trusted developer keys with their names, the UUIDs each owns and the caps on what their trustlets may ask for.",
+        valueName: "file"))
+    var trustPolicy: String?
+
     @Option(name: .long, help: ArgumentHelp("Install every .tzpkg in this directory at start.", valueName: "dir"))
     var trustlets: String?
 
@@ -83,10 +88,19 @@ public struct ServeCommand: ParsableCommand {
             }
             keys.append(key)
         }
+        var policy = TrustPolicy(trustedSigners: keys)
+        if let trustPolicy {
+            do throws(TrustPolicyError) {
+                let loaded = try TrustPolicyFile.load(trustPolicy)
+                policy = try TrustPolicy(signers: Array(loaded.signers.values) + policy.signers.values.filter { loaded.signers[$0.id] == nil })
+            } catch {
+                throw fail("\(error)", code: 64)
+            }
+        }
         let world: SecureWorld
         do {
             world = try SecureWorld.emulated(
-                stateDirectory: state, reeDirectory: ree, maxObjectSize: maxObjectSize, trustPolicy: TrustPolicy(trustedSigners: keys),
+                stateDirectory: state, reeDirectory: ree, maxObjectSize: maxObjectSize, trustPolicy: policy,
                 trustedUI: try makeTrustedUI(),
                 limits: .init(maxConnections: maxConnections, maxSessionsPerConnection: maxSessions,
                               maxSessionsPerUser: maxSessionsPerUser), logger: logger)

@@ -22,9 +22,9 @@ enum AccessAttacks {
                    .thirdParty, .access, defense: "a practitioner reads only the records a live grant names", play: otherPatient),
             Attack("access-expired-grant", "Read a shared record after the grant expired", .thirdParty, .access,
                    defense: "the server checks the grant's expiry on every read", play: expiredGrant),
-            Attack("identity-uuid-takeover", "With a second trusted developer, take the PHR trustlet's UUID and the runtime's own; re-sign other code as the installed version",
+            Attack("identity-uuid-takeover", "With a second trusted developer, take the PHR trustlet's UUID (before and after it is installed) and the runtime's own; re-sign other code as the installed version",
                    .exportedComponents, .identity,
-                   defense: "a UUID belongs to its first signer, the runtime's UUIDs are reserved, a version's code cannot change, and the display names the signer",
+                   defense: "the trust policy gives the PHR UUID to its developer, any other UUID belongs to its first signer, the runtime's UUIDs are reserved, a version's code cannot change, and the display names the signer",
                    play: uuidTakeover),
             Attack("access-revoked-grant", "Read a shared record after the patient revoked the grant", .thirdParty, .access,
                    defense: "a revoked grant reads nothing", play: revokedGrant),
@@ -205,6 +205,14 @@ enum AccessAttacks {
             return try TrustletPackage.sign(manifest: manifest, wasm: try SampleTrustlets.wasm(wasm), key: key)
         }
         var verdicts: [Verdict] = []
+        // First, on a new phone, before the genuine trustlet is installed.
+        let fresh = try await lab.phone("uuid-first", alsoTrusting: [rogue.publicKey], installing: false, answers: [])
+        defer { fresh.shutdown() }
+        verdicts.append(try await refusedInstall("the second developer's 9.0.0 under the PHR trustlet's UUID, installed first", .accessConflict,
+                                                 saying: "given to another signer") {
+            try await fresh.install(try package(PHRTrustlet.uuid, name: "phr", version: "9.0.0", key: rogue))
+        })
+        try await fresh.install(lab.stage.package)  // positive control: the genuine trustlet then installs
         verdicts.append(try await refusedInstall("the second developer's 9.0.0 under the PHR trustlet's UUID", .accessConflict) {
             try await phone.install(try package(PHRTrustlet.uuid, name: "phr", version: "9.0.0", key: rogue))
         })
@@ -233,11 +241,11 @@ enum AccessAttacks {
         return allHold(verdicts + [.defended("the look-alike is labelled \"\(other.displayName)\", the genuine one \"\(genuine.displayName)\"; the genuine 1.1.0 then installed")])
     }
 
-    static func refusedInstall(_ what: String, _ code: ReturnCode, _ attempt: () async throws -> Void) async throws -> Verdict {
+    static func refusedInstall(_ what: String, _ code: ReturnCode, saying reason: String? = nil, _ attempt: () async throws -> Void) async throws -> Verdict {
         do {
             try await attempt()
             return .accepted("\(what) was installed")
-        } catch let error as TEEError where error.code == code {
+        } catch let error as TEEError where error.code == code && reason.map(error.message.contains) != false {
             return .defended("\(what): \(code.name)")
         } catch {
             throw AttackFailure("\(what): expected \(code.name), got \(brief(error))")

@@ -80,13 +80,14 @@ public final class AttackLab: Sendable {
     }
 
     /// A phone that is not (yet) enrolled, made by `ca` (the genuine manufacturer by default),
-    /// trusting `developer`'s trustlets, with `package` installed.
+    /// trusting `developer`'s trustlets, with `package` installed (none if `installing` is false).
     func phone(_ base: String, ca: String? = nil, developer: P256.Signing.PublicKey? = nil, alsoTrusting others: [P256.Signing.PublicKey] = [],
-               package: TrustletPackage? = nil, answers: [ScriptedTrustedUI.Answer], transport: DemoStory.Transport = .inProcess) async throws -> EmulatedPhone {
+               package: TrustletPackage? = nil, installing: Bool = true, answers: [ScriptedTrustedUI.Answer],
+               transport: DemoStory.Transport = .inProcess) async throws -> EmulatedPhone {
         let phone = try EmulatedPhone(directory: root + "/system/phones/" + name(base), caDirectory: ca ?? stage.caDirectory, answers: answers,
                                       developer: developer ?? stage.developer.publicKey, otherDevelopers: others, transport: transport)
         do {
-            try await phone.install(package ?? stage.package)
+            if installing { try await phone.install(package ?? stage.package) }
         } catch {
             phone.shutdown()
             throw error
@@ -114,7 +115,7 @@ public final class AttackLab: Sendable {
     func restart(_ phone: EmulatedPhone, answers: [ScriptedTrustedUI.Answer] = []) throws -> TEEContext {
         phone.shutdown()
         let world = try SecureWorld.emulated(stateDirectory: phone.secureState, reeDirectory: phone.ree,
-                                             trustPolicy: TrustPolicy(trustedSigners: [stage.developer.publicKey]),
+                                             trustPolicy: try EmulatedPhone.policy(developer: stage.developer.publicKey),
                                              trustedUI: TrustedUI(device: ScriptedTrustedUI(answers: answers)),
                                              logger: Logger(label: "trubizoned", factory: FileLogHandler.factory(path: phone.logs + "/trubizoned.log")))
         return try TEEContext.inProcess(world)

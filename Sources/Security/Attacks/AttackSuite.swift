@@ -72,7 +72,7 @@ public struct Attack: Sendable {
 /// starts in a directory of its own.
 public enum AttackSuite {
     public static var all: [Attack] {
-        StorageAttacks.all + NetworkAttacks.all + ForgeAttacks.all + IdentityAttacks.all + AccessAttacks.all + InterfaceAttacks.all + LoggingAttacks.all
+        StorageAttacks.all + NetworkAttacks.all + ForgeAttacks.all + IdentityAttacks.all + AccessAttacks.all + InterfaceAttacks.all + ResourceAttacks.all + LoggingAttacks.all
     }
 
     /// Plays `attacks` in order, each on the same system, and reports each as it ends.

@@ -35,6 +35,10 @@ enum ForgeAttacks {
                    .internet, .identity,
                    defense: "the token is appraised before the code is looked at, so junk never uses an attempt; live and unknown codes answer alike",
                    play: junkEnrollments),
+            Attack("forge-server-clock", "Date a grant's prompt 30 days ahead: answer the clock request with a clock of one's own or the server's earlier answer, or ask for a grant with no clock",
+                   .internet, .identity,
+                   defense: "the prompt is dated from a clock sealed by the server's key, answering this very request, at most 2 minutes old on the secure world's clock; the server refuses a grant whose clock is over 10 minutes old",
+                   play: serverClock),
             Attack("forge-grant-receipts", "Drop a grant and a revocation and answer each with a receipt of one's own", .internet, .identity,
                    defense: "grant and revocation receipts must come from the server's key and answer their request; only then does the phone log them",
                    play: grantReceipts),
@@ -172,7 +176,8 @@ enum ForgeAttacks {
         _ = try await app.sync()
         let forger = try await Forger(lab, app)
         guard let record = try await app.device.query(PHRDevice.Query(offset: 4, limit: 1)).entries.first else { throw AttackFailure("nothing to share") }
-        let share = try await app.device.share(PHRDevice.ShareRequest(practitioner: "Practitioner/clinic-1", records: [record.n], hours: 24))
+        let clock = try await app.server.send(try await app.device.clockRequest()).checked().body
+        let share = try await app.device.share(PHRDevice.ShareRequest(practitioner: "Practitioner/clinic-1", records: [record.n], hours: 24), clock: clock)
         let made = Array(#"{"grant":"\#(String(repeating: "ab", count: 16))","expiresAt":\#(Int(Date().timeIntervalSince1970) + 86_400),"resources":1}"#.utf8)
         var verdicts: [Verdict] = []
         for (way, message) in try forger.everyWay(made, purpose: PHRMessage.grantReceiptPurpose, sequence: 1, request: try share.nonce) {
@@ -202,6 +207,39 @@ enum ForgeAttacks {
             throw AttackFailure("the genuine revocation did not end the grant (HTTP \(after.status)) or was not logged")
         }
         return allHold(verdicts + [.defended("the phone logged neither; the genuine receipts then were (the grant read until revoked for real)")])
+    }
+
+    static func serverClock(_ lab: AttackLab) async throws -> Verdict {
+        let (phone, app) = try await lab.enrolledPhone("forge-clock", patient: try lab.patients()[1], answers: [.confirm(true)])
+        defer { phone.shutdown() }
+        _ = try await app.sync()
+        let forger = try await Forger(lab, app)
+        guard let record = try await app.device.query(PHRDevice.Query(offset: 5, limit: 1)).entries.first else { throw AttackFailure("nothing to share") }
+        let share = PHRDevice.ShareRequest(practitioner: "Practitioner/clinic-1", records: [record.n], hours: 24)
+        var verdicts: [Verdict] = []
+        verdicts.append(try await refused("a grant with no clock asked for", expecting: .badState) { _ = try await app.device.share(share, clock: []) })
+        let earlierAnswer = try await app.server.send(try await app.device.clockRequest()).checked().body
+        let request = try await app.device.clockRequest()
+        let ahead = Array(#"{"time":\#(Int(Date().timeIntervalSince1970) + 30 * 86_400)}"#.utf8)
+        for (way, message) in try forger.everyWay(ahead, purpose: PHRMessage.clockPurpose, sequence: 1, request: try request.nonce) {
+            verdicts.append(try await refused("a clock \(way.name)", expecting: way.refusal) { _ = try await app.device.share(share, clock: message) })
+        }
+        verdicts.append(try await refused("the server's clock for the earlier request", expecting: .security) {
+            _ = try await app.device.share(share, clock: earlierAnswer)
+        })
+        guard try await actions(app, "share-confirmed") == 0, phone.screen.record.allSatisfy({ !$0.contains("Share with") }) else {
+            return .accepted("the patient was asked to share on a clock the server never sent")
+        }
+        // Positive control: the server's answer to this request dates the prompt, and the grant is taken.
+        let genuine = try await app.server.send(request).checked().body
+        let served = Int(Date().timeIntervalSince1970)
+        let receipt = try await app.device.shareDone(receipt: try await app.server.send(try await app.device.share(share, clock: genuine)).checked().body)
+        let prompt = phone.screen.record.joined(separator: "\n")
+        let days = (0...3).map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(served + 86_400 - 1 + $0))).prefix(16) }
+        guard receipt.resources == 1, days.contains(where: { prompt.contains($0) }) else {
+            throw AttackFailure("the genuine clock did not date the prompt or the grant was not taken")
+        }
+        return allHold(verdicts + [.defended("no prompt on any of them; the server's clock then dated it, and the grant was taken")])
     }
 
     static func actions(_ app: PatientApp, _ action: String) async throws -> Int {

@@ -180,30 +180,42 @@ enum InterfaceAttacks {
                                         limits: .init(memoryPages: 32, fuelPerCall: 5_000_000, maxSessions: 4))
         try await phone.install(try TrustletPackage.sign(manifest: manifest, wasm: try SampleTrustlets.wasm("hostile"), key: lab.stage.developer))
         let before = try await app.device.status()
-        let commands: [(String, UInt32, [TEEParameter])] = [("an endless loop", 1, []), ("a memory bomb", 2, []), ("a trap", 3, []),
-                                                         ("an endless loop of host calls hashing 1 MiB each", 4, [])]
-            + (10...21).map { ("out-of-bounds host call \($0 - 10)", UInt32($0), []) }
-            + (0..<25).map { ("host function \($0) with a far pointer", 30, [.valueInput(UInt32($0), UInt32($0 % 11))]) }
+        // Every argument of every host function, one at a time, made a far pointer (or length).
+        let sweep = SampleTrustlets.hostileHostFunctions.enumerated().flatMap { index, function in
+            (0..<function.arguments).filter { SampleTrustlets.isAddressOrLength(function.name, $0) }.map {
+                ("tz.\(function.name) with argument \($0) far out of bounds", UInt32(30), [TEEParameter.valueInput(UInt32(index), UInt32($0))], "bad pointer")
+            }
+        }
+        // Each must end its own session, for the reason named; anything else proves nothing.
+        let commands: [(String, UInt32, [TEEParameter], String)] = [
+            ("an endless loop", 1, [], "execution budget"), ("a memory bomb", 2, [], "ran out of its"), ("a trap", 3, [], "trapped"),
+            ("an endless loop of host calls hashing 1 MiB each", 4, [], "execution budget"),
+        ] + (10...21).filter { $0 != 20 }.map { ("out-of-bounds host call \($0 - 10)", UInt32($0), [], "bad pointer") } + sweep
+        // Positive control: the same host calls with every argument in bounds return to the guest.
+        let control = try await phone.context.openSession(uuid: uuid)
+        for index in SampleTrustlets.hostileHostFunctions.indices where !SampleTrustlets.hostileHostFunctions[index].name.hasPrefix("ui_") {
+            do {
+                _ = try await control.invoke(command: 30, parameters: [.valueInput(UInt32(index), 99)])
+            } catch {
+                throw AttackFailure("tz.\(SampleTrustlets.hostileHostFunctions[index].name) in bounds did not return: \(error.code)")
+            }
+        }
+        try? await control.close()
         var stopped: [String: Int] = [:]
         var honestCalls = 0
-        for (name, command, parameters) in commands {
+        for (name, command, parameters, reason) in commands {
             // Each attack in its own session, while the honest session keeps asking.
             async let honest = app.device.status()
-            let outcome: String
+            let session = try await phone.context.openSession(uuid: uuid)
             do {
-                let session = try await phone.context.openSession(uuid: uuid)
-                do {
-                    _ = try await session.invoke(command: command, parameters: parameters)
-                    outcome = command == 30 ? "refused inside (host error code)" : "success"
-                } catch {
-                    outcome = "\(error.code)"
-                }
-                try? await session.close()
+                _ = try await session.invoke(command: command, parameters: parameters)
+                return .accepted("\(name) returned to the trustlet instead of ending its session")
+            } catch where error.code == .targetDead && error.message.contains(reason) {
+                stopped["\(error.code.name) (\(reason))", default: 0] += 1
             } catch {
-                outcome = "open: \(error.code)"
+                throw AttackFailure("\(name): expected TEEC_ERROR_TARGET_DEAD (\(reason)), got \(error.code.name): \(error.message)")
             }
-            if outcome == "success" { return .accepted("\(name) ran to completion") }
-            stopped[outcome, default: 0] += 1
+            try? await session.close()
             guard try await honest == before else { return .accepted("the honest session's state changed during \(name)") }
             honestCalls += 1
         }

@@ -37,6 +37,7 @@ public enum PHRApplication {
             await respond { try await routes.revoke(request, grant: context.parameters.get("grant") ?? "") }
         }
         router.get("/v1/audit") { request, _ in await respond { try await routes.audit(request) } }
+        router.get("/v1/clock") { request, _ in await respond { try await routes.clock(request) } }
         router.get("/v1/shared") { request, _ in await respond { try await routes.shared(request) } }
         router.get("/v1/shared/:type/:id") { request, context in
             await respond { try await routes.read(request, type: context.parameters.get("type") ?? "", id: context.parameters.get("id") ?? "") }
@@ -109,6 +110,13 @@ struct Routes: Sendable {
         let trail = try await service.auditTrail(device: device)
         let sequence = UInt64(max(0, trail.entries.last?.sequence ?? 0))
         return Self.sealed(try service.sealed(trail, for: device, purpose: PHRMessage.auditPurpose, sequence: sequence, answering: signed.nonce))
+    }
+
+    func clock(_ request: Request) async throws -> Response {
+        let (device, signed, _) = try await authenticated(request)
+        let answer = service.clockNow()
+        return Self.sealed(try service.sealed(answer, for: device, purpose: PHRMessage.clockPurpose, sequence: UInt64(max(0, answer.time)),
+                                              answering: signed.nonce))
     }
 
     static func sealed(_ bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {

@@ -27,13 +27,16 @@ public enum PHRError: Error, Equatable, Sendable, CustomStringConvertible {
     // Access
     case forbidden(String)
     case grantEnded
+    /// A grant that does not carry the server time the trustlet fetched just before the prompt,
+    /// or carries one too old: it was held back, or made on the phone's clock alone.
+    case staleClock(window: Int)
     // Server
     case storage
 
     /// The HTTP status code.
     public var status: Int {
         switch self {
-        case .badRequest, .notSealed: 400
+        case .badRequest, .notSealed, .staleClock: 400
         case .bodyTooLarge: 413
         case .invalidFHIR, .implausibleValue: 422
         case .notFound, .unknownChallenge: 404
@@ -70,6 +73,7 @@ public enum PHRError: Error, Equatable, Sendable, CustomStringConvertible {
         case .sequenceReplayed: "sequence-replayed"
         case .forbidden: "forbidden"
         case .grantEnded: "grant-ended"
+        case .staleClock: "stale-clock"
         case .storage: "storage-failure"
         }
     }
@@ -97,6 +101,8 @@ public enum PHRError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .sequenceReplayed(last): "the upload's sequence number is not above the last accepted (\(last))"
         case let .forbidden(why): "forbidden: \(why)"
         case .grantEnded: "the patient's grant has expired or was revoked"
+        case let .staleClock(window):
+            "the grant must carry the server time fetched for its prompt (GET /v1/clock), at most \(window) s old: fetch the clock and ask the patient again"
         case .storage: "the server could not read or write its database; nothing was changed, try again later"
         }
     }

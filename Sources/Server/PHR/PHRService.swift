@@ -17,6 +17,9 @@ public struct PHRServerPolicy: Sendable {
     /// Wrong proofs a code survives; the next attempt is refused until the clinic issues a new code.
     public var maxCodeFailures = 5
     public var maxGrantDuration: TimeInterval = 366 * 86_400
+    /// How old the server time a grant's prompt was computed from may be when the grant arrives:
+    /// the prompt's reading time, with room for the network.
+    public var grantClockWindow: TimeInterval = 600
     public var syncPageLimit = 100
     /// The server's end of the channel: devices seal readings and grants to its public key, which
     /// the server proves at enrollment with the patient's code. Keep it across restarts
@@ -222,6 +225,9 @@ public final class PHRService: Sendable {
         return UploadReceipt(observation: try stored.get(), sequence: sequence)
     }
 
+    /// The server's time, for a trustlet that is about to ask the patient something dated.
+    public func clockNow() -> ClockAnswer { ClockAnswer(time: Int64(clock().timeIntervalSince1970)) }
+
     /// Records a patient's grant to a practitioner.
     public func grant(device: Device, body: [UInt8]) async throws(PHRError) -> GrantReceipt {
         let payload = try unseal(body, from: device, purpose: PHRMessage.grantPurpose).payload
@@ -230,6 +236,11 @@ public final class PHRService: Sendable {
             throw .badRequest("the body is not a grant: {\"practitioner\", \"resources\", \"expiresAt\", \"hours\"}")
         }
         let now = clock().timeIntervalSince1970
+        // The trustlet computed the prompt's dates from this server's time (GET /v1/clock): a grant
+        // held back, or dated by the phone's clock alone, does not start when the attacker likes.
+        guard let shown = request.clock, Double(shown) <= now + 60, now - Double(shown) <= policy.grantClockWindow else {
+            throw .staleClock(window: Int(policy.grantClockWindow))
+        }
         guard let practitioner = PHRIdentifier.reference(request.practitioner), practitioner.type == "Practitioner" else {
             throw .badRequest("practitioner must be Practitioner/id")
         }

@@ -39,6 +39,8 @@ public enum PHRMessage {
     public static let grantPurpose = "phr-grant"
     /// The patient's audit trail sealed to the device.
     public static let auditPurpose = "phr-audit"
+    /// The server's time, sealed to the device.
+    public static let clockPurpose = "phr-clock"
     /// The most a request body may hold.
     public static let maxBodySize = 256 << 10
     /// Every sync page is padded to this bucket, so that a page's size says nothing about the
@@ -175,10 +177,21 @@ public struct GrantRequest: Codable, Sendable, Equatable {
     /// The duration the patient confirmed: the grant ends no later than this long after the
     /// server takes it, whatever the phone's clock said.
     public let hours: Int64
+    /// The server time (`GET /v1/clock`) the trustlet dated the prompt from; the server refuses a
+    /// grant whose clock is missing or more than its window old (`stale-clock`).
+    public let clock: Int64?
 
-    public init(practitioner: String, resources: [String], expiresAt: Int64, hours: Int64 = 24) {
-        (self.practitioner, self.resources, self.expiresAt, self.hours) = (practitioner, resources, expiresAt, hours)
+    public init(practitioner: String, resources: [String], expiresAt: Int64, hours: Int64 = 24, clock: Int64?) {
+        (self.practitioner, self.resources, self.expiresAt, self.hours, self.clock) = (practitioner, resources, expiresAt, hours, clock)
     }
+}
+
+/// `GET /v1/clock`, sealed to the device (purpose `phr-clock`, bound to the request's nonce): the
+/// server's time, which the trustlet dates a grant's prompt from instead of the phone's clock.
+public struct ClockAnswer: Codable, Sendable, Equatable {
+    /// Unix seconds.
+    public let time: Int64
+    public init(time: Int64) { self.time = time }
 }
 
 public struct Grant: Codable, Sendable, Equatable {

@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 import TrubiZoneClient
 import TrubiZoneProtocol
-import TrubiZoneSecureWorld
+@testable import TrubiZoneSecureWorld
 import TrubiZoneTesting
 
 /// The PHR app end to end: the signed trustlet on an emulated phone, the app, and a provider
@@ -65,6 +65,43 @@ import TrubiZoneTesting
         #expect(sequences == [1, 2])
         #expect(try await app.device.status().pendingUploads == 2)
         #expect(try await app.uploadQueued() == 2)
+    }
+
+    /// The phone's clock is the normal world's. A grant's prompt is dated from the server's clock,
+    /// fetched just before, and a grant held back (with the phone's clock set ahead so that its
+    /// signed time still passes) is refused for its stale clock instead of starting late.
+    @Test func aGrantIsDatedByTheServersClockAndOneHeldBackIsRefused() async throws {
+        let directory = TemporaryDirectory("phr-clock")
+        let offset = Mutex<TimeInterval>(0)
+        let stage = try await PHRStage.start(root: directory.path, records: .seeded(patients: 1)) { Date().addingTimeInterval(offset.withLock { $0 }) }
+        defer { withExtendedLifetime(directory) {} }
+        let (phone, app) = try await stage.enrolledPhone("phone", answers: [.confirm(true), .confirm(true)])
+        defer { phone.shutdown() }
+        _ = try await app.sync()
+        let record = try #require(try await app.device.query(PHRDevice.Query(offset: 1, limit: 1)).entries.first)
+        let trustlet = try #require(phone.world.trustlet(PHRTrustlet.uuid) as? WasmTrustlet)
+        let share = PHRDevice.ShareRequest(practitioner: "Practitioner/clinic-1", records: [record.n], hours: 24)
+
+        // The clock comes in; then the normal world sets the phone 11 minutes ahead and holds the grant back.
+        let clock = try await app.server.send(try await app.device.clockRequest()).checked().body
+        let served = Date().timeIntervalSince1970
+        trustlet.wallClockShift.withLock { $0 = 660 }
+        let held = try await app.device.share(share, clock: clock)
+        let prompt = phone.screen.record.joined(separator: "\n")
+        #expect(prompt.contains("Share with Practitioner/clinic-1"))
+        func minute(_ seconds: TimeInterval) -> String { String(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds)).prefix(16)) }
+        #expect([0, 1, 2].contains { prompt.contains(minute(served + 86_400 - 1 + $0)) }, "dated from the server's time: \(prompt) vs \(minute(served + 86_400))")
+        #expect(!prompt.contains(minute(served + 660 + 86_400)), "not from the phone's clock")
+        offset.withLock { $0 = 660 }
+        let late = try await app.server.send(held)
+        #expect(late.status == 400)
+        let refusal = try? JSONDecoder().decode(ErrorBody.self, from: Data(late.body))
+        #expect(refusal?.error == "stale-clock", "a grant held back starts nowhere: \(refusal?.message ?? "")")
+
+        // Positive control: with the clocks agreeing, a fresh clock and a grant sent at once are taken.
+        trustlet.wallClockShift.withLock { $0 = 660 }
+        let receipt = try await app.share(share)
+        #expect(receipt.resources == 1)
     }
 
     /// Everything the normal world can get without the trusted UI: status, the index with every

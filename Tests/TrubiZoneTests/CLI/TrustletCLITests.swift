@@ -156,4 +156,59 @@ extension TrustletCLITests {
         let logged = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(logged.contains("trustlet package refused") && logged.contains("does not trust"))
     }
+
+    @Test func theTrustPolicyFileNamesSignersGivesThemUUIDsAndCapsWhatTheyAskFor() async throws {
+        let work = TemporaryDirectory("tz-policy")
+        let developer = P256.Signing.PrivateKey(), other = P256.Signing.PrivateKey()
+        try FileManager.default.createDirectory(atPath: work.appending("keys"), withIntermediateDirectories: true)
+        try developer.publicKey.pemRepresentation.write(toFile: work.appending("keys/developer.pub.pem"), atomically: true, encoding: .utf8)
+        try other.publicKey.pemRepresentation.write(toFile: work.appending("keys/other.pub.pem"), atomically: true, encoding: .utf8)
+        #expect(try runProcess(tool, ["device", "provision", "--state", work.appending("state")]).status == 0)
+        func daemon(_ policy: String) throws -> ProcessResult {
+            try policy.write(toFile: work.appending("policy.json"), atomically: true, encoding: .utf8)
+            return try runProcess(daemonTool, ["--state", work.appending("state"), "--ree", work.appending("ree"), "--socket", work.appending("bad.sock"),
+                                               "--trust-policy", work.appending("policy.json")])
+        }
+        // A policy that cannot be meant as written stops the daemon before it serves.
+        for (policy, says) in [
+            (#"{"signers": [{"key": "keys/developer.pub.pem", "cpas": {}}]}"#, "unknown field \"cpas\""),
+            (#"{"signers": [{"key": "keys/developer.pub.pem", "caps": {"memoryPage": 8}}]}"#, "unknown cap \"memoryPage\""),
+            (#"{"signers": [{"key": "keys/missing.pem"}]}"#, "cannot read a P-256 public key"),
+            (#"{"signers": [{"key": "keys/developer.pub.pem", "uuids": ["\#(Samples.hello)"]}, {"key": "keys/other.pub.pem", "uuids": ["\#(Samples.hello)"]}]}"#,
+             "claim UUID"),
+            (#"{"signers": [{"key": "keys/developer.pub.pem", "caps": {"memoryPages": 5000}}]}"#, "limits.memoryPages must be 1 to 1024"),
+            (#"[]"#, "must be {\"signers\""),
+            (#"{"signers": [{"key": "keys/developer.pub.pem", "trustlets": 0}]}"#, "\"trustlets\" must be"),
+            (#"{"signers": [{"key": "keys/developer.pub.pem", "uuids": ["\#(Samples.hello)"]}, {"key": "keys/developer.pub.pem"}]}"#, "twice"),
+        ] {
+            let result = try daemon(policy)
+            #expect(result.status == 64 && result.stderr.contains(says), "\(policy): \(result.stderr)")
+        }
+
+        try FileManager.default.createDirectory(atPath: work.appending("trustlets"), withIntermediateDirectories: true)
+        func write(_ name: String, _ manifest: TrustletManifest, key: P256.Signing.PrivateKey) throws {
+            let package = try TrustletPackage.sign(manifest: manifest, wasm: SampleTrustlets.wasm("hello"), key: key)
+            _ = FileManager.default.createFile(atPath: work.appending("trustlets/\(name).tzpkg"), contents: Data(package.bytes))
+        }
+        // The other developer's package for the developer's UUID, and a package asking above its cap.
+        try write("a-taker", TrustletManifest(uuid: Samples.hello.description, name: "hello", version: "9.0.0", capabilities: ["storage"]), key: other)
+        try write("greedy", TrustletManifest(uuid: Samples.hostile.description, name: "greedy", version: "1.0.0", capabilities: [],
+                                             limits: .init(memoryPages: 32)), key: other)
+        try """
+            {"signers": [{"key": "keys/developer.pub.pem", "name": "Clinic Apps Ltd", "uuids": ["\(Samples.hello)"]},
+                         {"key": "keys/other.pub.pem", "caps": {"memoryPages": 16}}]}
+            """.write(toFile: work.appending("policy.json"), atomically: true, encoding: .utf8)
+        let (first, socket, log) = try startDaemon(in: work, ["--trust-policy", work.appending("policy.json"), "--trustlets", work.appending("trustlets")])
+        let context = try TEEContext.socket(path: socket)
+        for uuid in [Samples.hello, Samples.hostile] {
+            let error = await #expect(throws: TEEError.self) { try await context.openSession(uuid: uuid) }
+            #expect(error?.code == .itemNotFound)
+        }
+        context.close()
+        kill(first.processIdentifier, SIGTERM)
+        first.waitUntilExit()
+        let logged = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(logged.contains("given to another signer by this device's trust policy"))
+        #expect(logged.contains("limits.memoryPages = 32, above the 16 this device's trust policy allows"))
+    }
 }

@@ -188,16 +188,28 @@ import TrubiZoneTesting
     }
 
     @Test func connectionsBeyondTheLimitAreRefusedWithBusy() async throws {
-        let daemon = try DaemonHarness(limits: .init(maxConnections: 2))
+        // Four connections: one user holds three, the fourth is kept for another app.
+        let daemon = try DaemonHarness(limits: .init(maxConnections: 4))
         defer { daemon.stop() }
-        let first = try daemon.client(), second = try daemon.client()
-        _ = try await first.openSession(uuid: BuiltInTrustlets.Storage.uuid)
-        _ = try await second.openSession(uuid: BuiltInTrustlets.Storage.uuid)
-        let third = try daemon.client()
-        let error = await #expect(throws: TEEError.self) { try await third.openSession(uuid: BuiltInTrustlets.Storage.uuid) }
+        let mine = try (0..<3).map { _ in try daemon.client() }
+        for client in mine { _ = try await client.openSession(uuid: BuiltInTrustlets.Storage.uuid) }
+        let fourth = try daemon.client()
+        let error = await #expect(throws: TEEError.self) { try await fourth.openSession(uuid: BuiltInTrustlets.Storage.uuid) }
         #expect(error?.code == .busy)
-        first.close()
-        second.close()
+        #expect(error?.message.contains("kept for other apps") == true)
+        let otherApp = try TEEContext.inProcess(daemon.world, peer: PeerIdentity(uid: 6001, gid: 6001, application: nil))
+        _ = try await otherApp.openSession(uuid: BuiltInTrustlets.Storage.uuid)
+        let full = #expect(throws: TEEError.self) { try TEEContext.inProcess(daemon.world, peer: PeerIdentity(uid: 6002, gid: 6002, application: nil)) }
+        #expect(full?.code == .busy)
+        #expect(full?.message.contains("4 connections at most") == true)
+        // A closed connection's place is free again.
+        mine[0].close()
+        var reopened = false
+        for _ in 0..<200 where !reopened {
+            let again = try daemon.client()
+            if (try? await again.openSession(uuid: BuiltInTrustlets.Storage.uuid)) != nil { reopened = true } else { again.close(); usleep(10_000) }
+        }
+        #expect(reopened)
     }
 
     @Test func anInsecureStateDirectoryIsRefusedWithTheFix() throws {

@@ -369,6 +369,21 @@ import X509
                 let sealed = try await setup.device.sealed(Array(try JSONEncoder().encode(request)), purpose: PHRMessage.grantPurpose, sequence: 1)
                 return try await setup.device.send(client, .post, "/v1/grants", body: sealed, time: setup.server.clock.read())
             }
+            /// A grant dated, as the trustlet does, from the server's clock just read.
+            func GrantRequest(practitioner: String, resources: [String], expiresAt: Int64, hours: Int64 = 24) -> PHRProtocol.GrantRequest {
+                PHRProtocol.GrantRequest(practitioner: practitioner, resources: resources, expiresAt: expiresAt, hours: hours,
+                                         clock: Int64(setup.server.clock.read().timeIntervalSince1970))
+            }
+            // The clock the prompt was dated from: fetched from the server, sealed to the device; missing,
+            // too old or ahead of the server, the grant is refused.
+            let clockAnswer = try await setup.device.send(client, .get, "/v1/clock", time: setup.server.clock.read())
+            let served = try JSONDecoder().decode(ClockAnswer.self, from: Data(try await setup.device.openSealed(clockAnswer.body, purpose: PHRMessage.clockPurpose)))
+            #expect(served.time == Int64(now.timeIntervalSince1970))
+            for clock: Int64? in [nil, served.time - 601, served.time + 120] {
+                let dated = PHRProtocol.GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry, clock: clock)
+                #expect(try await grant(dated).error == "stale-clock", "clock \(String(describing: clock))")
+            }
+
             func read(_ reference: String, _ token: String) async throws -> PHRAnswer {
                 try await client.send(.get, "/v1/shared/\(reference)", headers: [("Authorization", "Bearer \(token)")])
             }
@@ -386,7 +401,9 @@ import X509
                                                     body: Array(try JSONEncoder().encode(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry))),
                                                     time: setup.server.clock.read())
             #expect(clear.error == "not-sealed", "a grant in clear would name the records to the phone's normal world")
-            let granted = try await grant(GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry))
+            // A clock 599 s old is still within the window (the patient took their time).
+            let granted = try await grant(PHRProtocol.GrantRequest(practitioner: "Practitioner/clinic-1", resources: [shared], expiresAt: expiry,
+                                                                   clock: served.time - 599))
             #expect(granted.status == 201, "\(granted.message)")
             #expect(granted.headers[.contentType] == "application/octet-stream" && !String(decoding: granted.body, as: UTF8.self).contains(shared))
             let receipt = try JSONDecoder().decode(GrantReceipt.self, from: Data(try await setup.device.openSealed(granted.body, purpose: PHRMessage.grantReceiptPurpose)))
@@ -463,7 +480,8 @@ import X509
             _ = try await setup.device.send(client, .post, "/v1/observations", body: try setup.device.sealed(
                 Self.reading(patient: setup.patient, sequence: 1, at: now), purpose: PHRMessage.uploadPurpose, sequence: 1), time: now)
             _ = try await setup.device.send(client, .post, "/v1/grants", body: try setup.device.sealed(Array(try JSONEncoder().encode(
-                GrantRequest(practitioner: "Practitioner/clinic-1", resources: [records[1]], expiresAt: Int64(now.timeIntervalSince1970) + 60))),
+                GrantRequest(practitioner: "Practitioner/clinic-1", resources: [records[1]], expiresAt: Int64(now.timeIntervalSince1970) + 60,
+                             clock: Int64(now.timeIntervalSince1970)))),
                 purpose: PHRMessage.grantPurpose, sequence: 1), time: now)
             _ = try await client.send(.get, "/v1/shared/\(records[1])", headers: [("Authorization", "Bearer \(token)")])
             _ = try await client.send(.get, "/v1/shared/\(records[2])", headers: [("Authorization", "Bearer \(token)")])

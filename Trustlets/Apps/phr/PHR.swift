@@ -33,7 +33,9 @@ import TrustletKit
 ///                      trusted UI, confirmed, signed and queued → value: a = its sequence number
 ///   12 upload request  out: request head, out: body → value: a = readings still queued
 ///   13 upload done     in: the server's sealed receipt {observation, sequence}
-///   14 share           in: {practitioner, display?, records: [n], hours} → out: head, out: body
+///   14 share           in: {practitioner, display?, records: [n], hours}, out: head, out: body,
+///                      in: the server's sealed clock (answering 22), at most 2 minutes old; the
+///                      prompt's dates are the server's time, never the phone's clock
 ///   15 revoke          in: the grant ID → out: request head
 ///   16 audit request   out: request head (the server's trail, sealed to this trustlet)
 ///   17 server audit    in: the sealed trail → out: JSON {entries, verified, actions: [...]}
@@ -42,10 +44,11 @@ import TrustletKit
 ///   20 share done      in: the server's sealed grant receipt → out: JSON {grant, expiresAt, resources}
 ///   21 revoke done     in: the server's sealed revocation receipt → out: JSON {grant, expiresAt,
 ///                      resources, revokedAt}
+///   22 clock request   out: request head (GET /v1/clock: the server's time, sealed to this trustlet)
 ///
 /// Every message from the server (pages, receipts, the trail) must be sealed to this trustlet,
 /// authenticated by the server's channel key and answer the request this session made last for
-/// it (13, 17, 20, 21 and 6 answer 12, 16, 14, 15 and 5); a request's nonce is forgotten once its
+/// it (13, 17, 20, 21, 14 and 6 answer 12, 16, 14, 15, 22 and 5); a request's nonce is forgotten once its
 /// answer is kept, so an answer counts once.
 ///
 /// Every command but status, set PIN, unlock, sync, query, uploads (of readings already
@@ -69,6 +72,7 @@ struct PHR: Trustlet {
     var pendingUpload: Readings.Pending? = nil
     var pendingGrant: Sharing.PendingGrant? = nil
     var pendingRevoke: Sharing.PendingRevoke? = nil
+    var pendingClock: Sharing.PendingClock? = nil
     var pendingAudit: String? = nil
 
     init() throws(TrustletError) {}
@@ -151,9 +155,12 @@ struct PHR: Trustlet {
             try Readings.uploaded(receipt: try p.bytes(0), answering: pending)
             pendingUpload = nil
         case 14:
-            try p.expect(.memrefInput, .memrefOutput, .memrefOutput)
+            try p.expect(.memrefInput, .memrefOutput, .memrefOutput, .memrefInput)
             try requireUnlocked()
-            let request = try Sharing.grant(try p.bytes(0))
+            // No clock asked for (command 22) yet: ask for it first.
+            guard let clock = pendingClock else { throw .badState }
+            let request = try Sharing.grant(try p.bytes(0), clock: try p.bytes(3), answering: clock)
+            pendingClock = nil
             pendingGrant = request.pending
             try p.setBytes(1, request.head)
             try p.setBytes(2, request.body)
@@ -190,6 +197,11 @@ struct PHR: Trustlet {
             guard let pending = pendingRevoke else { throw .security }
             try p.setBytes(1, try Sharing.revoked(receipt: try p.bytes(0), answering: pending).serialized())
             pendingRevoke = nil
+        case 22:
+            try p.expect(.memrefOutput)
+            let request = try Sharing.clockRequest()
+            pendingClock = request.pending
+            try p.setBytes(0, request.head)
         default:
             throw .notSupported
         }

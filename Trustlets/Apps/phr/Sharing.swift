@@ -9,6 +9,38 @@ enum Sharing {
     static let purpose = "phr-grant"
     static let grantReceiptPurpose = "phr-grant-receipt"
     static let revokeReceiptPurpose = "phr-revoke-receipt"
+    static let clockPurpose = "phr-clock"
+    /// How long a clock answer may take to arrive and be used, on the secure world's own clock.
+    static let clockLifetime: UInt64 = 120
+    /// How long the patient may take at the prompt: the server takes a grant whose clock is at most
+    /// 600 s old, and the request still has to get there.
+    static let promptLifetime: UInt64 = 540
+
+    /// The clock this session asked the server for, and when (on the monotonic clock).
+    struct PendingClock {
+        let nonce: String
+        let askedAt: UInt64
+    }
+
+    /// A signed request for the server's time: a grant's prompt is dated from the answer, since the
+    /// phone's clock is the normal world's.
+    static func clockRequest() throws(TrustletError) -> (head: [UInt8], pending: PendingClock) {
+        let signed = try SignedRequest.make("GET", "/v1/clock", body: [], contentType: nil, state: try DeviceState.enrolled())
+        return (signed.head, PendingClock(nonce: signed.nonce, askedAt: try TrustedTime.monotonicNanoseconds()))
+    }
+
+    /// The server's time now: its sealed answer to `pending`, authenticated and at most
+    /// `clockLifetime` old, plus the time since it was asked for (on the monotonic clock). It
+    /// returns the time the server sent, too, which the grant carries for the server to check.
+    static func serverNow(_ sealed: [UInt8], answering pending: PendingClock) throws(TrustletError) -> (now: UInt64, served: Int64) {
+        let state = try DeviceState.enrolled()
+        let opened = try Channel.open(sealed, key: Enrollment.hpkeKey, from: state.serverKey, purpose: clockPurpose, request: pending.nonce, after: nil)
+        let document = try JSON.read(opened.payload, limits: JSON.Limits(maxBytes: 256, maxDepth: 2))
+        guard let served = document["time"]?.integer, served > 0 else { throw .badFormat }
+        let elapsed = (try TrustedTime.monotonicNanoseconds() &- pending.askedAt) / 1_000_000_000
+        guard elapsed <= clockLifetime else { throw .badState }
+        return (UInt64(served) + elapsed, served)
+    }
 
     /// A grant this session sent and the receipt it waits for.
     struct PendingGrant {
@@ -25,8 +57,10 @@ enum Sharing {
 
     /// - Parameter request: `{"practitioner": "Practitioner/id", "display": "…", "records": [n, …], "hours": 24}`;
     ///   `display` is the app's name for the practitioner, shown beside the reference.
-    static func grant(_ request: [UInt8]) throws(TrustletError) -> (head: [UInt8], body: [UInt8], pending: PendingGrant) {
+    static func grant(_ request: [UInt8], clock: [UInt8], answering pendingClock: PendingClock) throws(TrustletError)
+        -> (head: [UInt8], body: [UInt8], pending: PendingGrant) {
         let state = try DeviceState.enrolled()
+        let time = try serverNow(clock, answering: pendingClock)
         let document = try JSON.read(request, limits: JSON.Limits(maxBytes: 8192, maxDepth: 3))
         guard let practitioner = document["practitioner"]?.string, Text.starts(practitioner, with: "Practitioner/"),
               practitioner.utf8.count > 13, practitioner.utf8.count <= 80,
@@ -41,7 +75,7 @@ enum Sharing {
             guard !entries.contains(where: { Text.same($0.key, entry.key) }) else { throw .badParameters }
             entries.append(entry)
         }
-        let expires = try TrustedTime.wallClockSeconds() + UInt64(hours) &* 3600
+        let expires = time.now + UInt64(hours) &* 3600
         var question = "Share with " + practitioner + (display.isEmpty ? "" : " (the app calls them \"" + display + "\")") + "\nuntil "
             + Clock.iso8601(expires) + " (" + Bytes.decimal(UInt64(hours)) + " hours):"
         for entry in entries.prefix(10) { question += "\n  " + RecordViews.headline(entry) }
@@ -50,6 +84,8 @@ enum Sharing {
             try AuditChain.append("share-declined", detail: practitioner)
             throw .cancel
         }
+        // Confirmed too late for the server's window: nothing is signed, the app asks again.
+        guard (try TrustedTime.monotonicNanoseconds() &- pendingClock.askedAt) / 1_000_000_000 <= promptLifetime else { throw .badState }
         var resources: [JSON] = []
         var detail = practitioner
         for entry in entries {
@@ -58,7 +94,7 @@ enum Sharing {
         }
         let payload = JSON.object([
             JSONMember("practitioner", .string(practitioner)), JSONMember("resources", .array(resources)),
-            JSONMember("expiresAt", .integer(Int64(expires))), JSONMember("hours", .integer(hours)),
+            JSONMember("expiresAt", .integer(Int64(expires))), JSONMember("hours", .integer(hours)), JSONMember("clock", .integer(time.served)),
         ]).serialized()
         let body = try Channel.seal(payload, key: Enrollment.hpkeKey, to: state.serverKey, purpose: purpose, sequence: try TrustedTime.wallClockSeconds())
         let signed = try SignedRequest.make("POST", "/v1/grants", body: body, contentType: "application/octet-stream", state: state)

@@ -10,7 +10,11 @@ import TrustletKit
 //           7 counter_read, 8 counter_increment, 9 time_monotonic, 10 time_wall)
 //   20  read the object "count" (hello keeps its counter under that ID) → [1] value output a = found
 //   30  [0] value input (f, n): call host function f (HostAPI order below) with every argument 16 —
-//       a small valid address or length — except argument n, which is 0xFFFFFF00 (none if n ≥ 11)
+//       a small valid address or length — except argument n, which is 0xFFFFFF00 (none if n ≥ 13)
+//   40  [0] value input (kind, n) → [1] value output (done, code): take the secure world's state
+//       without end — kind 0 creates counters, 1 writes 1 KiB objects, 2 writes 64 KiB objects,
+//       3 generates AEAD keys, 4 logs lines — n times or until the first refusal; done counts what
+//       was taken, code is that refusal (0 if none)
 
 @_extern(wasm, module: "tz", name: "log") @_extern(c)
 func raw_log(_ message: UInt32, _ length: Int32)
@@ -164,9 +168,49 @@ struct Hostile: Trustlet {
             var arguments = [UInt32](repeating: 16, count: 13)
             if bad < 13 { arguments[Int(bad)] = far }
             sink = callHost(function, arguments)
+        case 40:
+            try parameters.expect(.valueInput, .valueOutput)
+            let (kind, count) = try parameters.value(0)
+            let (done, code) = flood(kind, count)
+            try parameters.setValue(1, a: done, b: code)
         default:
             throw .notSupported
         }
+    }
+
+    /// Takes `count` of one kind of secure state, stopping at the first refusal.
+    func flood(_ kind: UInt32, _ count: UInt32) -> (UInt32, UInt32) {
+        let data = [UInt8](repeating: 0xC5, count: kind == 2 ? 65536 : 1024)
+        var value = [UInt8](repeating: 0, count: 8)
+        var publicKey = [UInt8](repeating: 0, count: 8)
+        var publicLength: UInt32 = 0
+        var done: UInt32 = 0
+        while done < count {
+            let id: [UInt8] = [0x71, UInt8(done >> 24 & 0xFF), UInt8(done >> 16 & 0xFF), UInt8(done >> 8 & 0xFF), UInt8(done & 0xFF)]
+            let code: UInt32 = id.withUnsafeBytes { idBytes in
+                let idAddress = UInt32(UInt(bitPattern: idBytes.baseAddress))
+                switch kind {
+                case 0:
+                    return value.withUnsafeMutableBytes { raw_counter_increment(idAddress, 5, UInt32(UInt(bitPattern: $0.baseAddress))) }
+                case 1, 2:
+                    return data.withUnsafeBytes { raw_storage_write(idAddress, 5, UInt32(UInt(bitPattern: $0.baseAddress)), Int32(data.count)) }
+                case 3:
+                    return publicKey.withUnsafeMutableBytes { key in
+                        withUnsafeMutablePointer(to: &publicLength) { length in
+                            raw_key_generate(3, idAddress, 5, UInt32(UInt(bitPattern: key.baseAddress)), 8, UInt32(UInt(bitPattern: length)))
+                        }
+                    }
+                case 4:
+                    data.withUnsafeBytes { raw_log(UInt32(UInt(bitPattern: $0.baseAddress)), 64) }
+                    return 0
+                default:
+                    return 0xFFFF_000A
+                }
+            }
+            if code != 0 { return (done, code) }
+            done += 1
+        }
+        return (done, 0)
     }
 
     mutating func closeSession() {

@@ -34,6 +34,8 @@ public enum PHRAppError: Error, Equatable, Sendable, CustomStringConvertible {
         case .busy: "too many wrong PINs: wait a few seconds before the next attempt (`phr status` says how long)"
         case .cancel: "cancelled on the trusted UI"
         case .badState where command == .setPIN: "a PIN is already set"
+        case .badState where command == .share:
+            "the server's clock was not asked for first, arrived over 2 minutes late, or the prompt stayed open over 9 minutes: share again"
         case .badState: "not ready: set a PIN and enroll first (`phr enroll`), and sync before adding readings"
         case .itemNotFound: "no such record (see `phr list`)"
         case .badParameters: "the trustlet refused the parameters"

@@ -12,7 +12,7 @@ public enum PHRTrustlet {
     public enum Command: UInt32, Sendable {
         case status = 0, setPIN, unlock, enrollBegin, enrollFinish, syncRequest, syncPage, query, show, summary, release
         case addReading, uploadRequest, uploadDone, share, revoke, auditRequest, serverAudit, localAudit, reset
-        case shareDone, revokeDone
+        case shareDone, revokeDone, clockRequest
     }
 }
 
@@ -160,10 +160,16 @@ public final class PHRDevice: Sendable {
         }
     }
 
-    public func share(_ request: ShareRequest) async throws(PHRAppError) -> SignedHTTPRequest {
+    /// The signed request for the server's time, which `share` dates its prompt from.
+    public func clockRequest() async throws(PHRAppError) -> SignedHTTPRequest {
+        try SignedHTTPRequest(head: try await call(.clockRequest, [.output(capacity: 1024)]).bytes(0) ?? [], body: [])
+    }
+
+    /// Asks the patient on the trusted UI; `clock` is the server's sealed answer to `clockRequest`.
+    public func share(_ request: ShareRequest, clock: [UInt8]) async throws(PHRAppError) -> SignedHTTPRequest {
         let input: [UInt8]
         do { input = Array(try JSONEncoder().encode(request)) } catch { throw .badAnswer("the share request cannot be encoded") }
-        let result = try await call(.share, [.input(input), .output(capacity: 1024), .output(capacity: 16 << 10)])
+        let result = try await call(.share, [.input(input), .output(capacity: 1024), .output(capacity: 16 << 10), .input(clock)])
         return try SignedHTTPRequest(head: result.bytes(1) ?? [], body: result.bytes(2) ?? [])
     }
 

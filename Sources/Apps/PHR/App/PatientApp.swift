@@ -71,7 +71,9 @@ public struct PatientApp: Sendable {
 
     /// Shares records with a practitioner, once the patient confirms on the trusted UI.
     public func share(_ request: PHRDevice.ShareRequest) async throws(PHRAppError) -> GrantReceipt {
-        let answer = try await server.send(try await device.share(request)).checked()
+        // The prompt is dated from the server's time, fetched just before.
+        let clock = try await server.send(try await device.clockRequest()).checked()
+        let answer = try await server.send(try await device.share(request, clock: clock.body)).checked()
         let receipt = try await device.shareDone(receipt: answer.body)
         logger.info("shared", metadata: ["grant": "\(receipt.grant.prefix(8))…", "records": "\(receipt.resources)"])
         return receipt

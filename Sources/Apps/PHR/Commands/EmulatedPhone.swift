@@ -41,7 +41,7 @@ public final class EmulatedPhone: @unchecked Sendable {
         screen = ScriptedTrustedUI(answers: answers)
         let logger = Self.debugLogger("trubizoned", path: directory + "/logs/trubizoned.log")
         world = try SecureWorld.emulated(stateDirectory: directory + "/secure-state", reeDirectory: directory + "/ree",
-                                         trustPolicy: TrustPolicy(trustedSigners: [developer] + otherDevelopers), trustedUI: TrustedUI(device: screen), logger: logger)
+                                         trustPolicy: try Self.policy(developer: developer, others: otherDevelopers), trustedUI: TrustedUI(device: screen), logger: logger)
         switch transport {
         case .inProcess:
             (server, socketDirectory) = (nil, nil)
@@ -53,6 +53,12 @@ public final class EmulatedPhone: @unchecked Sendable {
             (self.server, self.socketDirectory) = (server, socketDirectory)
             context = try TEEContext.socket(path: socketDirectory + "/tz.sock")
         }
+    }
+
+    /// The phone owner's trust policy: the PHR developer, who alone may install the PHR trustlet's
+    /// UUID, and the other developers, each with the default caps.
+    public static func policy(developer: P256.Signing.PublicKey, others: [P256.Signing.PublicKey] = []) throws -> TrustPolicy {
+        try TrustPolicy(signers: [TrustPolicy.Signer(key: developer, uuids: [PHRTrustlet.uuid])] + others.map { TrustPolicy.Signer(key: $0) })
     }
 
     /// Installs a package through the installer trustlet.

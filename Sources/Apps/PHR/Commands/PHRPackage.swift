@@ -13,7 +13,7 @@ public enum PHRPackage {
     public static func manifest(version: String = "1.0.0") -> TrustletManifest {
         TrustletManifest(uuid: PHRTrustlet.uuid.description, name: PHRTrustlet.name, version: version,
                          capabilities: ["storage", "crypto", "random", "counters", "time", "keys", "ui", "attestation"],
-                         limits: .init(memoryPages: 512, fuelPerCall: 20_000_000_000, maxSessions: 8))
+                         limits: .init(memoryPages: 512, fuelPerCall: 20_000_000_000, maxSessions: 8, sealedBytes: 256 << 20, objects: 16_384))
     }
 
     /// The built trustlet's wasm.

@@ -23,7 +23,7 @@ struct KeystoreTrustlet: NativeTrustlet {
         let client: ClientIdentity
 
         init(storage: SealedStorage, namespace: StorageNamespace, attester: Attester, client: ClientIdentity) {
-            keys = KeyRing(storage: storage, namespace: namespace)
+            keys = KeyRing(storage: storage, namespace: namespace, quota: BuiltInQuota.of(namespace))
             self.attester = attester
             self.client = client
         }

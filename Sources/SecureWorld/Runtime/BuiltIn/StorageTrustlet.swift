@@ -40,7 +40,7 @@ struct StorageTrustlet: NativeTrustlet {
             case .put:
                 try p.expect(.memrefInput, .memrefInput)
                 let (id, data) = (try p.bytes(0), try p.bytes(1))
-                try sealed { () throws(StorageError) in try storage.put(namespace, id: id, data: data) }
+                try sealed { () throws(StorageError) in try storage.put(namespace, id: id, data: data, quota: BuiltInQuota.of(namespace)) }
             case .get:
                 try p.expect(.memrefInput, .memrefOutput)
                 let id = try p.bytes(0)
@@ -69,3 +69,12 @@ struct StorageTrustlet: NativeTrustlet {
     }
 }
 
+
+/// What one client of a built-in trustlet (the storage or the keystore) may keep in its namespace:
+/// a wasm trustlet's default quota.
+enum BuiltInQuota {
+    static func of(_ namespace: StorageNamespace) -> StorageQuota {
+        let limits = TrustletLimits()
+        return StorageQuota(objects: limits.objects, bytes: limits.sealedBytes, namespaces: [namespace])
+    }
+}

@@ -8,6 +8,13 @@ public protocol NativeTrustlet: Sendable {
     var name: String { get }
     /// Opens a session for `client` (GP `TA_OpenSessionEntryPoint`).
     func openSession(client: ClientIdentity, parameters: inout TrustletParameters) throws(TrustletError) -> any TrustletSession
+    /// How many sessions it serves at once, if it has a limit; the runtime keeps a share of them
+    /// for other users (`SecureWorld.Limits.share(of:)`).
+    var maxSessions: Int? { get }
+}
+
+extension NativeTrustlet {
+    public var maxSessions: Int? { nil }
 }
 
 /// One open session of a trustlet.

@@ -23,6 +23,14 @@ public final class SecureWorld: WorldSwitchEndpoint {
             self.maxSessionsPerConnection = maxSessionsPerConnection
             self.maxSessionsPerUser = maxSessionsPerUser
         }
+
+        /// How much of `total` slots (connections, or a trustlet's sessions) one user may hold:
+        /// all but a quarter (at least one), which is kept for other users, so one app that takes
+        /// everything it may still leaves every other app a way in. A single slot cannot be shared.
+        public static func share(of total: Int) -> Int {
+            total < 2 ? total : total - max(1, total / 4)
+        }
+
     }
 
     private struct SessionEntry {
@@ -47,6 +55,14 @@ public final class SecureWorld: WorldSwitchEndpoint {
         var inFlight: [CancellationToken: Cancellation] = [:]
         /// Cancellations that arrived before their operation (GP allows that order); bounded.
         var earlyCancellations: [CancellationToken] = []
+        /// Sessions being opened, by user and trustlet: counted in the user's share while they
+        /// open, so opening many at once does not take more than the share.
+        var opening: [Opening: Int] = [:]
+    }
+
+    private struct Opening: Hashable {
+        let uid: UInt32
+        let uuid: TrustletUUID
     }
 
     public let rootOfTrust: any RootOfTrust
@@ -86,7 +102,8 @@ public final class SecureWorld: WorldSwitchEndpoint {
         self.installer = installer
         let builtIn: [any NativeTrustlet] = [
             StorageTrustlet(storage: storage), KeystoreTrustlet(storage: storage, attester: Attester(rootOfTrust: rootOfTrust)),
-            InstallerTrustlet(installer: installer, register: { [weak self] in self?.install($0) }),
+            InstallerTrustlet(installer: installer, register: { [weak self] in self?.install($0) },
+                              current: { [weak self] in self?.trustlet($0) as? WasmTrustlet }),
         ]
         for trustlet in builtIn + installer.installedTrustlets() + trustlets {
             self.trustlets.withLock { $0[trustlet.uuid] = trustlet }
@@ -97,7 +114,7 @@ public final class SecureWorld: WorldSwitchEndpoint {
     /// keeps it in sealed storage and makes it available.
     @discardableResult
     public func install(package bytes: [UInt8]) throws(PackageError) -> WasmTrustlet {
-        let trustlet = try installer.install(bytes)
+        let trustlet = try installer.install(bytes) { self.trustlet($0) as? WasmTrustlet }
         install(trustlet)
         return trustlet
     }
@@ -131,16 +148,26 @@ public final class SecureWorld: WorldSwitchEndpoint {
     // MARK: WorldSwitchEndpoint
 
     public func connect(peer: PeerIdentity) throws(WorldSwitchRefusal) -> ConnectionID {
-        let id: ConnectionID? = tables.withLock { tables in
-            guard tables.connections.count < limits.maxConnections else { return nil }
+        let share = Limits.share(of: limits.maxConnections)
+        let admitted: Result<ConnectionID, WorldSwitchRefusal> = tables.withLock { tables in
+            guard tables.connections.count < limits.maxConnections else {
+                return .failure(WorldSwitchRefusal(code: .busy, message: "the secure world serves \(limits.maxConnections) connections at most; try again later"))
+            }
+            guard tables.connections.values.count(where: { $0.peer.uid == peer.uid }) < share else {
+                return .failure(WorldSwitchRefusal(code: .busy, message:
+                    "this user already holds \(share) of the secure world's \(limits.maxConnections) connections; the rest are kept for other apps: close some first"))
+            }
             let id = ConnectionID(rawValue: tables.nextConnection)
             tables.nextConnection += 1
             tables.connections[id] = Connection(peer: peer)
-            return id
+            return .success(id)
         }
-        guard let id else {
-            logger.warning("connection refused: limit reached", metadata: ["limit": "\(limits.maxConnections)"])
-            throw WorldSwitchRefusal(code: .busy, message: "the secure world serves \(limits.maxConnections) connections at most; try again later")
+        let id: ConnectionID
+        switch admitted {
+        case let .success(admitted): id = admitted
+        case let .failure(refusal):
+            logger.warning("connection refused: limit reached", metadata: ["limit": "\(limits.maxConnections)", "uid": "\(peer.uid)"])
+            throw refusal
         }
         logger.debug("connection opened", metadata: ["connection": "\(id)", "uid": "\(peer.uid)"])
         return id
@@ -193,15 +220,29 @@ public final class SecureWorld: WorldSwitchEndpoint {
         case let .success(identity): client = identity
         case let .failure(error): return .failure(error.code, .tee, error.message)
         }
-        let (onConnection, ofUser) = tables.withLock { tables in
-            (tables.connections[connection]?.sessions.count ?? 0,
-             tables.connections.values.filter { $0.peer.uid == peer.uid }.reduce(0) { $0 + $1.sessions.count })
+        let opening = Opening(uid: peer.uid, uuid: uuid)
+        let refusal: String? = tables.withLock { tables in
+            let users = tables.connections.values.filter { $0.peer.uid == peer.uid }
+            let pending = tables.opening.filter { $0.key.uid == peer.uid }.values.reduce(0, +)
+            if (tables.connections[connection]?.sessions.count ?? 0) >= limits.maxSessionsPerConnection {
+                return "this connection already has \(limits.maxSessionsPerConnection) sessions open; close one first"
+            }
+            if users.reduce(0, { $0 + $1.sessions.count }) + pending >= limits.maxSessionsPerUser {
+                return "this user already has \(limits.maxSessionsPerUser) sessions open; close some first"
+            }
+            let ofTrustlet = users.reduce(0) { $0 + $1.sessions.values.count { $0.trustlet.uuid == uuid } } + tables.opening[opening, default: 0]
+            if let total = trustlet.maxSessions, ofTrustlet >= Limits.share(of: total) {
+                return "this user already holds \(ofTrustlet) of \(trustlet.name)'s \(total) sessions; the rest are kept for other apps: close one first"
+            }
+            tables.opening[opening, default: 0] += 1
+            return nil
         }
-        if onConnection >= limits.maxSessionsPerConnection {
-            return .failure(.busy, .tee, "this connection already has \(limits.maxSessionsPerConnection) sessions open; close one first")
-        }
-        if ofUser >= limits.maxSessionsPerUser {
-            return .failure(.busy, .tee, "this user already has \(limits.maxSessionsPerUser) sessions open; close some first")
+        if let refusal { return .failure(.busy, .tee, refusal) }
+        defer {
+            tables.withLock { tables in
+                tables.opening[opening, default: 1] -= 1
+                if tables.opening[opening] == 0 { tables.opening[opening] = nil }
+            }
         }
         guard let cancellation = begin(token) else {
             return .failure(.cancel, .tee, "the operation was cancelled before it started")

@@ -37,6 +37,8 @@ struct KeyRing {
 
     let storage: SealedStorage
     let namespace: StorageNamespace
+    /// What the owner may keep, its keys counted with its objects; none for the keystore's clients.
+    var quota: StorageQuota? = nil
 
     /// Creates a key. Its public key (empty for an AEAD key) is returned.
     /// - Throws: `accessConflict` if the ID is taken, `badParameters` for an ID of the wrong size.
@@ -56,7 +58,7 @@ struct KeyRing {
             secret = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
             publicKey = []
         }
-        try sealed { () throws(StorageError) in try storage.put(namespace, id: id, data: [UInt8(kind.rawValue)] + secret) }
+        try sealed { () throws(StorageError) in try storage.put(namespace, id: id, data: [UInt8(kind.rawValue)] + secret, quota: quota) }
         return publicKey
     }
 

@@ -85,14 +85,25 @@ public struct TrustletManifest: Codable, Equatable, Sendable {
     public var capabilities: [String]
     public var limits: Limits?
 
+    /// What the trustlet asks for; see `TrustletLimits`. Each is optional: a missing one takes the
+    /// runtime's default (or the trust policy's cap, if that is lower).
     public struct Limits: Codable, Equatable, Sendable {
         public var memoryPages: Int?
         public var fuelPerCall: UInt64?
         public var maxSessions: Int?
-        public init(memoryPages: Int? = nil, fuelPerCall: UInt64? = nil, maxSessions: Int? = nil) {
+        public var sealedBytes: Int?
+        public var objects: Int?
+        public var counters: Int?
+        public var logLines: Int?
+        public init(memoryPages: Int? = nil, fuelPerCall: UInt64? = nil, maxSessions: Int? = nil, sealedBytes: Int? = nil,
+                    objects: Int? = nil, counters: Int? = nil, logLines: Int? = nil) {
             self.memoryPages = memoryPages
             self.fuelPerCall = fuelPerCall
             self.maxSessions = maxSessions
+            self.sealedBytes = sealedBytes
+            self.objects = objects
+            self.counters = counters
+            self.logLines = logLines
         }
     }
 
@@ -110,7 +121,7 @@ public struct TrustletManifest: Codable, Equatable, Sendable {
             throw .malformed("the manifest is not valid JSON with uuid, name, version and capabilities")
         }
         self = manifest
-        _ = try validated()
+        _ = try validated(caps: nil)
     }
 
     public func encoded() throws -> [UInt8] {
@@ -119,8 +130,9 @@ public struct TrustletManifest: Codable, Equatable, Sendable {
         return Array(try encoder.encode(self))
     }
 
-    /// The manifest's values, checked.
-    public func validated() throws(PackageError) -> (uuid: TrustletUUID, version: UInt64, capabilities: Capabilities, limits: TrustletLimits) {
+    /// The manifest's values, checked: each limit within the runtime's range and, at install,
+    /// within what the trust policy lets its signer ask for (`caps`).
+    public func validated(caps: TrustletLimits? = nil) throws(PackageError) -> (uuid: TrustletUUID, version: UInt64, capabilities: Capabilities, limits: TrustletLimits) {
         guard let id = TrustletUUID(uuid) else { throw .malformed("manifest uuid \"\(uuid)\" is not a UUID") }
         guard !name.isEmpty, name.utf8.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_. ".contains($0) }) else {
             throw .malformed("manifest name must be 1 to 64 letters, digits, spaces, dots, dashes or underscores")
@@ -133,22 +145,52 @@ public struct TrustletManifest: Codable, Equatable, Sendable {
             }
             granted.insert(group)
         }
-        var resolved = TrustletLimits()
-        if let limits {
-            if let pages = limits.memoryPages {
-                guard (1...1024).contains(pages) else { throw .malformed("limits.memoryPages must be 1 to 1024 (64 MiB)") }
-                resolved.memoryPages = pages
-            }
-            if let fuel = limits.fuelPerCall {
-                guard (1000...50_000_000_000).contains(fuel) else { throw .malformed("limits.fuelPerCall must be 1,000 to 50,000,000,000") }
-                resolved.fuelPerCall = fuel
-            }
-            if let sessions = limits.maxSessions {
-                guard (1...256).contains(sessions) else { throw .malformed("limits.maxSessions must be 1 to 256") }
-                resolved.maxSessions = sessions
-            }
-        }
+        let resolved = try resolvedLimits(caps: caps)
         return (id, number, granted, resolved)
+    }
+
+    /// The manifest's names of the limits, in `ranges`' order.
+    public static var limitNames: [String] { ranges.map(\.0) }
+
+    /// A trust policy's caps: what it names, within the runtime's ranges, over the default caps.
+    public static func capped(_ limits: Limits) throws(PackageError) -> TrustletLimits {
+        let defaults = TrustletLimits.defaultCaps
+        let filled = Limits(memoryPages: limits.memoryPages ?? defaults.memoryPages, fuelPerCall: limits.fuelPerCall ?? defaults.fuelPerCall,
+                            maxSessions: limits.maxSessions ?? defaults.maxSessions, sealedBytes: limits.sealedBytes ?? defaults.sealedBytes,
+                            objects: limits.objects ?? defaults.objects, counters: limits.counters ?? defaults.counters,
+                            logLines: limits.logLines ?? defaults.logLines)
+        return try TrustletManifest(uuid: "", name: "", version: "", capabilities: [], limits: filled).resolvedLimits(caps: nil)
+    }
+
+    /// The most any policy may let a trustlet ask for.
+    static let ranges: [(String, ClosedRange<UInt64>)] = [
+        ("memoryPages", 1...1024), ("fuelPerCall", 1000...50_000_000_000), ("maxSessions", 1...256),
+        ("sealedBytes", 0...(4 << 30)), ("objects", 0...1_000_000), ("counters", 0...65_536), ("logLines", 1...65_536),
+    ]
+
+    /// The limits asked for, over the defaults; a default above a cap is lowered to it, an ask
+    /// above a cap is refused.
+    private func resolvedLimits(caps: TrustletLimits?) throws(PackageError) -> TrustletLimits {
+        let asked = limits ?? Limits()
+        let counts: [Int?] = [asked.memoryPages, nil, asked.maxSessions, asked.sealedBytes, asked.objects, asked.counters, asked.logLines]
+        // A negative count is out of range like any other: UInt64.max stands for it.
+        let values: [UInt64?] = counts.enumerated().map { index, count in
+            index == 1 ? asked.fuelPerCall : count.map { $0 < 0 ? UInt64.max : UInt64($0) }
+        }
+        let defaults = TrustletLimits()
+        let table = defaults.named(capped: caps ?? defaults)
+        var chosen: [UInt64] = []
+        for (index, (name, range)) in Self.ranges.enumerated() {
+            guard let value = values[index] else {
+                chosen.append(caps == nil ? table[index].1 : min(table[index].1, table[index].2))
+                continue
+            }
+            guard range.contains(value) else { throw .malformed("limits.\(name) must be \(range.lowerBound) to \(range.upperBound)") }
+            if caps != nil, value > table[index].2 { throw .limitAboveCap(name: name, asked: value, cap: table[index].2) }
+            chosen.append(value)
+        }
+        return TrustletLimits(memoryPages: Int(chosen[0]), fuelPerCall: chosen[1], stackSize: defaults.stackSize, maxSessions: Int(chosen[2]),
+                              sealedBytes: Int(chosen[3]), objects: Int(chosen[4]), counters: Int(chosen[5]), logLines: Int(chosen[6]))
     }
 
     /// `MAJOR.MINOR.PATCH` as one comparable number (each part up to 65535).
@@ -178,6 +220,12 @@ public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
     case uuidTaken(uuid: String, owner: String)
     /// This version is installed with other bytes: a new build needs a new version.
     case sameVersionChanged(version: String)
+    /// The manifest asks for more than the trust policy lets its signer's trustlets have.
+    case limitAboveCap(name: String, asked: UInt64, cap: UInt64)
+    /// The trust policy gives this UUID to another signer.
+    case uuidAssigned(uuid: String)
+    /// The signer already keeps as many trustlets as the trust policy allows it.
+    case tooManyTrustlets(allowed: Int)
 
     public var description: String {
         switch self {
@@ -190,6 +238,10 @@ public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .reservedUUID(uuid): "UUID \(uuid) is reserved for the runtime's own trustlets"
         case let .uuidTaken(uuid, owner): "UUID \(uuid) belongs to another signer (\(owner)…), which installed it first"
         case let .sameVersionChanged(version): "version \(version) is already installed with other code; a new build needs a higher version"
+        case let .limitAboveCap(name, asked, cap):
+            "the manifest asks for limits.\(name) = \(asked), above the \(cap) this device's trust policy allows its signer; ask for \(cap) or less"
+        case let .uuidAssigned(uuid): "UUID \(uuid) is given to another signer by this device's trust policy"
+        case let .tooManyTrustlets(allowed): "this signer already keeps \(allowed) trustlets on this device, as many as its trust policy allows"
         }
     }
 
@@ -198,8 +250,8 @@ public enum PackageError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .malformed, .rejectedModule: .badFormat
         case .badSignature, .untrustedSigner: .security
-        case .downgrade, .sameVersionChanged: .accessDenied
-        case .reservedUUID, .uuidTaken: .accessConflict
+        case .downgrade, .sameVersionChanged, .limitAboveCap, .tooManyTrustlets: .accessDenied
+        case .reservedUUID, .uuidTaken, .uuidAssigned: .accessConflict
         }
     }
 }

@@ -10,6 +10,14 @@ public protocol MonotonicCounterStore: Sendable {
     func advance(_ name: String, to value: UInt64, payload: [UInt8]) throws(CounterError)
     /// Every counter's name and value, sorted by name (for `device info`; payloads stay inside).
     func values() throws(CounterError) -> [(name: String, value: UInt64)]
+    /// How many counters have names starting with `prefix` (for a trustlet's quota).
+    func count(prefix: String) throws(CounterError) -> Int
+}
+
+extension MonotonicCounterStore {
+    public func count(prefix: String) throws(CounterError) -> Int {
+        try values().count { $0.name.hasPrefix(prefix) }
+    }
 }
 
 public struct CounterRecord: Equatable, Sendable {

@@ -13,7 +13,7 @@ extension HostAPI {
         define(&imports, store, "storage_write", parameters: 4, group: .storage) { memory, args in
             let id = try memory.bytes(args, 0, "an object ID")
             let data = try memory.bytes(args, 2, "object data")
-            try sealed { () throws(StorageError) in try trustlet.storage.put(trustlet.namespace, id: id, data: data) }
+            try sealed { () throws(StorageError) in try trustlet.storage.put(trustlet.namespace, id: id, data: data, quota: trustlet.storageQuota) }
             return .success
         }
         // storage_read(id, idLength, buffer, capacity, length*)
@@ -41,6 +41,15 @@ extension HostAPI {
                 guard var value = Self.counterValue(trustlet, name) else { return .storageNotAvailable }
                 if increment {
                     guard value < UInt64.max else { return .overflow }
+                    if value == 0 {
+                        // A new counter: within the manifest's quota of counters.
+                        guard let held = try? trustlet.counters.count(prefix: Self.counterPrefix(trustlet)) else { return .storageNotAvailable }
+                        guard held < trustlet.limits.counters else {
+                            trustlet.secureLog.record(trustlet.name, "a new counter was refused: its quota of \(trustlet.limits.counters) counters is used up",
+                                                      share: .init(owner: trustlet.namespace.id + [0], lines: 64))
+                            return .outOfMemory
+                        }
+                    }
                     value += 1
                     guard (try? trustlet.counters.advance(name, to: value, payload: [])) != nil else { return .storageNotAvailable }
                 }
@@ -63,6 +72,8 @@ extension HostAPI {
     /// storage, so no other trustlet (or signer) reaches it.
     private static func counterName(_ trustlet: WasmTrustlet, _ id: [UInt8]) -> String? {
         guard !id.isEmpty, id.count <= maxCounterID else { return nil }
-        return "trustlet/" + hex(trustlet.namespace.id.prefix(16)) + "/" + hex(id)
+        return counterPrefix(trustlet) + hex(id)
     }
+
+    private static func counterPrefix(_ trustlet: WasmTrustlet) -> String { "trustlet/" + hex(trustlet.namespace.id.prefix(16)) + "/" }
 }

@@ -57,7 +57,7 @@ struct HostAPI {
             try memory.check(arguments[0], arguments[1], "a message")
             let message = try memory.read(arguments[0], min(arguments[1], UInt32(Self.maxLogMessage)), "a message")
             if let store { try Self.charge(store, Self.logFuel + UInt64(message.count), "log") }
-            trustlet.secureLog.record(trustlet.name, String(decoding: message, as: UTF8.self))
+            trustlet.secureLog.record(trustlet.name, String(decoding: message, as: UTF8.self), share: trustlet.logShare)
             return []
         })
 
@@ -86,7 +86,8 @@ struct HostAPI {
         define(&imports, store, "time_wall", parameters: 1, group: .time) { memory, args in
             var now = timespec()
             clock_gettime(CLOCK_REALTIME, &now)
-            try memory.writeU64(args[0], UInt64(clamping: max(0, now.tv_sec)), "the time")
+            let shifted = Int64(now.tv_sec) &+ trustlet.wallClockShift.withLock { $0 }
+            try memory.writeU64(args[0], UInt64(clamping: max(0, shifted)), "the time")
             return .success
         }
     }

@@ -1,5 +1,8 @@
-/// The resources one trustlet session may use. A package's manifest sets them; these defaults
-/// apply where it does not.
+/// The resources one trustlet may use. A package's manifest asks for them, the trust policy caps
+/// what each signer's trustlets may ask for, and these defaults apply where the manifest is silent.
+///
+/// Memory, fuel and stack bound one session; sessions bound how many run at once; the quotas
+/// bound what the trustlet keeps in the secure world across sessions and restarts.
 public struct TrustletLimits: Sendable, Equatable {
     /// Linear memory, in 64 KiB pages.
     public var memoryPages: Int
@@ -9,12 +12,40 @@ public struct TrustletLimits: Sendable, Equatable {
     public var stackSize: Int
     /// Sessions of this trustlet open at once.
     public var maxSessions: Int
+    /// Bytes of data in its sealed objects and keys together (`TEE_ERROR_STORAGE_NO_SPACE` beyond).
+    public var sealedBytes: Int
+    /// Sealed objects and keys together (`TEE_ERROR_STORAGE_NO_SPACE` beyond, as GP answers a
+    /// persistent object that cannot be created).
+    public var objects: Int
+    /// Replay-protected counters (`TEEC_ERROR_OUT_OF_MEMORY` beyond: counter slots are scarce
+    /// hardware, as RPMB's are).
+    public var counters: Int
+    /// Lines it keeps in the secure log: its own share, which no other trustlet's lines push out.
+    /// Beyond it, its oldest lines go (a log keeps its newest lines).
+    public var logLines: Int
 
-    public init(memoryPages: Int = 64, fuelPerCall: UInt64 = 200_000_000, stackSize: Int = 256 * 1024, maxSessions: Int = 16) {
+    public init(memoryPages: Int = 64, fuelPerCall: UInt64 = 200_000_000, stackSize: Int = 256 * 1024, maxSessions: Int = 16,
+                sealedBytes: Int = 64 << 20, objects: Int = 4096, counters: Int = 64, logLines: Int = 256) {
         self.memoryPages = memoryPages
         self.fuelPerCall = fuelPerCall
         self.stackSize = stackSize
         self.maxSessions = maxSessions
+        self.sealedBytes = sealedBytes
+        self.objects = objects
+        self.counters = counters
+        self.logLines = logLines
+    }
+
+    /// What a trust policy lets a signer's trustlets ask for when it says nothing else.
+    public static let defaultCaps = TrustletLimits(memoryPages: 512, fuelPerCall: 20_000_000_000, maxSessions: 16,
+                                                   sealedBytes: 256 << 20, objects: 16_384, counters: 256, logLines: 1024)
+
+    /// The limits, each with its manifest name, as `(name, value, cap)`; for checks and messages.
+    func named(capped caps: TrustletLimits) -> [(String, UInt64, UInt64)] {
+        [("memoryPages", UInt64(memoryPages), UInt64(caps.memoryPages)), ("fuelPerCall", fuelPerCall, caps.fuelPerCall),
+         ("maxSessions", UInt64(maxSessions), UInt64(caps.maxSessions)), ("sealedBytes", UInt64(sealedBytes), UInt64(caps.sealedBytes)),
+         ("objects", UInt64(objects), UInt64(caps.objects)), ("counters", UInt64(counters), UInt64(caps.counters)),
+         ("logLines", UInt64(logLines), UInt64(caps.logLines))]
     }
 }
 

@@ -33,18 +33,27 @@ public final class WasmTrustlet: NativeTrustlet {
     let attester: Attester?
     /// The replay-protected counters, for the internal API's counters group.
     let counters: any MonotonicCounterStore
-    private let openSessions = Mutex(0)
-    /// Held while any of this trustlet's sessions runs an entry point. Sessions have their own
-    /// instances but share the trustlet's sealed state, and a trustlet reads that state, asks the
-    /// user (which can take a minute) and writes it back: two invokes at once would each write
-    /// back what they read, and one would undo the other (a confirmed reading lost, an old sync
-    /// state restored). So, as OP-TEE runs a trusted application's entry points one at a time,
-    /// a trustlet serves one call at a time across all its sessions.
-    let entryPoints = Mutex(())
+    /// What every build of this trustlet (one signer, one UUID) shares while it runs: sessions
+    /// opened on an earlier version stay open after an update, and must count and wait with the new.
+    final class Slot: Sendable {
+        let openSessions = Mutex(0)
+        /// Held while any of the trustlet's sessions runs an entry point. Sessions have their own
+        /// instances but share the trustlet's sealed state, and a trustlet reads that state, asks
+        /// the user (which can take a minute) and writes it back: two invokes at once would each
+        /// write back what they read, and one would undo the other (a confirmed reading lost, an
+        /// old sync state restored). So, as OP-TEE runs a trusted application's entry points one
+        /// at a time, a trustlet serves one call at a time across all its sessions and versions.
+        let entryPoints = Mutex(())
+    }
+
+    let slot: Slot
     /// For tests only, through `@testable import` (no shipped binary sets it): a planned kill.
     /// `remaining` host calls are let through, and the next one ends the session before it does
     /// anything, as if the secure world had lost power there; `made` counts the host calls.
     let plannedKill = Mutex<(remaining: Int?, made: Int)>((nil, 0))
+    /// For tests only, through `@testable import`: seconds added to the REE wall clock this
+    /// trustlet reads, as a normal world that sets the phone's clock would.
+    let wallClockShift = Mutex<Int64>(0)
 
     /// Lets a host call through, or ends the session where a test planned a kill.
     func admitHostCall(_ name: String) throws(SandboxFault) {
@@ -70,7 +79,7 @@ public final class WasmTrustlet: NativeTrustlet {
     public init(wasm: [UInt8], uuid: TrustletUUID, name: String, signerID: [UInt8], signerName: String? = nil, version: String = "0.0.0",
                 limits: TrustletLimits = .init(),
                 capabilities: Capabilities, storage: SealedStorage, secureLog: SecureLogBook,
-                trustedUI: TrustedUI = .none, attester: Attester? = nil) throws(TrustletLoadError) {
+                trustedUI: TrustedUI = .none, attester: Attester? = nil, sharing earlier: WasmTrustlet? = nil) throws(TrustletLoadError) {
         let parsed: Module
         do {
             parsed = try parseWasm(bytes: wasm)
@@ -100,11 +109,12 @@ public final class WasmTrustlet: NativeTrustlet {
         self.secureLog = secureLog
         self.trustedUI = trustedUI
         self.attester = attester
+        self.slot = earlier.flatMap { $0.uuid == uuid && $0.signerID == signerID ? $0.slot : nil } ?? Slot()
         _ = HostAPI.started  // trusted monotonic time counts from the first trustlet loaded
     }
 
     public func openSession(client: ClientIdentity, parameters: inout TrustletParameters) throws(TrustletError) -> any TrustletSession {
-        let admitted = openSessions.withLock { count -> Bool in
+        let admitted = slot.openSessions.withLock { count -> Bool in
             guard count < limits.maxSessions else { return false }
             count += 1
             return true
@@ -113,7 +123,7 @@ public final class WasmTrustlet: NativeTrustlet {
             throw TrustletError(.busy, "\(name) already has \(limits.maxSessions) sessions open")
         }
         do throws(TrustletError) {
-            let opened: Result<Sandbox, TrustletError> = entryPoints.withLock { _ in
+            let opened: Result<Sandbox, TrustletError> = slot.entryPoints.withLock { _ in
                 do throws(TrustletError) {
                     let sandbox = try Sandbox(trustlet: self)
                     try sandbox.openSession(&parameters)
@@ -129,13 +139,23 @@ public final class WasmTrustlet: NativeTrustlet {
         }
     }
 
-    func sessionEnded() { openSessions.withLock { $0 -= 1 } }
+    func sessionEnded() { slot.openSessions.withLock { $0 -= 1 } }
+
+    public var maxSessions: Int? { limits.maxSessions }
 
     var namespace: StorageNamespace { StorageNamespace(signerID: signerID, uuid: uuid.bytes) }
 
     /// The keys the runtime holds for this trustlet: bound, like its objects, to its signer and
     /// UUID, in a namespace of their own that its storage API cannot open.
-    var keys: KeyRing { KeyRing(storage: storage, namespace: StorageNamespace(signerID: signerID, uuid: uuid.bytes, subject: "keys")) }
+    var keys: KeyRing { KeyRing(storage: storage, namespace: keysNamespace, quota: storageQuota) }
+
+    var keysNamespace: StorageNamespace { StorageNamespace(signerID: signerID, uuid: uuid.bytes, subject: "keys") }
+
+    /// Its objects and keys together, within the manifest's `objects` and `sealedBytes`.
+    var storageQuota: StorageQuota { StorageQuota(objects: limits.objects, bytes: limits.sealedBytes, namespaces: [namespace, keysNamespace]) }
+
+    /// Its lines in the secure log, kept apart from every other trustlet's.
+    var logShare: SecureLogBook.Share { .init(owner: namespace.id, lines: limits.logLines) }
 
     /// Ends a session that faulted: logs why, securely, and answers the caller.
     /// - Parameter memoryFull: whether the instance was refused memory during the call (a trap then
@@ -165,7 +185,9 @@ public final class WasmTrustlet: NativeTrustlet {
             reason = "\(error)"
             summary = "it trapped"
         }
-        secureLog.record(name, "session ended in \(entryPoint): \(reason)")
+        // In a share of the runtime's lines about this trustlet: neither its own lines nor its
+        // faults push out anyone else's.
+        secureLog.record(name, "session ended in \(entryPoint): \(reason)", share: .init(owner: namespace.id + [0], lines: 64))
         return TrustletError(.targetDead, "the \(name) session ended in \(entryPoint): \(summary); open a new session")
     }
 }
@@ -187,7 +209,7 @@ final class WasmSession: TrustletSession {
     }
 
     func invoke(command: UInt32, parameters: inout TrustletParameters, cancellation: Cancellation) throws(TrustletError) {
-        let outcome: Sandbox.Outcome = trustlet.entryPoints.withLock { _ in sandbox.withLock { sandbox in
+        let outcome: Sandbox.Outcome = trustlet.slot.entryPoints.withLock { _ in sandbox.withLock { sandbox in
             guard let live = sandbox else {
                 return .died(TrustletError(.targetDead, "the \(trustlet.name) session has ended; open a new session"))
             }
@@ -205,7 +227,7 @@ final class WasmSession: TrustletSession {
     }
 
     func close() {
-        trustlet.entryPoints.withLock { _ in
+        trustlet.slot.entryPoints.withLock { _ in
             sandbox.withLock { sandbox in
                 sandbox?.closeSession()
                 sandbox = nil

@@ -64,7 +64,9 @@ final class SealedNamespace: Sendable {
     // MARK: Operations
 
     /// Creates or replaces an object.
-    func put(_ id: [UInt8], _ data: [UInt8]) throws(StorageError) {
+    /// - Parameter room: the objects and bytes of data the namespace may hold after the write (a
+    ///   quota); beyond it the write is refused with `TEE_ERROR_STORAGE_NO_SPACE` and changes nothing.
+    func put(_ id: [UInt8], _ data: [UInt8], room: Usage? = nil) throws(StorageError) {
         try check(id: id)
         guard data.count <= configuration.maxObjectSize else {
             throw .badParameters("object of \(data.count) bytes exceeds the limit of \(configuration.maxObjectSize) bytes")
@@ -72,6 +74,18 @@ final class SealedNamespace: Sendable {
         try withIndex { (index: inout Index) throws(StorageError) in
             let seq = index.lastSeq + 1
             let old = index.entries[id]
+            if let room {
+                // Only what grows is refused: a write that adds nothing stays allowed even over a
+                // quota an update lowered.
+                let held = index.entries.values.reduce(0) { $0 + $1.size }
+                let bytes = held - (old?.size ?? 0) + data.count
+                if old == nil, index.entries.count + 1 > room.objects {
+                    throw StorageError.quota("its quota of objects (its keys count too) is used up; delete some first")
+                }
+                if bytes > held, bytes > room.bytes {
+                    throw StorageError.quota("its quota of sealed bytes (its keys count too) is used up; delete or shrink objects first")
+                }
+            }
             let name = keys.fileName(seq: seq)
             let path = directory + "/" + name
             let sealed = ObjectFile.seal(seq: seq, id: id, data: data, keys: keys)
@@ -97,6 +111,19 @@ final class SealedNamespace: Sendable {
             }
             try commit(&index, seq: seq, digest: digest, count: count, obsolete: old?.seq)
             index.entries[id] = Entry(seq: seq, size: data.count, fileName: name, prefix: Array(sealed[0..<ObjectFile.prefixSize]))
+        }
+    }
+
+    /// How much a namespace holds.
+    struct Usage: Equatable, Sendable {
+        var objects: Int
+        var bytes: Int
+    }
+
+    /// The objects and bytes of data the namespace holds.
+    func usage() throws(StorageError) -> Usage {
+        try withIndex { (index: inout Index) throws(StorageError) -> Usage in
+            Usage(objects: index.entries.count, bytes: index.entries.values.reduce(0) { $0 + $1.size })
         }
     }
 
@@ -210,7 +237,7 @@ final class SealedNamespace: Sendable {
             } catch let error where error.code == .security {
                 health = .compromised(error.diagnostic)
                 throw error
-            } catch let error where error.code == .storageNotAvailable || error.code == .storageNoSpace {
+            } catch let error where (error.code == .storageNotAvailable || error.code == .storageNoSpace) && !error.isQuota {
                 health = .unloaded
                 throw error
             } catch {

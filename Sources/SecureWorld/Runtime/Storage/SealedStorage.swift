@@ -1,6 +1,21 @@
 import Crypto
 import Synchronization
 
+/// What one owner (a trustlet) may keep in sealed storage, counted across its namespaces.
+public struct StorageQuota: Sendable {
+    public var objects: Int
+    /// Bytes of data (what was written, before sealing).
+    public var bytes: Int
+    /// The owner's namespaces, all counted.
+    public var namespaces: [StorageNamespace]
+
+    public init(objects: Int, bytes: Int, namespaces: [StorageNamespace]) {
+        self.objects = objects
+        self.bytes = bytes
+        self.namespaces = namespaces
+    }
+}
+
 /// Sealed storage over the REE file system: per-namespace objects, encrypted and authenticated
 /// with keys from the hardware unique key, with every change anchored in a replay-protected counter.
 ///
@@ -37,8 +52,19 @@ public final class SealedStorage: Sendable {
         do { try POSIXFile.makeDirectory(configuration.reeDirectory) } catch { throw .io(error) }
     }
 
-    public func put(_ namespace: StorageNamespace, id: [UInt8], data: [UInt8]) throws(StorageError) {
-        try self.namespace(namespace).put(id, data)
+    /// Creates or replaces an object.
+    /// - Parameter quota: what the owner may hold across all its namespaces; a write beyond it is
+    ///   refused with `TEE_ERROR_STORAGE_NO_SPACE` and changes nothing.
+    public func put(_ namespace: StorageNamespace, id: [UInt8], data: [UInt8], quota: StorageQuota? = nil) throws(StorageError) {
+        guard let quota else { return try self.namespace(namespace).put(id, data) }
+        var room = SealedNamespace.Usage(objects: quota.objects, bytes: quota.bytes)
+        for other in quota.namespaces where other != namespace {
+            // A namespace that cannot be read (tampered, say) cannot be counted: refuse, fail closed.
+            let used = try self.namespace(other).usage()
+            room.objects -= used.objects
+            room.bytes -= used.bytes
+        }
+        try self.namespace(namespace).put(id, data, room: room)
     }
 
     public func get(_ namespace: StorageNamespace, id: [UInt8]) throws(StorageError) -> [UInt8] {
