@@ -8,6 +8,10 @@ import PackageDescription
 //   Sources/NormalWorld   — the GP TEE Client API and its transports
 //   Sources/Host          — manufacturer and developer tooling that never runs in the secure world
 //   Sources/Tools         — thin executables
+// The attack suite's negative controls turn single defences off (`Weakening`); only debug builds
+// compile that switch, so no release build, which is what ships, has it.
+let weakenings: [SwiftSetting] = [.define("TRUBIZONE_WEAKENINGS", .when(configuration: .debug))]
+
 let package = Package(
     name: "TrubiZone",
     platforms: [.macOS(.v15)],
@@ -47,7 +51,7 @@ let package = Package(
     ],
     targets: [
         // Shared by both worlds. Depends on nothing so either side can embed it.
-        .target(name: "TrubiZoneProtocol", path: "Sources/Protocol"),
+        .target(name: "TrubiZoneProtocol", path: "Sources/Protocol", swiftSettings: weakenings),
 
         // CBOR (RFC 8949): small and strict, no dependencies; used inside and outside the TCB.
         .target(name: "TrubiZoneCBOR", path: "Sources/Attestation/CBOR"),
@@ -290,7 +294,8 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
-            path: "Tests/TrubiZoneTests"
+            path: "Tests/TrubiZoneTests",
+            swiftSettings: weakenings
         ),
     ]
 )

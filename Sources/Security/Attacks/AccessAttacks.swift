@@ -38,7 +38,10 @@ enum AccessAttacks {
     /// What a session that never entered the PIN may get: the index and counts, signed and sealed
     /// requests it can only relay (sync, readings the patient already confirmed, the audit trail),
     /// and the audit log's action names. Everything else must be refused.
-    static let releasedWithoutPIN: Set<PHRTrustlet.Command> = [.status, .syncRequest, .query, .uploadRequest, .auditRequest, .localAudit]
+    static let releasedWithoutPIN: Set<PHRTrustlet.Command> = [.status, .syncRequest, .query, .uploadRequest, .auditRequest, .localAudit, .clockRequest]
+    /// Commands that only take the server's sealed answer to a request this session made: their
+    /// gate is the server's key (the forge attacks build such answers), not the PIN.
+    static let relays: Set<PHRTrustlet.Command> = [.syncPage, .uploadDone, .serverAudit, .shareDone, .revokeDone]
 
     static func withoutPIN(_ lab: AttackLab) async throws -> Verdict {
         let patient = try lab.patients().last!
@@ -55,10 +58,10 @@ enum AccessAttacks {
             (.enrollFinish, [.input(garbage)]), (.syncRequest, [buffer, buffer]), (.syncPage, [.input(garbage), .valueOutput]),
             (.query, [.input(Array("{}".utf8)), buffer]), (.show, [.valueInput(UInt32(record))]), (.summary, [.valueOutput]),
             (.release, [.valueInput(UInt32(record)), buffer]), (.addReading, [.valueInput(1), .valueOutput]),
-            (.uploadRequest, [buffer, buffer, .valueOutput]), (.uploadDone, [.input(garbage)]), (.share, [.input(share), buffer, buffer]),
+            (.uploadRequest, [buffer, buffer, .valueOutput]), (.uploadDone, [.input(garbage)]), (.share, [.input(share), buffer, buffer, .input(garbage)]),
             (.revoke, [.input(Array(String(repeating: "a", count: 32).utf8)), buffer]), (.auditRequest, [buffer]),
             (.serverAudit, [.input(garbage), buffer]), (.localAudit, [buffer]), (.reset, []),
-            (.shareDone, [.input(garbage), buffer]), (.revokeDone, [.input(garbage), buffer]),
+            (.shareDone, [.input(garbage), buffer]), (.revokeDone, [.input(garbage), buffer]), (.clockRequest, [buffer]),
         ]
         var refusals: [String] = []
         var released: [AttackerView.Source] = []
@@ -67,7 +70,14 @@ enum AccessAttacks {
             do throws(PHRAppError) {
                 result = try await stranger.call(command, parameters)
             } catch {
-                if case let .refused(code, _) = error { refusals.append("\(command) \(code.name)") } else { refusals.append("\(command): \(error)") }
+                // Each call is well formed, so its refusal is the gate's: a PIN prompt nobody
+                // answers (CANCEL), a PIN already set, or a relay without its request pending.
+                guard case let .refused(code, _) = error else { throw AttackFailure("\(command): \(error)") }
+                let expected: Set<ReturnCode> = command == .setPIN ? [.badState] : relays.contains(command) ? [.security, .badFormat] : [.cancel]
+                guard expected.contains(code) || releasedWithoutPIN.contains(command) && code == .itemNotFound else {
+                    throw AttackFailure("\(command) answered \(code.name), not the PIN gate's refusal")
+                }
+                refusals.append("\(command) \(code.name)")
                 continue
             }
             guard releasedWithoutPIN.contains(command) else { return .accepted("\(command) answered without the PIN") }
@@ -99,6 +109,8 @@ enum AccessAttacks {
         }
         let status = try await device.status()
         guard status.locked else { return .accepted("after \(status.wrongPINs) wrong PINs the trustlet is not locked") }
+        let expected = Array(repeating: "\(ReturnCode.accessDenied)", count: 5) + ["\(ReturnCode.security)"]
+        guard codes == expected else { throw AttackFailure("the guesses were answered \(codes), not five wrong PINs and the lock") }
         let restarted = try lab.restart(phone, answers: guesses)
         let afterRestart = try await PHRDevice.open(restarted).status()
         restarted.close()
@@ -110,7 +122,7 @@ enum AccessAttacks {
             let device = try await PHRDevice.open(rolledBack)
             let status = try await device.status()
             guard status.locked else { return .accepted("the REE rollback unlocked the PIN (\(status.attemptsLeft) attempts)") }
-            let again = await refused("a guess after the rollback") { try await device.unlock() }
+            let again = try await refused("a guess after the rollback", expecting: .security) { try await device.unlock() }
             guard case .defended = again else { return again }
             afterRollback = "still locked"
         } catch {
@@ -147,9 +159,9 @@ enum AccessAttacks {
             throw AttackFailure("the other patient has no records")
         }
         return allHold([
-            refusedByServer("another patient's record with a grant for someone else", try await server.send("GET", "/v1/shared/\(foreign)", headers: bearer(token))),
-            refusedByServer("the shared record without a token", try await server.send("GET", "/v1/shared/\(resource)")),
-            refusedByServer("the shared record with a made-up token", try await server.send("GET", "/v1/shared/\(resource)", headers: bearer("tzp_" + String(repeating: "0", count: 40)))),
+            try refusedByServer("another patient's record with a grant for someone else", try await server.send("GET", "/v1/shared/\(foreign)", headers: bearer(token)), expecting: 403, "forbidden"),
+            try refusedByServer("the shared record without a token", try await server.send("GET", "/v1/shared/\(resource)"), expecting: 401, "unauthenticated"),
+            try refusedByServer("the shared record with a made-up token", try await server.send("GET", "/v1/shared/\(resource)", headers: bearer("tzp_" + String(repeating: "0", count: 40))), expecting: 401, "unauthenticated"),
         ])
     }
 
@@ -159,7 +171,8 @@ enum AccessAttacks {
         let server = lab.connection()
         guard try await server.send("GET", "/v1/shared/\(resource)", headers: bearer(token)).status == 200 else { throw AttackFailure("the shared record cannot be read") }
         lab.advanceClock(by: 3600 + 60)
-        return refusedByServer("a read 61 minutes into a 1-hour grant (\(receipt.grant.prefix(8))…)", try await server.send("GET", "/v1/shared/\(resource)", headers: bearer(token)))
+        return try refusedByServer("a read 61 minutes into a 1-hour grant (\(receipt.grant.prefix(8))…)", try await server.send("GET", "/v1/shared/\(resource)", headers: bearer(token)),
+                                   expecting: 403, "grant-ended")
     }
 
     static func revokedGrant(_ lab: AttackLab) async throws -> Verdict {
@@ -168,7 +181,7 @@ enum AccessAttacks {
         let server = lab.connection()
         guard try await server.send("GET", "/v1/shared/\(resource)", headers: bearer(token)).status == 200 else { throw AttackFailure("the shared record cannot be read") }
         _ = try await app.revoke(grant: receipt.grant)
-        return refusedByServer("a read after the revocation", try await server.send("GET", "/v1/shared/\(resource)", headers: bearer(token)))
+        return try refusedByServer("a read after the revocation", try await server.send("GET", "/v1/shared/\(resource)", headers: bearer(token)), expecting: 403, "grant-ended")
     }
 
     static func downgrade(_ lab: AttackLab) async throws -> Verdict {
@@ -177,19 +190,23 @@ enum AccessAttacks {
         let newer = try PHRPackage.signed(with: lab.stage.developer, version: "1.1.0")
         try await phone.install(newer)
         let older = try PHRPackage.signed(with: lab.stage.developer, version: "1.0.0")
-        return await refused("version 1.0.0 over 1.1.0, signed by the genuine developer") { try await phone.install(older) }
+        return try await refused("version 1.0.0 over 1.1.0, signed by the genuine developer", expecting: .code(.accessDenied, saying: "downgrade")) { try await phone.install(older) }
     }
 
     static func unsigned(_ lab: AttackLab) async throws -> Verdict {
         let (phone, _) = try await lab.enrolledPhone("unsigned")
         defer { phone.shutdown() }
-        let foreign = try PHRPackage.signed(with: P256.Signing.PrivateKey(), version: "2.0.0")
+        // Under a UUID of its own: the PHR trustlet's is the genuine developer's, and that refusal
+        // (a UUID given to another signer) is the takeover attack's.
+        var manifest = PHRPackage.manifest(version: "2.0.0")
+        manifest.uuid = "4a0d6f0e-7c1b-4e55-8f3a-5048520000b1"
+        let foreign = try TrustletPackage.sign(manifest: manifest, wasm: try PHRPackage.wasm(), key: P256.Signing.PrivateKey())
         var bytes = try PHRPackage.signed(with: lab.stage.developer, version: "2.0.0").bytes
         bytes[bytes.count / 2] ^= 0x01
         let changed = bytes
-        return allHold([
-            await refused("a package signed by an unknown key") { try await phone.install(foreign) },
-            await refused("a genuine package with one byte changed") { try await install(phone, changed) },
+        return try await eachHolds([
+            { try await refused("a package signed by an unknown key", expecting: .code(.security, saying: "which this device does not trust")) { try await phone.install(foreign) } },
+            { try await refused("a genuine package with one byte changed", expecting: .code(.security, saying: "signature does not verify")) { try await install(phone, changed) } },
         ])
     }
 

@@ -31,7 +31,10 @@ public final class AttackLab: Sendable {
     /// Starts the server (seeded patients, so the same records every run) under `root`.
     static func start(root: String) async throws -> AttackLab {
         let offset = OffsetBox()
-        let stage = try await PHRStage.start(root: root + "/system", records: .seeded(patients: 3)) { Date().addingTimeInterval(offset.value) }
+        // Every phone of the suite enrolls from 127.0.0.1: the per-address limit on challenges
+        // would otherwise be what refuses the later attacks' enrollments.
+        let stage = try await PHRStage.start(root: root + "/system", records: .seeded(patients: 3), clock: { Date().addingTimeInterval(offset.value) },
+                                             challengeBurst: 200)
         return AttackLab(root: root, stage: stage, clockOffset: offset)
     }
 
@@ -142,13 +145,53 @@ private final class OffsetBox: Sendable {
 
 // MARK: Judging
 
-/// Runs what should be refused: refused (it throws) is defended, with the refusal as evidence.
-func refused(_ what: String, _ attempt: () async throws -> Void) async -> Verdict {
+/// What a defended system answers: a GP code (from the trustlet, the runtime or the daemon, with
+/// words its message must hold if given), or a server's HTTP status and error name. A 5xx is never
+/// a refusal: a server that fails has not defended anything.
+struct Refusal: Sendable, CustomStringConvertible {
+    enum Kind: Sendable { case code(ReturnCode, saying: String?), server(status: Int, name: String) }
+    let kind: Kind
+
+    static func code(_ code: ReturnCode, saying words: String? = nil) -> Refusal { Refusal(kind: .code(code, saying: words)) }
+    static func server(_ status: Int, _ name: String) -> Refusal {
+        precondition((400..<500).contains(status), "a refusal is a 4xx, never a failure")
+        return Refusal(kind: .server(status: status, name: name))
+    }
+
+    var description: String {
+        switch kind {
+        case let .code(code, _): code.name
+        case let .server(status, name): "HTTP \(status) \(name)"
+        }
+    }
+
+    /// Whether `error` is this refusal.
+    func matches(_ error: any Error) -> Bool {
+        switch (kind, error) {
+        case let (.code(code, words), error as TEEError): error.code == code && words.map(error.message.contains) != false
+        case let (.code(code, words), PHRAppError.refused(found, message)): found == code && words.map(message.contains) != false
+        case let (.server(status, name), PHRAppError.server(found, error, _)): found == status && error == name
+        default: false
+        }
+    }
+}
+
+/// Runs what must be refused with one of `refusals`: that refusal is defended, acceptance is
+/// ACCEPTED, and any other error (a harness error, a wrong parameter, a 5xx) means the attack
+/// proved nothing, so it is FAILED.
+func refused(_ what: String, expecting refusal: Refusal, _ attempt: () async throws -> Void) async throws -> Verdict {
+    try await refused(what, expecting: [refusal], attempt)
+}
+
+func refused(_ what: String, expecting refusals: [Refusal], _ attempt: () async throws -> Void) async throws -> Verdict {
     do {
         try await attempt()
         return .accepted("\(what) was accepted")
     } catch {
-        return .defended("\(what): \(brief(error))")
+        guard let refusal = refusals.first(where: { $0.matches(error) }) else {
+            throw AttackFailure("\(what): expected \(refusals.map(\.description).joined(separator: " or ")), got \(brief(error))")
+        }
+        return .defended("\(what): \(refusal)")
     }
 }
 
@@ -164,6 +207,18 @@ func allHold(_ verdicts: [Verdict]) -> Verdict {
     return .defended(evidence.joined(separator: "; "))
 }
 
+/// Plays refusals in turn, stopping at the first that does not hold: a later step can then not
+/// turn an acceptance into FAILED (what a weakened system shows first is its verdict).
+func eachHolds(_ steps: [() async throws -> Verdict]) async throws -> Verdict {
+    var verdicts: [Verdict] = []
+    for step in steps {
+        let verdict = try await step()
+        guard case .defended = verdict else { return verdict }
+        verdicts.append(verdict)
+    }
+    return allHold(verdicts)
+}
+
 /// An error, in one short line.
 func brief(_ error: any Error) -> String {
     let text = "\(error)"
@@ -171,11 +226,14 @@ func brief(_ error: any Error) -> String {
     return line.count > 160 ? String(line.prefix(157)) + "…" : line
 }
 
-/// A server answer that must be a refusal.
-func refusedByServer(_ what: String, _ answer: PHRConnection.Answer) -> Verdict {
-    guard answer.status >= 400 else { return .accepted("\(what): HTTP \(answer.status)") }
-    let name = (try? JSONDecoder().decode(ErrorBody.self, from: Data(answer.body)))?.error ?? "?"
-    return .defended("\(what): HTTP \(answer.status) \(name)")
+/// Runs what the trustlet or the runtime must refuse with `code`.
+func refused(_ what: String, expecting code: ReturnCode, _ attempt: () async throws -> Void) async throws -> Verdict {
+    try await refused(what, expecting: .code(code), attempt)
+}
+
+/// A server answer that must be the named refusal: a 2xx is ACCEPTED, any other answer FAILED.
+func refusedByServer(_ what: String, _ answer: PHRConnection.Answer, expecting status: Int, _ name: String) throws -> Verdict {
+    try refusedByServer(what, [answer], expecting: status, name)
 }
 
 extension SignedHTTPRequest {

@@ -80,27 +80,32 @@ public enum AttackSuite {
         let lab = try await AttackLab.start(root: directory)
         var reports: [AttackReport] = []
         for attack in attacks {
-            let started = ContinuousClock.now
-            let outcome: AttackOutcome
-            let evidence: String
-            do {
-                switch try await attack.play(lab) {
-                case let .defended(text): (outcome, evidence) = (.defended, text)
-                case let .leaked(text): (outcome, evidence) = (.leaked, text)
-                case let .accepted(text): (outcome, evidence) = (.accepted, text)
-                }
-            } catch {
-                (outcome, evidence) = (.failed, "the attack could not be played: \(error)")
-            }
-            lab.resetClock()
-            let elapsed = (ContinuousClock.now - started).components
-            let report = AttackReport(id: attack.id, attack: attack.name, surface: attack.surface, category: attack.category, defense: attack.defense,
-                                      outcome: outcome, evidence: evidence, seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+            let report = await play(attack, in: lab)
             progress(report)
             reports.append(report)
         }
         await lab.stop()
         return reports
+    }
+
+    /// Plays one attack against `lab`'s system and judges it.
+    static func play(_ attack: Attack, in lab: AttackLab) async -> AttackReport {
+        let started = ContinuousClock.now
+        let outcome: AttackOutcome
+        let evidence: String
+        do {
+            switch try await attack.play(lab) {
+            case let .defended(text): (outcome, evidence) = (.defended, text)
+            case let .leaked(text): (outcome, evidence) = (.leaked, text)
+            case let .accepted(text): (outcome, evidence) = (.accepted, text)
+            }
+        } catch {
+            (outcome, evidence) = (.failed, "the attack could not be played: \(error)")
+        }
+        lab.resetClock()
+        let elapsed = (ContinuousClock.now - started).components
+        return AttackReport(id: attack.id, attack: attack.name, surface: attack.surface, category: attack.category, defense: attack.defense,
+                            outcome: outcome, evidence: evidence, seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
     }
 
     /// The reports as a Markdown table, one row per attack.

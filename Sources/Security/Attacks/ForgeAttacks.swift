@@ -354,23 +354,11 @@ struct ClaimingCrypto: ChannelCrypto {
 func refusedByServer(_ what: String, _ answers: [PHRConnection.Answer], expecting status: Int, _ name: String) throws -> Verdict {
     for answer in answers {
         if (200..<300).contains(answer.status) { return .accepted("\(what): HTTP \(answer.status)") }
+        precondition((400..<500).contains(status), "a refusal is a 4xx, never a failure")
         let found = (try? JSONDecoder().decode(ErrorBody.self, from: Data(answer.body)))?.error ?? "?"
         guard answer.status == status, found == name else { throw AttackFailure("\(what): expected HTTP \(status) \(name), got \(answer.status) \(found)") }
     }
     return .defended("\(what): HTTP \(status) \(name)")
-}
-
-/// Runs what the trustlet must refuse with `code`: that code is defended, acceptance is
-/// ACCEPTED, and any other error means the attack proved nothing (FAILED).
-func refused(_ what: String, expecting code: ReturnCode, _ attempt: () async throws -> Void) async throws -> Verdict {
-    do {
-        try await attempt()
-        return .accepted("\(what) was accepted")
-    } catch let PHRAppError.refused(found, _) where found == code {
-        return .defended("\(what): \(code.name)")
-    } catch {
-        throw AttackFailure("\(what): expected \(code.name), got \(brief(error))")
-    }
 }
 
 extension SignedHTTPRequest {

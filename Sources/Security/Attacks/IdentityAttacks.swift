@@ -40,7 +40,7 @@ enum IdentityAttacks {
         _ = try Manufacturer.certificateAuthority(directory: lab.root + "/attacker-ca")
         let phone = try await lab.phone("forged", ca: lab.root + "/attacker-ca", answers: AttackLab.enrollmentAnswers(code: code))
         defer { phone.shutdown() }
-        return await refused("enrollment from a device of the attacker's CA") { try await enroll(lab, phone) }
+        return try await refused("enrollment from a device of the attacker's CA", expecting: .server(403, "attestation-refused")) { try await enroll(lab, phone) }
     }
 
     static func modifiedTrustlet(_ lab: AttackLab) async throws -> Verdict {
@@ -52,7 +52,7 @@ enum IdentityAttacks {
         let package = try TrustletPackage.sign(manifest: PHRPackage.manifest(), wasm: lab.stage.package.wasm + section, key: attacker)
         let phone = try await lab.phone("modified", developer: attacker.publicKey, package: package, answers: AttackLab.enrollmentAnswers(code: code))
         defer { phone.shutdown() }
-        return await refused("enrollment of a modified PHR trustlet on a genuine device") { try await enroll(lab, phone) }
+        return try await refused("enrollment of a modified PHR trustlet on a genuine device", expecting: .server(403, "attestation-refused")) { try await enroll(lab, phone) }
     }
 
     static func replayedToken(_ lab: AttackLab) async throws -> Verdict {
@@ -65,7 +65,8 @@ enum IdentityAttacks {
         let body = try await app.device.enrollBegin(challenge: challenge.body)
         let headers = [("Content-Type", "application/json")]
         _ = try await app.server.send("POST", "/v1/enrollment", headers: headers, body: body).checked()
-        return refusedByServer("the same enrollment sent again", try await app.server.send("POST", "/v1/enrollment", headers: headers, body: body))
+        return try refusedByServer("the same enrollment sent again", try await app.server.send("POST", "/v1/enrollment", headers: headers, body: body),
+                                   expecting: 409, "challenge-used")
     }
 
     static func stolenCode(_ lab: AttackLab) async throws -> Verdict {
@@ -76,7 +77,7 @@ enum IdentityAttacks {
         try await enroll(lab, victim)
         let thief = try await lab.phone("thief", answers: AttackLab.enrollmentAnswers(code: code))
         defer { thief.shutdown() }
-        return await refused("a second phone enrolling with the victim's code") { try await enroll(lab, thief) }
+        return try await refused("a second phone enrolling with the victim's code", expecting: .server(409, "code-used")) { try await enroll(lab, thief) }
     }
 
     static func unsignedReading(_ lab: AttackLab) async throws -> Verdict {
@@ -88,14 +89,15 @@ enum IdentityAttacks {
         signature = String(repeating: "0", count: signature.count)
         let zeroed = try await app.server.send(request.method, request.target,
                                                headers: request.headers.map { $0.0 == SignedRequest.signatureHeader ? ($0.0, signature) : $0 }, body: request.body)
-        return allHold([refusedByServer("no signature headers", unsigned), refusedByServer("a zero signature", zeroed)])
+        return allHold([try refusedByServer("no signature headers", unsigned, expecting: 401, "unauthenticated"),
+                        try refusedByServer("a zero signature", zeroed, expecting: 401, "unauthenticated")])
     }
 
     static func replayedReading(_ lab: AttackLab) async throws -> Verdict {
         let (phone, app, request) = try await NetworkAttacks.queuedReading(lab, "replayed-reading")
         defer { phone.shutdown() }
         _ = try await app.server.send(request).checked()
-        return refusedByServer("the same signed reading again", try await app.server.send(request))
+        return try refusedByServer("the same signed reading again", try await app.server.send(request), expecting: 409, "replayed-request")
     }
 
     static func otherDevice(_ lab: AttackLab) async throws -> Verdict {
@@ -106,7 +108,8 @@ enum IdentityAttacks {
         let (phone, app, request) = try await NetworkAttacks.queuedReading(lab, "other-device", patient: patients[1])
         defer { phone.shutdown() }
         let renamed = request.headers.map { $0.0 == SignedRequest.deviceHeader ? ($0.0, victimID) : $0 }
-        return refusedByServer("another device's signed reading in the victim's name", try await app.server.send(request.method, request.target, headers: renamed, body: request.body))
+        return try refusedByServer("another device's signed reading in the victim's name",
+                                   try await app.server.send(request.method, request.target, headers: renamed, body: request.body), expecting: 401, "unauthenticated")
     }
 
     static func injectedReading(_ lab: AttackLab) async throws -> Verdict {
@@ -114,10 +117,10 @@ enum IdentityAttacks {
         defer { phone.shutdown() }
         let value = Array(#"{"systolic": 90, "diastolic": 60}"#.utf8)
         let verdicts = [
-            await refused("a reading with its value passed in") {
+            try await refused("a reading with its value passed in", expecting: .badParameters) {
                 _ = try await app.device.call(.addReading, [.valueInput(1), .valueOutput, .input(value)])
             },
-            await refused("a receipt forged by the normal world") {
+            try await refused("a receipt forged by the normal world", expecting: .security) {
                 try await app.device.uploaded(receipt: Array(#"{"sequence": 1, "observation": "Observation/forged"}"#.utf8))
             },
         ]

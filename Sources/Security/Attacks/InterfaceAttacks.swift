@@ -50,8 +50,8 @@ enum InterfaceAttacks {
         var verdicts: [Verdict] = []
         for login in [LoginMethod.public, .user, .application] {
             let device = PHRDevice(session: try await context.openSession(uuid: PHRTrustlet.uuid, login: login))
-            verdicts.append(await refused("show from another app (\(login) login)") { try await device.show(record) })
-            verdicts.append(await refused("release from another app (\(login) login)") { _ = try await device.release(record) })
+            verdicts.append(try await refused("show from another app (\(login) login)", expecting: .cancel) { try await device.show(record) })
+            verdicts.append(try await refused("release from another app (\(login) login)", expecting: .cancel) { _ = try await device.release(record) })
         }
         return allHold(verdicts)
     }
@@ -65,11 +65,13 @@ enum InterfaceAttacks {
         for session in UInt32(0)..<64 {
             let reply = try socket.exchange(.invokeCommand(session: session, command: 0, parameters: Parameters([.memrefOutput(capacity: 4096)]),
                                                            cancellationToken: .none))
-            if reply.code == .success { answered.append("session \(session)") }
+            if reply.code == .success { answered.append("session \(session)") } else if reply.code != .badParameters {
+                throw AttackFailure("session \(session) from a new connection: expected \(ReturnCode.badParameters.name), got \(reply.code.name)")
+            }
         }
         guard answered.isEmpty else { return .accepted("another connection's \(answered.joined(separator: ", ")) answered") }
         _ = try await app.device.status()
-        return .defended("64 session IDs tried from a new connection: none answered; the patient's own session still does")
+        return .defended("64 session IDs tried from a new connection: each \(ReturnCode.badParameters.name) (no such session on it); the patient's own session still does")
     }
 
     static func malformedFrames(_ lab: AttackLab) async throws -> Verdict {

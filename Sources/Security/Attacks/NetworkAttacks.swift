@@ -52,16 +52,27 @@ enum NetworkAttacks {
         defer { phone.shutdown() }
         var body = request.body
         body[body.count / 2] ^= 0x20
-        let changedBody = try await app.server.send(request.method, request.target, headers: request.headers, body: body)
-        let changedTime = try await app.server.send(request.method, request.target,
-                                                    headers: request.headers.map { $0.0 == SignedRequest.timeHeader ? ($0.0, String((Int($0.1) ?? 0) - 60)) : $0 },
-                                                    body: request.body)
-        let changedTarget = try await app.server.send(request.method, "/v1/grants", headers: request.headers, body: request.body)
+        let server = app.server
+        let changed = try await eachHolds([
+            {
+                let time = request.headers.map { $0.0 == SignedRequest.timeHeader ? ($0.0, String((Int($0.1) ?? 0) - 60)) : $0 }
+                return try refusedByServer("time changed", try await server.send(request.method, request.target, headers: time, body: request.body),
+                                           expecting: 401, "unauthenticated")
+            },
+            {
+                try refusedByServer("sent to another endpoint", try await server.send(request.method, "/v1/grants", headers: request.headers, body: request.body),
+                                    expecting: 401, "unauthenticated")
+            },
+            {
+                try refusedByServer("body changed", try await server.send(request.method, request.target, headers: request.headers, body: body),
+                                    expecting: 401, "unauthenticated")
+            },
+        ])
+        guard case .defended = changed else { return changed }
         // The request as the trustlet signed it still goes through: the refusals were the changes'.
         let honest = try await app.server.send(request)
         guard (200..<300).contains(honest.status) else { throw AttackFailure("the unchanged request got HTTP \(honest.status)") }
-        return allHold([refusedByServer("body changed", changedBody), refusedByServer("time changed", changedTime),
-                    refusedByServer("sent to another endpoint", changedTarget), .defended("the unchanged request: HTTP \(honest.status)")])
+        return allHold([changed, .defended("the unchanged request: HTTP \(honest.status)")])
     }
 
     static func modifyAnswer(_ lab: AttackLab) async throws -> Verdict {
@@ -70,7 +81,7 @@ enum NetworkAttacks {
         let answer = try await app.server.send(try await app.device.syncRequest()).checked()
         var changed = answer.body
         changed[changed.count - 40] ^= 0x01
-        let verdict = await refused("a sync page with one byte flipped") { _ = try await app.device.syncPage(changed) }
+        let verdict = try await refused("a sync page with one byte flipped", expecting: .macInvalid) { _ = try await app.device.syncPage(changed) }
         let kept = try await app.device.status().records
         guard kept == 0 else { return .accepted("the trustlet kept \(kept) records from a changed page") }
         let honest = try await app.device.syncPage(answer.body)
@@ -83,7 +94,7 @@ enum NetworkAttacks {
         let answer = try await app.server.send(try await app.device.syncRequest()).checked()
         let first = try await app.device.syncPage(answer.body)
         let records = try await app.device.status().records
-        let verdict = await refused("the same page again") { _ = try await app.device.syncPage(answer.body) }
+        let verdict = try await refused("the same page again", expecting: .security) { _ = try await app.device.syncPage(answer.body) }
         let after = try await app.device.status().records
         guard after == records else { return .accepted("the replayed page changed the index from \(records) to \(after) records") }
         return allHold([verdict, .defended("the first delivery kept \(first.stored) records; the index is unchanged")])
@@ -94,9 +105,10 @@ enum NetworkAttacks {
         defer { phone.shutdown() }
         let earlier = try await app.server.send(try await app.device.syncRequest()).checked()
         let later = try await app.server.send(try await app.device.syncRequest()).checked()
-        let laterKept = (try? await app.device.syncPage(later.body)) != nil
-        let verdict = await refused("the earlier page after the later one") { _ = try await app.device.syncPage(earlier.body) }
-        return allHold([verdict, .defended("the later page was \(laterKept ? "kept" : "refused too")")])
+        // The control: the later page, delivered first, is kept; only the earlier one may be refused.
+        let kept = try await app.device.syncPage(later.body).stored
+        let verdict = try await refused("the earlier page after the later one", expecting: .security) { _ = try await app.device.syncPage(earlier.body) }
+        return allHold([verdict, .defended("the later page, delivered first, was kept (\(kept) records)")])
     }
 
     static func drop(_ lab: AttackLab) async throws -> Verdict {

@@ -92,26 +92,46 @@ enum StorageAttacks {
             let (phone, app, files) = try await syncedPhone(lab)
             let before = try await app.device.status()
             phone.shutdown()
+            try await untouchedRestart(lab, phone)
             let done = try change(files)
-            return await afterRestart(lab, phone, done: done, before: before)
+            return try await afterRestart(lab, phone, done: done, before: before)
+        }
+    }
+
+    /// What a refused store answers: the runtime's corrupt-object code, the trustlet's security
+    /// refusal when the runtime reports its state was rolled back or changed, or, when the change
+    /// reached the installer's namespace, no PHR trustlet loaded from it.
+    static let storeRefusals: [Refusal] = [.code(.corruptObject), .code(.security), .code(.itemNotFound, saying: "is installed")]
+
+    /// The control: restarted on its untouched REE directory, the phone's trustlet answers every
+    /// read the attack then makes, so a refusal after the change is the change's doing.
+    static func untouchedRestart(_ lab: AttackLab, _ phone: EmulatedPhone) async throws {
+        let context = try lab.restart(phone)
+        defer { context.close() }
+        do {
+            let device = try await PHRDevice.open(context)
+            _ = try await device.status()
+            _ = try await device.query(PHRDevice.Query(limit: 1000))
+            _ = try await device.localAudit()
+        } catch {
+            throw AttackFailure("the untouched store did not answer after a restart: \(brief(error))")
         }
     }
 
     /// What the trustlet answers after the secure world restarts on a tampered REE directory:
-    /// defended when the runtime refuses (the session, or a read of the tampered objects).
-    static func afterRestart(_ lab: AttackLab, _ phone: EmulatedPhone, done: String, before: PHRDevice.Status) async -> Verdict {
-        let context: TEEContext
-        do { context = try lab.restart(phone) } catch { return .defended("\(done); the secure world refused to start on it: \(brief(error))") }
+    /// defended when the runtime refuses a read of the tampered objects with a store refusal.
+    static func afterRestart(_ lab: AttackLab, _ phone: EmulatedPhone, done: String, before: PHRDevice.Status) async throws -> Verdict {
+        let context = try lab.restart(phone)
         defer { context.close() }
-        do {
+        var status: PHRDevice.Status?
+        let verdict = try await refused(done, expecting: storeRefusals) {
             let device = try await PHRDevice.open(context)
-            let status = try await device.status()
+            status = try await device.status()
             _ = try await device.query(PHRDevice.Query(limit: 1000))
             _ = try await device.localAudit()
-            return .accepted("\(done); the trustlet still answered (\(status.records) records, \(before.records) before)")
-        } catch {
-            return .defended("\(done); then: \(brief(error))")
         }
+        if case .accepted = verdict, let status { return .accepted("\(done); the trustlet still answered (\(status.records) records, \(before.records) before)") }
+        return verdict
     }
 
     enum Scope { case object, namespace, everything }
@@ -126,6 +146,7 @@ enum StorageAttacks {
         let after = try await app.device.status()
         guard after.pendingUploads == 1 else { throw AttackFailure("the reading was not queued") }
         phone.shutdown()
+        try await untouchedRestart(lab, phone)
         let done: String
         switch scope {
         case .object:
@@ -140,16 +161,15 @@ enum StorageAttacks {
             try restore(copy, at: root)
             done = "restored \(copy.count) files from before the reading"
         }
-        let context: TEEContext
-        do { context = try lab.restart(phone) } catch { return .defended("\(done); the secure world refused to start on it: \(brief(error))") }
+        let context = try lab.restart(phone)
         defer { context.close() }
-        do {
-            let status = try await PHRDevice.open(context).status()
-            if status.pendingUploads == 0 { return .accepted("\(done); the trustlet forgot the queued reading") }
-            return .accepted("\(done); the trustlet answered (the rollback did not take, but was not refused)")
-        } catch {
-            return .defended("\(done); then: \(brief(error))")
+        var status: PHRDevice.Status?
+        let verdict = try await refused(done, expecting: storeRefusals) { status = try await PHRDevice.open(context).status() }
+        if case .accepted = verdict, let status {
+            return .accepted(status.pendingUploads == 0 ? "\(done); the trustlet forgot the queued reading"
+                                                        : "\(done); the trustlet answered (the rollback did not take, but was not refused)")
         }
+        return verdict
     }
 
     static func pinRollback(_ lab: AttackLab) async throws -> Verdict {
@@ -161,17 +181,16 @@ enum StorageAttacks {
         let counted = try await device.status().wrongPINs
         guard counted == 2 else { throw AttackFailure("\(counted) wrong PINs counted, not 2") }
         phone.shutdown()
+        try await untouchedRestart(lab, phone)
         try restore(snapshot, at: phone.ree)
         let context = try lab.restart(phone)
         defer { context.close() }
-        do {
-            let status = try await PHRDevice.open(context).status()
-            return status.wrongPINs == 2
-                ? .defended("after the rollback and a restart the trustlet still counts 2 wrong PINs (\(status.attemptsLeft) attempts left)")
-                : .accepted("the rollback gave back attempts: \(status.wrongPINs) wrong PINs counted")
-        } catch {
-            return .defended("the rolled-back store was refused: \(brief(error))")
-        }
+        var status: PHRDevice.Status?
+        let verdict = try await refused("the rolled-back store", expecting: storeRefusals) { status = try await PHRDevice.open(context).status() }
+        guard case .accepted = verdict, let status else { return verdict }
+        return status.wrongPINs == 2
+            ? .defended("after the rollback and a restart the trustlet still counts 2 wrong PINs (\(status.attemptsLeft) attempts left)")
+            : .accepted("the rollback gave back attempts: \(status.wrongPINs) wrong PINs counted")
     }
 
     static func scan(_ lab: AttackLab) async throws -> Verdict {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TrubiZoneProtocol
 
 /// An enrolled device: the PHR trustlet's keys on one phone, bound to one patient.
 public struct Device: Sendable, Equatable {
@@ -132,7 +133,7 @@ extension RecordStore: PHRStore {
                 guard let row = try Row.fetchOne(db, sql: "SELECT nonce, expiresAt, usedAt FROM challenge WHERE id = ?", arguments: [id]) else {
                     return .failure(.unknownChallenge)
                 }
-                if (row["usedAt"] as Double?) != nil { return .failure(.challengeUsed) }
+                if (row["usedAt"] as Double?) != nil, !Weakening.isOff(.challengeSingleUse, at: path) { return .failure(.challengeUsed) }
                 try db.execute(sql: "UPDATE challenge SET usedAt = ? WHERE id = ?", arguments: [now, id])
                 if (row["expiresAt"] as Double) < now { return .failure(.challengeExpired) }
                 return .success(Array(row["nonce"] as Data))
@@ -158,7 +159,8 @@ extension RecordStore: PHRStore {
         let done: Bool
         do {
             done = try database.write { db in
-                try db.execute(sql: "UPDATE enrollmentCode SET usedAt = ? WHERE id = ? AND usedAt IS NULL", arguments: [device.enrolledAt, code])
+                let again = Weakening.isOff(.codeSingleUse, at: path)
+                try db.execute(sql: "UPDATE enrollmentCode SET usedAt = ? WHERE id = ? AND (usedAt IS NULL OR ?)", arguments: [device.enrolledAt, code, again])
                 guard db.changesCount == 1 else { return false }
                 try db.execute(sql: "INSERT INTO device (id, patient, signingKey, hpkeKey, enrolledAt) VALUES (?, ?, ?, ?, ?)",
                                arguments: [device.id, device.patient, Data(device.signingKey), Data(device.hpkeKey), device.enrolledAt])

@@ -2,10 +2,13 @@ import Crypto
 import Foundation
 import PHRFHIR
 import GRDB
+import TrubiZoneProtocol
 
 /// The server's health records, in SQLite (GRDB). Schema migrations run when it opens.
 public final class RecordStore: Sendable {
     let database: DatabasePool
+    /// The database file.
+    public let path: String
     let nonceSweep = NonceSweep()
 
     /// What importing one file did.
@@ -33,6 +36,7 @@ public final class RecordStore: Sendable {
     /// power cut can lose the last commits (never corrupt the file), which a device retries — the
     /// price of serving many devices from one SQLite file, measured in the README.
     public init(path: String) throws {
+        self.path = path
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }

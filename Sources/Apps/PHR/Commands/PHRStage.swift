@@ -25,14 +25,15 @@ public final class PHRStage: Sendable {
 
     /// Signs the trustlet, makes the CA and starts the server on `records`.
     /// - Parameter clock: the server's time (the attack suite moves it to let grants expire).
-    public static func start(root: String, records: ProviderHarness.Records, clock: @escaping @Sendable () -> Date = { Date() }) async throws -> PHRStage {
+    public static func start(root: String, records: ProviderHarness.Records, clock: @escaping @Sendable () -> Date = { Date() },
+                             challengeBurst: Int = 20) async throws -> PHRStage {
         let developer = P256.Signing.PrivateKey()
         let package = try PHRPackage.signed(with: developer)
         let ca = try Manufacturer.certificateAuthority(directory: root + "/manufacturer-ca")
         let reference = ReferenceValues(trustlets: [.init(measurement: Hex.encode(package.measurement), signer: Hex.encode(package.signerID))],
                                         runtimeImplementationIDs: [Hex.encode(Attester.implementationID)])
         try FileManager.default.createDirectory(atPath: root + "/server", withIntermediateDirectories: true)
-        let provider = try await ProviderHarness.start(database: root + "/server/phr.sqlite", records: records, roots: [ca], reference: reference, clock: clock,
+        let provider = try await ProviderHarness.start(database: root + "/server/phr.sqlite", records: records, roots: [ca], reference: reference, clock: clock, challengeBurst: challengeBurst,
                                                        logger: Logger(label: "phr-server", factory: FileLogHandler.factory(path: root + "/server/phr-server.log")))
         return PHRStage(root: root, developer: developer, package: package, provider: provider)
     }

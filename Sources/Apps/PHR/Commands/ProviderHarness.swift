@@ -27,8 +27,10 @@ public final class ProviderHarness: @unchecked Sendable {
     }
 
     /// Opens the database, loads the records and starts serving on a free port.
+    /// - Parameter challengeBurst: enrollment challenges one address may ask for at once (then one
+    ///   each 3 s), the server's default unless many phones share one address, as in the attack suite.
     public static func start(database: String, records: Records, roots: [Certificate], reference: ReferenceValues,
-                             clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger) async throws -> ProviderHarness {
+                             clock: @escaping @Sendable () -> Date = { Date() }, challengeBurst: Int = 20, logger: Logger) async throws -> ProviderHarness {
         let store = try RecordStore(path: database)
         var files = [(name: "clinic.json", data: PatientGenerator.clinicBundle())]
         switch records {
@@ -46,7 +48,8 @@ public final class ProviderHarness: @unchecked Sendable {
         }
         let service = PHRService(store: store, policy: PHRServerPolicy(trustedRoots: roots, reference: reference), clock: clock)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-        let app = try PHRApplication.application(service: service, host: "127.0.0.1", port: 0, logger: logger) { address in
+        let limiter = RateLimiter(capacity: challengeBurst, perSecond: 1.0 / 3)
+        let app = try PHRApplication.application(service: service, host: "127.0.0.1", port: 0, logger: logger, challengeLimiter: limiter) { address in
             continuation.yield(address.port ?? 0)
             continuation.finish()
         }

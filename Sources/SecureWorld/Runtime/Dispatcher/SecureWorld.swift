@@ -284,10 +284,13 @@ public final class SecureWorld: WorldSwitchEndpoint {
         enum Lookup { case ok(SessionEntry), noConnection, gone, noSession, busy }
         // Busy and running are set together, and never on a connection whose client is gone, so
         // a hang-up at any moment stops the call.
+        let foreign = Weakening.isOff(.sessionOwnership, at: storage.configuration.reeDirectory)
         let lookup: Lookup = tables.withLock { tables in
             guard let conn = tables.connections[connection] else { return .noConnection }
             guard !conn.gone else { return .gone }
-            guard var entry = conn.sessions[id] else { return .noSession }
+            guard var entry = conn.sessions[id] ?? (foreign ? tables.connections.values.lazy.compactMap({ $0.sessions[id] }).first : nil) else {
+                return .noSession
+            }
             guard !entry.busy else { return .busy }
             entry.busy = true
             entry.running = cancellation

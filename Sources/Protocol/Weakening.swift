@@ -1,0 +1,59 @@
+#if TRUBIZONE_WEAKENINGS
+import Synchronization
+#endif
+
+/// A defence that a negative control of the attack suite turns off, to prove that the attack
+/// testing it notices its absence (it must then report ACCEPTED or LEAKED, never defended).
+///
+/// Only debug builds (`swift build`, `swift test`) compile the switch: a release build, which is
+/// what ships, has no storage for it and `isOff` is the constant `false`. No flag, environment
+/// variable or file reaches it; tests turn defences off for the components under a directory of
+/// their own (a secure world's state and REE, a server's database), so tests running beside them
+/// are untouched.
+public enum Weakening: String, Sendable, CaseIterable {
+    // The provider server
+    /// Enrollment takes any token that binds its two keys, whatever the verifier found.
+    case attestationAppraisal
+    /// A challenge can be answered more than once.
+    case challengeSingleUse
+    /// An enrollment code can enroll more than one device.
+    case codeSingleUse
+    /// A device request's signature is not checked.
+    case requestSignature
+    /// A device request's nonce can be used again.
+    case requestNonce
+    /// A grant is read after it expired or was revoked.
+    case grantEnd
+    /// A practitioner's grant of one record lets it read any record.
+    case grantScope
+    // The secure world
+    /// A package's signature is not checked.
+    case packageSignature
+    /// A package's version may be lower than the one installed.
+    case versionFloor
+    /// A session answers calls from any connection, not only the one that opened it.
+    case sessionOwnership
+
+    /// Whether `defence` is off for the component whose files are at `path`.
+    @inline(__always)
+    public static func isOff(_ defence: Weakening, at path: String) -> Bool {
+        #if TRUBIZONE_WEAKENINGS
+        return scopes.withLock { scopes in scopes.contains { path.hasPrefix($0.directory) && $0.off.contains(defence) } }
+        #else
+        return false
+        #endif
+    }
+
+    #if TRUBIZONE_WEAKENINGS
+    private static let scopes = Mutex<[(directory: String, off: Set<Weakening>)]>([])
+
+    /// Turns `defences` off for every component under `directory` (a path ending in `/`) while
+    /// `body` runs. Debug builds only.
+    public static func off<T>(_ defences: Set<Weakening>, under directory: String, during body: () async throws -> T) async rethrows -> T {
+        let scope = directory.hasSuffix("/") ? directory : directory + "/"
+        scopes.withLock { $0.append((scope, defences)) }
+        defer { scopes.withLock { scopes in scopes.removeAll { $0.directory == scope && $0.off == defences } } }
+        return try await body()
+    }
+    #endif
+}

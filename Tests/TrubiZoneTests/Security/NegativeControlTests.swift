@@ -1,0 +1,59 @@
+#if TRUBIZONE_WEAKENINGS
+import Foundation
+import Testing
+@testable import TrubiZoneAttacks
+import TrubiZoneProtocol
+import TrubiZoneTesting
+
+/// The attack suite's negative controls: with the defence an attack tests turned off (a switch only
+/// debug builds have), the attack must report ACCEPTED or LEAKED. An attack that still says
+/// "defended" against a system without its defence is not evidence of anything.
+@Suite struct NegativeControlTests {
+    /// Each attack and the defences that, turned off together, let it through. Two where the
+    /// system holds the line twice (a replayed enrollment meets a used challenge and a used code).
+    static let controls: [(attack: String, off: Set<Weakening>)] = [
+        ("identity-forged-token", [.attestationAppraisal]),
+        ("identity-modified-trustlet", [.attestationAppraisal]),
+        ("identity-replayed-token", [.challengeSingleUse, .codeSingleUse]),
+        ("identity-stolen-code", [.codeSingleUse]),
+        ("identity-unsigned-reading", [.requestSignature]),
+        ("identity-replayed-reading", [.requestNonce]),
+        ("network-modify-request", [.requestSignature]),
+        ("access-expired-grant", [.grantEnd]),
+        ("access-revoked-grant", [.grantEnd]),
+        ("access-other-patient", [.grantScope]),
+        ("api-session-hijack", [.sessionOwnership]),
+        ("access-downgrade", [.versionFloor]),
+        ("access-unsigned-trustlet", [.packageSignature]),
+    ]
+
+    @Test func eachAttackReportsItsDefenceTurnedOffAsAccepted() async throws {
+        let directory = TemporaryDirectory("negative-controls")
+        defer { withExtendedLifetime(directory) {} }
+        let lab = try await AttackLab.start(root: directory.path)
+        for (id, off) in Self.controls {
+            let attack = try #require(AttackSuite.all.first { $0.id == id }, "no attack \(id)")
+            let report = await Weakening.off(off, under: directory.path) { await AttackSuite.play(attack, in: lab) }
+            #expect(report.outcome == .accepted || report.outcome == .leaked,
+                    "\(id) with \(off.map(\.rawValue).sorted()) off: \(report.outcome.rawValue): \(report.evidence)")
+        }
+        await lab.stop()
+    }
+
+    /// A weakening reaches only the components under its directory: a system beside it keeps
+    /// every defence.
+    @Test func aWeakeningStaysInsideItsDirectory() async {
+        let inside = await Weakening.off([.versionFloor], under: "/tmp/weakened") {
+            (Weakening.isOff(.versionFloor, at: "/tmp/weakened/phone/ree"), Weakening.isOff(.versionFloor, at: "/tmp/weakened-not/ree"),
+             Weakening.isOff(.packageSignature, at: "/tmp/weakened/phone/ree"))
+        }
+        #expect(inside == (true, false, false))
+        #expect(!Weakening.isOff(.versionFloor, at: "/tmp/weakened/phone/ree"))
+    }
+
+    /// Every switch has an attack that notices it.
+    @Test func everyWeakeningHasItsAttack() {
+        #expect(Set(Self.controls.flatMap(\.off)) == Set(Weakening.allCases))
+    }
+}
+#endif
