@@ -95,7 +95,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "WasmKit", package: "WasmKit"),
             ],
-            path: "Sources/SecureWorld/Runtime"
+            path: "Sources/SecureWorld/Runtime",
+            swiftSettings: weakenings
         ),
         // The emulated world switch: the secure world's end of the Unix socket.
         .target(

@@ -5,7 +5,8 @@ import PackagePlugin
 /// `wasm32-unknown-none-wasm`, so `swift build` and `swift test` build them too.
 ///
 /// Each folder under `Trustlets/Apps`, `Trustlets/Samples`, `Trustlets/Hostile`, `Trustlets/Probes` and `Trustlets/Bench` becomes `<folder>.wasm`, a
-/// resource of the target this plugin is applied to. The recipe is `Trustlets/SDK/build-trustlet.sh`,
+/// resource of the target this plugin is applied to; each app also `<folder>-weakened.wasm`, its
+/// test build for the attack suite's negative controls. The recipe is `Trustlets/SDK/build-trustlet.sh`,
 /// the same one `trubizone trustlet build` runs, so both give the same bytes.
 @main
 struct TrustletBuilder: BuildToolPlugin {
@@ -30,6 +31,15 @@ struct TrustletBuilder: BuildToolPlugin {
                     arguments: [script.path, swiftc.path, output.path, directory.path, sdk.path],
                     inputFiles: [script] + sdkSources + sources,
                     outputFiles: [output]))
+                // Each app's test build, for the attack suite's negative controls (never packaged).
+                guard group == "Apps" else { continue }
+                let weakened = context.pluginWorkDirectoryURL.appending(path: "trustlets/\(name)-weakened.wasm")
+                commands.append(.buildCommand(
+                    displayName: "Building the test build of trustlet \(name)",
+                    executable: URL(fileURLWithPath: "/bin/sh"),
+                    arguments: [script.path, swiftc.path, weakened.path, directory.path, sdk.path, "test"],
+                    inputFiles: [script] + sdkSources + sources,
+                    outputFiles: [weakened]))
             }
         }
         return commands

@@ -33,6 +33,23 @@ public enum Weakening: String, Sendable, CaseIterable {
     case versionFloor
     /// A session answers calls from any connection, not only the one that opened it.
     case sessionOwnership
+    /// A UUID is anyone's: reserved, assigned and first-installed UUIDs are not checked.
+    case uuidOwnership
+    /// Sealed storage takes a namespace's files as they are, not as its counter committed them.
+    case rollbackCounter
+    // A trustlet's own checks (its test build asks the runtime, `tz.test_weakened`)
+    /// A server's answer is taken whatever request it answers and however old its sequence.
+    case answerBinding
+    /// A server message in the channel's first format (HPKE base mode, no sender key) is opened too.
+    case senderKey
+    /// A PIN prompt's answer is not checked: a command runs whatever was entered, even nothing.
+    case pinGate
+    /// Wrong PINs neither lock nor make the next attempt wait.
+    case pinLock
+    /// An enrollment answer's channel key is taken without the server's proof of the code.
+    case enrollmentProof
+    /// Sealed sync pages are stored at their own size, not padded to a bucket.
+    case storagePadding
 
     /// Whether `defence` is off for the component whose files are at `path`.
     @inline(__always)

@@ -1,7 +1,11 @@
 #!/bin/sh
 # Builds one trustlet to wasm with the toolchain's Embedded Swift and TrustletKit.
 #
-#   build-trustlet.sh SWIFTC OUTPUT.wasm TRUSTLET-SOURCE-DIR [TRUSTLETKIT-DIR]
+#   build-trustlet.sh SWIFTC OUTPUT.wasm TRUSTLET-SOURCE-DIR [TRUSTLETKIT-DIR [test]]
+#
+# `test` makes the test build the attack suite's negative controls use: compiled with
+# TRUBIZONE_WEAKENINGS, so the trustlet can ask a debug runtime whether one of its own checks is
+# turned off (TrustletKit's `weakened`). It is never packaged for a phone.
 #
 # TrustletKit is compiled with the wire formats both worlds share (`Wire/` beside it, also the
 # host module TrubiZoneWire), so the trustlet and the server build them from one source.
@@ -17,6 +21,8 @@ swiftc=$1
 output=$2
 source=$3
 sdk=${4:-$(dirname "$0")/TrustletKit}
+defines=""
+if [ "${5:-}" = test ]; then defines="-DTRUBIZONE_WEAKENINGS"; fi
 wire=$(dirname "$sdk")/Wire
 name=$(basename "$source")
 module=$(printf '%s' "$name" | tr -c 'A-Za-z0-9_\n' '_')
@@ -34,9 +40,9 @@ flags="-target wasm32-unknown-none-wasm -enable-experimental-feature Embedded -e
  -enable-experimental-feature BuiltinModule -wmo -Osize -parse-as-library -Xfrontend -disable-stack-protector"
 
 # shellcheck disable=SC2086
-"$swiftc" $flags -emit-module -module-name TrustletKit -emit-module-path TrustletKit.swiftmodule -c TrustletKit/*.swift -o TrustletKit.o
+"$swiftc" $flags $defines -emit-module -module-name TrustletKit -emit-module-path TrustletKit.swiftmodule -c TrustletKit/*.swift -o TrustletKit.o
 # shellcheck disable=SC2086
-"$swiftc" $flags -I . -module-name "$module" -c trustlet/*.swift -o trustlet.o
+"$swiftc" $flags $defines -I . -module-name "$module" -c trustlet/*.swift -o trustlet.o
 
 # Character-level String work needs the stdlib's Unicode tables; an archive only adds what is used.
 unicode="$toolchain/../lib/swift/embedded/wasm32-unknown-none-wasm"

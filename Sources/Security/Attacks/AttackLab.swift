@@ -29,12 +29,14 @@ public final class AttackLab: Sendable {
     }
 
     /// Starts the server (seeded patients, so the same records every run) under `root`.
-    static func start(root: String) async throws -> AttackLab {
+    /// - Parameter trustlet: the PHR trustlet's build the phones run: the genuine one, or its test
+    ///   build for negative controls (`phr-weakened`).
+    static func start(root: String, trustlet: String = PHRTrustlet.name) async throws -> AttackLab {
         let offset = OffsetBox()
         // Every phone of the suite enrolls from 127.0.0.1: the per-address limit on challenges
         // would otherwise be what refuses the later attacks' enrollments.
         let stage = try await PHRStage.start(root: root + "/system", records: .seeded(patients: 3), clock: { Date().addingTimeInterval(offset.value) },
-                                             challengeBurst: 200)
+                                             challengeBurst: 200, trustlet: trustlet)
         return AttackLab(root: root, stage: stage, clockOffset: offset)
     }
 

@@ -55,7 +55,7 @@ enum ForgeAttacks {
         let nonce = try request.nonce
         let page = Array(#"{"cursor":"999999999","more":false,"resources":["#.utf8) + Forger.medication + [0x2C] + Forger.allergy + Array("]}".utf8)
         var verdicts: [Verdict] = []
-        for (way, message) in try forger.everyWay(page, purpose: PHRMessage.syncPurpose, sequence: UInt64.max - 1, request: nonce, bucket: PHRMessage.syncPageBucket) {
+        for (way, message) in try forger.everyWay(page, purpose: PHRMessage.syncPurpose, sequence: 1 << 62, request: nonce, bucket: PHRMessage.syncPageBucket) {
             verdicts.append(try await refused("a page \(way.name)", expecting: way.refusal) { _ = try await app.device.syncPage(message) })
         }
         let kept = try await app.device.status().records
@@ -135,7 +135,9 @@ enum ForgeAttacks {
                                ("the server's key and proof with another device ID", Enrollment(device: String(repeating: "f", count: 32),
                                                                                                  channelKey: genuine.channelKey, keyProof: genuine.keyProof))] {
             let bytes = Array(try JSONEncoder().encode(forged))
-            verdicts.append(try await refused(what, expecting: .security) { try await app.device.enrollFinish(answer: bytes) })
+            let verdict = try await refused(what, expecting: .security) { try await app.device.enrollFinish(answer: bytes) }
+            guard case .defended = verdict else { return verdict }
+            verdicts.append(verdict)
         }
         guard try await !app.device.status().enrolled else { return .accepted("the phone enrolled with the attacker's channel key") }
         // Positive control: the server's own answer enrolls the phone.

@@ -147,29 +147,46 @@ enum StorageAttacks {
         guard after.pendingUploads == 1 else { throw AttackFailure("the reading was not queued") }
         phone.shutdown()
         try await untouchedRestart(lab, phone)
-        let done: String
+        let attempts: [(done: String, change: () throws -> Void)]
         switch scope {
         case .object:
-            // One file the reading replaced comes back; its replacement goes.
-            let now = Set(Self.files(under: root))
-            guard let old = copy.first(where: { !now.contains($0.path) }) else { throw AttackFailure("the reading replaced no file") }
-            let replacement = now.subtracting(copy.map(\.path)).sorted().first
-            if let replacement { try FileManager.default.removeItem(atPath: replacement) }
-            try write(old.path, old.bytes)
-            done = "restored one object's earlier file"
+            // One file the reading replaced comes back and its replacement goes. An observer of the
+            // directory sees which new file replaced which old one as it happens; here every
+            // pairing is tried, each on the store as the reading left it.
+            let now = snapshot(under: root)
+            let present = Set(now.map(\.path))
+            let earlier = copy.filter { !present.contains($0.path) }
+            let replacements = present.subtracting(copy.map(\.path)).sorted()
+            guard !earlier.isEmpty, !replacements.isEmpty else { throw AttackFailure("the reading replaced no file") }
+            attempts = earlier.flatMap { old in
+                replacements.map { replacement in
+                    ("restored one object's earlier file", {
+                        try restore(now, at: root)
+                        try FileManager.default.removeItem(atPath: replacement)
+                        try write(old.path, old.bytes)
+                    })
+                }
+            }
         case .namespace, .everything:
-            try restore(copy, at: root)
-            done = "restored \(copy.count) files from before the reading"
+            attempts = [("restored \(copy.count) files from before the reading", { try restore(copy, at: root) })]
         }
-        let context = try lab.restart(phone)
-        defer { context.close() }
-        var status: PHRDevice.Status?
-        let verdict = try await refused(done, expecting: storeRefusals) { status = try await PHRDevice.open(context).status() }
-        if case .accepted = verdict, let status {
-            return .accepted(status.pendingUploads == 0 ? "\(done); the trustlet forgot the queued reading"
-                                                        : "\(done); the trustlet answered (the rollback did not take, but was not refused)")
-        }
-        return verdict
+        let verdict = try await eachHolds(attempts.map { attempt in
+            {
+                try attempt.change()
+                let context = try lab.restart(phone)
+                defer { context.close() }
+                var status: PHRDevice.Status?
+                let verdict = try await refused(attempt.done, expecting: storeRefusals) { status = try await PHRDevice.open(context).status() }
+                if case .accepted = verdict, let status {
+                    return .accepted(status.pendingUploads == 0 ? "\(attempt.done); the trustlet forgot the queued reading"
+                                                                : "\(attempt.done); the trustlet answered (the rollback did not take, but was not refused)")
+                }
+                return verdict
+            }
+        })
+        guard attempts.count > 1, case let .defended(evidence) = verdict else { return verdict }
+        let answers = Set(evidence.components(separatedBy: "; ").map { $0.replacingOccurrences(of: attempts[0].done + ": ", with: "") })
+        return .defended("\(attempts[0].done) in place of its replacement, each of the \(attempts.count) pairings: \(answers.sorted().joined(separator: ", "))")
     }
 
     static func pinRollback(_ lab: AttackLab) async throws -> Verdict {

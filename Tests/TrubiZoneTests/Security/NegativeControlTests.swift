@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 @testable import TrubiZoneAttacks
+import PHRApp
 import TrubiZoneProtocol
 import TrubiZoneTesting
 
@@ -23,6 +24,23 @@ import TrubiZoneTesting
         ("access-revoked-grant", [.grantEnd]),
         ("access-other-patient", [.grantScope]),
         ("api-session-hijack", [.sessionOwnership]),
+        ("identity-uuid-takeover", [.uuidOwnership]),
+        ("storage-rollback-object", [.rollbackCounter]),
+        ("storage-rollback-namespace", [.rollbackCounter]),
+        ("storage-rollback-ree", [.rollbackCounter]),
+        // The trustlet's own checks: the lab runs the PHR trustlet's test build.
+        ("network-replay-answer", [.answerBinding]),
+        ("network-reorder", [.answerBinding]),
+        ("forge-audit-trail", [.answerBinding]),
+        ("forge-server-clock", [.answerBinding]),
+        ("forge-enrollment-answer", [.enrollmentProof]),
+        ("forge-sync-page", [.senderKey]),
+        ("forge-upload-receipt", [.senderKey]),
+        ("forge-grant-receipts", [.senderKey]),
+        ("access-no-pin", [.pinGate]),
+        ("api-foreign-client", [.pinGate]),
+        ("access-pin-brute-force", [.pinLock]),
+        ("traffic-analysis", [.storagePadding]),
         ("access-downgrade", [.versionFloor]),
         ("access-unsigned-trustlet", [.packageSignature]),
     ]
@@ -30,7 +48,7 @@ import TrubiZoneTesting
     @Test func eachAttackReportsItsDefenceTurnedOffAsAccepted() async throws {
         let directory = TemporaryDirectory("negative-controls")
         defer { withExtendedLifetime(directory) {} }
-        let lab = try await AttackLab.start(root: directory.path)
+        let lab = try await AttackLab.start(root: directory.path, trustlet: PHRTrustlet.name + "-weakened")
         for (id, off) in Self.controls {
             let attack = try #require(AttackSuite.all.first { $0.id == id }, "no attack \(id)")
             let report = await Weakening.off(off, under: directory.path) { await AttackSuite.play(attack, in: lab) }

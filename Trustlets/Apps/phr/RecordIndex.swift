@@ -74,7 +74,7 @@ struct RecordIndex {
 
     /// `json` followed by spaces up to `size` bytes (JSON readers skip trailing whitespace).
     static func padded(_ json: [UInt8], to size: Int) -> [UInt8] {
-        guard json.count < size else { return json }
+        guard json.count < size, !weakened("storagePadding") else { return json }
         var bytes = json
         bytes.append(contentsOf: repeatElement(0x20, count: size - json.count))
         return bytes

@@ -25,6 +25,8 @@ enum Sync {
     static func receive(page: [UInt8], answering nonce: String) throws(TrustletError) -> (stored: Int, more: Bool) {
         var state = try DeviceState.enrolled()
         let opened = try Channel.open(page, key: Enrollment.hpkeKey, from: state.serverKey, purpose: purpose, request: nonce, after: state.lastPage)
+        // The index keeps page numbers as CBOR's signed integers: a server never comes near 2^63.
+        guard opened.sequence <= UInt64(Int64.max) else { throw .badFormat }
         let parsed: (document: JSON, ranges: [Range<Int>])
         do throws(JSONError) {
             parsed = try JSON.parse(opened.payload, limits: JSON.Limits(maxBytes: 1 << 20, maxDepth: 40), elementRangesOf: "resources")

@@ -29,13 +29,52 @@ public enum Channel {
     ///   malformed message or an older version.
     public static func open(_ message: [UInt8], key: RuntimeKey, from sender: [UInt8], purpose: String, request: String,
                             after last: UInt64?) throws(TrustletError) -> (payload: [UInt8], sequence: UInt64) {
+        #if TRUBIZONE_WEAKENINGS
+        if weakened("senderKey"), message.count > 4, Array(message[0..<4]) == Bytes.utf8("TZE1") {
+            return try openBaseMode(message, key: key, purpose: purpose, after: last)
+        }
+        #endif
         let crypto = RuntimeChannelCrypto(key: key)
         do throws(ChannelFormatError) {
+            // A negative control's test build with answer binding off takes the request the
+            // message names and any sequence.
+            if weakened("answerBinding") {
+                return try ChannelMessage.open(message, from: sender, purpose: Bytes.utf8(purpose), request: try ChannelMessage.header(of: message).request,
+                                               after: nil, crypto: crypto)
+            }
             return try ChannelMessage.open(message, from: sender, purpose: Bytes.utf8(purpose), request: Bytes.utf8(request), after: last, crypto: crypto)
         } catch {
             throw crypto.failure.error ?? Self.error(error)
         }
     }
+
+    #if TRUBIZONE_WEAKENINGS
+    /// A negative control's test build with sender authentication off also opens the channel's
+    /// first format, TZE1: HPKE base mode, which anyone holding this trustlet's public key can seal.
+    ///
+    ///     "TZE1" | suite (6) | recipient hint (8) | sequence u64 | purpose length u8 | purpose |
+    ///     encapsulated key (65) | HPKE base-mode ciphertext of (length u32 | payload | zeros)
+    ///
+    /// with `info` = "TrubiZone channel v1" ‖ 0x00 ‖ SHA-256(recipient key) and the header as the
+    /// associated data.
+    static func openBaseMode(_ message: [UInt8], key: RuntimeKey, purpose: String, after last: UInt64?) throws(TrustletError)
+        -> (payload: [UInt8], sequence: UInt64) {
+        let fixed = 27
+        guard message.count > fixed else { throw .badFormat }
+        let headerEnd = fixed + Int(message[26])
+        guard message.count > headerEnd + 65 else { throw .badFormat }
+        guard Array(message[fixed..<headerEnd]) == Bytes.utf8(purpose) else { throw .badParameters }
+        var sequence: UInt64 = 0
+        for byte in message[18..<26] { sequence = sequence << 8 | UInt64(byte) }
+        if let last, sequence <= last { throw .security }
+        let info = Bytes.utf8("TrubiZone channel v1") + [0] + (try Digest.sha256(try key.publicKey()))
+        let plaintext = try key.hpkeOpen(Array(message[headerEnd...]), info: info, aad: Array(message[0..<headerEnd]))
+        guard plaintext.count >= 4 else { throw .badFormat }
+        let length = Int(plaintext[0]) << 24 | Int(plaintext[1]) << 16 | Int(plaintext[2]) << 8 | Int(plaintext[3])
+        guard length <= plaintext.count - 4 else { throw .badFormat }
+        return (Array(plaintext[4..<(4 + length)]), sequence)
+    }
+    #endif
 
     /// Seals `payload` from `key` to `recipient` (a P-256 public key, 65 bytes) for `purpose`, as
     /// message number `sequence` of that purpose.

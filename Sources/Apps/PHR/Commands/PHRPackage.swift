@@ -17,10 +17,11 @@ public enum PHRPackage {
     }
 
     /// The built trustlet's wasm.
-    public static func wasm() throws -> [UInt8] { try SampleTrustlets.wasm(PHRTrustlet.name) }
+    /// - Parameter build: `PHRTrustlet.name`, or its test build for negative controls (`phr-weakened`).
+    public static func wasm(_ build: String = PHRTrustlet.name) throws -> [UInt8] { try SampleTrustlets.wasm(build) }
 
     /// Signs the built trustlet with a developer key.
-    public static func signed(with key: P256.Signing.PrivateKey, version: String = "1.0.0") throws -> TrustletPackage {
-        try TrustletPackage.sign(manifest: manifest(version: version), wasm: wasm(), key: key)
+    public static func signed(with key: P256.Signing.PrivateKey, version: String = "1.0.0", build: String = PHRTrustlet.name) throws -> TrustletPackage {
+        try TrustletPackage.sign(manifest: manifest(version: version), wasm: wasm(build), key: key)
     }
 }

@@ -26,9 +26,9 @@ public final class PHRStage: Sendable {
     /// Signs the trustlet, makes the CA and starts the server on `records`.
     /// - Parameter clock: the server's time (the attack suite moves it to let grants expire).
     public static func start(root: String, records: ProviderHarness.Records, clock: @escaping @Sendable () -> Date = { Date() },
-                             challengeBurst: Int = 20) async throws -> PHRStage {
+                             challengeBurst: Int = 20, trustlet build: String = PHRTrustlet.name) async throws -> PHRStage {
         let developer = P256.Signing.PrivateKey()
-        let package = try PHRPackage.signed(with: developer)
+        let package = try PHRPackage.signed(with: developer, build: build)
         let ca = try Manufacturer.certificateAuthority(directory: root + "/manufacturer-ca")
         let reference = ReferenceValues(trustlets: [.init(measurement: Hex.encode(package.measurement), signer: Hex.encode(package.signerID))],
                                         runtimeImplementationIDs: [Hex.encode(Attester.implementationID)])

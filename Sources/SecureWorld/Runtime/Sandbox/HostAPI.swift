@@ -20,6 +20,12 @@ struct HostAPI {
         "hpke_seal_auth", "hpke_open_auth",
         "ui_show", "ui_confirm", "ui_read_pin", "ui_read_text", "attest",
     ]
+    #if TRUBIZONE_WEAKENINGS
+    /// Debug builds only: what a negative control's test build of a trustlet may import too.
+    static let testFunctionNames: Set<String> = ["test_weakened"]
+    #else
+    static let testFunctionNames: Set<String> = []
+    #endif
     /// When this runtime started: the origin of trusted monotonic time.
     static let started = ContinuousClock.now
     /// The longest secure-log message kept; the rest is cut.
@@ -82,6 +88,19 @@ struct HostAPI {
             try memory.writeU64(args[0], nanoseconds, "the time")
             return .success
         }
+
+        #if TRUBIZONE_WEAKENINGS
+        // Debug builds only: a test build of a trustlet asks whether a negative control turned one
+        // of its own checks off (`Weakening`, scoped to this secure world's REE directory). A
+        // shipped trustlet does not import it; a release runtime does not define it.
+        imports.define(module: "tz", name: "test_weakened", Function(store: store, parameters: [.i32, .i32], results: [.i32]) { caller, args in
+            let memory = try Self.memory(caller, "test_weakened")
+            let arguments = Arguments(args)
+            let name = String(decoding: try memory.read(arguments[0], min(arguments[1], 64), "a name"), as: UTF8.self)
+            let off = Weakening(rawValue: name).map { Weakening.isOff($0, at: trustlet.storage.configuration.reeDirectory) } ?? false
+            return [.i32(off ? 1 : 0)]
+        })
+        #endif
 
         define(&imports, store, "time_wall", parameters: 1, group: .time) { memory, args in
             var now = timespec()

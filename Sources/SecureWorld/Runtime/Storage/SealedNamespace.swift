@@ -1,4 +1,5 @@
 import Synchronization
+import TrubiZoneProtocol
 
 /// One namespace of sealed objects in the REE file system, and the logic that makes every change
 /// to it either detected or harmless.
@@ -328,6 +329,8 @@ final class SealedNamespace: Sendable {
         let uncommitted = keys.fileName(seq: committed.lastSeq + 1)
         let obsoleteName = obsolete != 0 ? keys.fileName(seq: obsolete) : nil
         var obsoletePresent = false
+        // A negative control: the files as they are, whatever the counter committed.
+        let uncounted = Weakening.isOff(.rollbackCounter, at: directory)
         var found = Index()
         var findings: [String] = []
         var cleaned = false
@@ -338,7 +341,7 @@ final class SealedNamespace: Sendable {
                 cleaned = true
                 continue
             }
-            if name == obsoleteName {
+            if name == obsoleteName, !uncounted {
                 obsoletePresent = true
                 continue
             }
@@ -365,7 +368,7 @@ final class SealedNamespace: Sendable {
                     + "files were swapped, renamed, or an old copy was restored over it")
                 continue
             }
-            guard prefix.seq <= committed.lastSeq else {
+            guard prefix.seq <= committed.lastSeq || uncounted else {
                 findings.append("file \(name) is newer than the committed state: the secure counter was not advanced for it")
                 continue
             }
@@ -384,7 +387,7 @@ final class SealedNamespace: Sendable {
         }
         if cleaned, configuration.durable { try? POSIXFile.syncDirectory(directory) }
 
-        if findings.isEmpty, !matches {
+        if findings.isEmpty, !matches, !uncounted {
             if obsoletePresent {
                 findings.append("the version #\(obsolete) an object had before its last change is back, and the state does "
                     + "not match the committed one: an old copy of the object, or of the whole directory, was restored")
