@@ -37,6 +37,12 @@ public enum Weakening: String, Sendable, CaseIterable {
     case uuidOwnership
     /// Sealed storage takes a namespace's files as they are, not as its counter committed them.
     case rollbackCounter
+    /// A sealed object's file is taken under any name, not only the one its sequence gives.
+    case nameBinding
+    /// Files in a namespace that are not its sealed objects are skipped, not reported.
+    case unknownFiles
+    /// One user may take every connection and every session of a trustlet.
+    case fairShare
     // A trustlet's own checks (its test build asks the runtime, `tz.test_weakened`)
     /// A server's answer is taken whatever request it answers and however old its sequence.
     case answerBinding

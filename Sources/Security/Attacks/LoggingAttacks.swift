@@ -48,7 +48,7 @@ enum LoggingAttacks {
         view.add("the PIN", PHRStage.pin)
         view.add("the new reading", "128/82")
         let phone = directory + "/phone"
-        let sources = AttackerView.files(under: phone + "/ree", label: "REE") + AttackerView.wire(wire)
+        let sources = AttackerView.files(under: phone + "/ree", label: "REE", sealed: true) + AttackerView.wire(wire)
             + AttackerView.files(under: phone + "/logs", label: "logs") + AttackerView.files(under: directory + "/server", label: "server").filter { $0.name.hasSuffix(".log") }
         // The demo's own search adds the enrollment code, which only it saw.
         let findings = view.scan(sources) + report.findings
@@ -75,7 +75,7 @@ enum LoggingAttacks {
         let phones = lab.root + "/system/phones"
         var sources: [AttackerView.Source] = []
         for phone in (try? FileManager.default.contentsOfDirectory(atPath: phones))?.sorted() ?? [] {
-            sources += AttackerView.files(under: "\(phones)/\(phone)/ree", label: "\(phone)/ree")
+            sources += AttackerView.files(under: "\(phones)/\(phone)/ree", label: "\(phone)/ree", sealed: true)
             sources += AttackerView.files(under: "\(phones)/\(phone)/logs", label: "\(phone)/logs")
         }
         sources += AttackerView.files(under: lab.root + "/system/server", label: "server").filter { $0.name.hasSuffix(".log") }

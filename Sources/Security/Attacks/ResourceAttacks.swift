@@ -111,6 +111,7 @@ enum ResourceAttacks {
             return true
         }
         verdicts.append(try judged("connections", connections.count, refusal))
+        guard case .defended = verdicts[0] else { return verdicts[0] }
         var sessions = 0
         refusal = await takeUntilRefused { () async throws(TEEError) in
             guard sessions < connections.count else { return false }
@@ -119,6 +120,7 @@ enum ResourceAttacks {
             return true
         }
         verdicts.append(try judged("PHR sessions", sessions, refusal))
+        guard case .defended = verdicts[1] else { return verdicts[1] }
         // Positive control: the patient's app connects again and opens a new session.
         let patient = try TEEContext.inProcess(phone.world)
         defer { patient.close() }
@@ -139,9 +141,14 @@ enum ResourceAttacks {
         }
     }
 
-    /// A fair-share refusal after `count` taken is defended; none is ACCEPTED; another is FAILED.
+    /// A fair-share refusal after `count` taken is defended; none, or the secure world's own cap
+    /// once the app took every slot left, is ACCEPTED; another is FAILED.
     static func judged(_ what: String, _ count: Int, _ refusal: TEEError?) throws -> Verdict {
         guard let refusal else { return .accepted("one app holds all \(count) \(what)") }
+        let wholeCap = refusal.message.contains("at most; try again later") || refusal.message.hasPrefix("\(PHRTrustlet.name) already has")
+        if refusal.code == .busy, wholeCap {
+            return .accepted("one app took all \(count) \(what) that were left: \(refusal.message)")
+        }
         guard refusal.code == .busy, refusal.message.contains("kept for other apps") else {
             throw AttackFailure("\(what): expected a fair-share TEEC_ERROR_BUSY, got \(refusal.code.name): \(refusal.message)")
         }

@@ -39,6 +39,9 @@ public final class RecordStore: Sendable {
         self.path = path
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
+        // Another process (an admin command, a closing server's last checkpoint) may hold a lock
+        // for a moment: wait for it rather than fail at once, GRDB's default.
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         database = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(database)

@@ -63,6 +63,15 @@ import TrubiZoneTesting
         let found = view.scan(sources).map(\.description)
         #expect(found == ["a condition in start", "a condition in end", "a short one in binary", "a value in binary"])
 
+        // In a sealed file only needles of six bytes or more count: shorter ones turn up by chance.
+        var names = AttackerView()
+        names.add("a short name", "Anna", minimumLength: 4)
+        names.add("a long name", "Annabel", minimumLength: 4)
+        let sealed = names.scan([.init(name: "sealed", bytes: [0x9C] + Array("Anna".utf8) + [0x01, 0x7F], sealed: true),
+                                 .init(name: "sealed too", bytes: Array("Annabel".utf8), sealed: true),
+                                 .init(name: "a log", bytes: Array("Anna".utf8))]).map(\.description)
+        #expect(sealed == ["a long name in sealed too", "a short name in a log"])
+
         // The same needles in the encodings a careless log or file would use.
         var named = AttackerView()
         named.add("a name", "Zoë Ålund")

@@ -168,7 +168,9 @@ enum ServerAudit {
             guard let sequence = entry["sequence"]?.integer, let bits = entry["timeBits"]?.string, let actor = entry["actor"]?.string,
                   let action = entry["action"]?.string, let subject = entry["subject"]?.string, let outcome = entry["outcome"]?.string,
                   let previousHash = entry["previousHash"]?.string.flatMap(Hex.decode), let hash = entry["hash"]?.string.flatMap(Hex.decode),
-                  case let .number(time)? = entry["time"] else { throw .badFormat }
+                  case let .number(time)? = entry["time"], sequence >= 0, sequence < Int64.max else { throw .badFormat }
+            let seconds = Bytes.text(Array(time.utf8.prefix { $0 != 0x2E }))
+            guard let whole = JSON.number(seconds).integer, whole >= 0 else { throw .badFormat }
             var input: [UInt8] = []
             for field in [Bytes.decimal(UInt64(sequence)), bits, actor, action, subject, outcome, patient] {
                 let bytes = Bytes.utf8(field)
@@ -179,13 +181,12 @@ enum ServerAudit {
             // Consecutive entries of the server's chain must link.
             if let previous, previous.sequence + 1 == sequence, !Crypto.equalInConstantTime(previous.hash, previousHash) { verified = false }
             previous = (sequence, hash)
-            let seconds = Bytes.text(Array(time.utf8.prefix { $0 != 0x2E }))
             let kind = Text.starts(actor, with: "device:") ? "this device" : Text.starts(actor, with: "Practitioner/") ? "practitioner" : "server"
             actions.append(.object([
                 JSONMember("sequence", .integer(sequence)), JSONMember("time", .number(seconds)), JSONMember("actor", .string(kind)),
                 JSONMember("action", .string(action)), JSONMember("refused", .bool(Text.starts(outcome, with: "refused"))),
             ]))
-            lines.append(Clock.iso8601(UInt64(JSON.number(seconds).integer ?? 0)) + "  " + actor + "  " + action + " " + subject + ": " + outcome)
+            lines.append(Clock.iso8601(UInt64(whole)) + "  " + actor + "  " + action + " " + subject + ": " + outcome)
         }
         var screen = ["Your clinic's record of who did what with your records (" + Bytes.decimal(UInt64(entries.count)) + " entries, "
                       + (verified ? "every entry checked" : "SOME ENTRIES DO NOT CHECK OUT") + "):"]

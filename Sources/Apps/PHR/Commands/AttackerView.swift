@@ -16,9 +16,17 @@ public struct AttackerView: Sendable {
     public struct Source: Sendable {
         public let name: String
         public let bytes: [UInt8]
+        /// Ciphertext by design (sealed objects in the REE): there a needle shorter than
+        /// `sealedMinimum` turns up by chance (a 4-byte name about once in 4 GiB, and a suite
+        /// reads tens of MiB of sealed pages against hundreds of names), so only longer ones count.
+        public let sealed: Bool
 
-        public init(name: String, bytes: [UInt8]) { (self.name, self.bytes) = (name, bytes) }
+        public init(name: String, bytes: [UInt8], sealed: Bool = false) { (self.name, self.bytes, self.sealed) = (name, bytes, sealed) }
     }
+
+    /// The shortest needle searched for in a sealed source: chance finds one of 6 bytes about once
+    /// in 2^48 positions, far beyond what a suite reads.
+    public static let sealedMinimum = 6
 
     public struct Finding: Sendable, CustomStringConvertible {
         public let source: String
@@ -111,7 +119,9 @@ public struct AttackerView: Sendable {
     }
 
     /// Every file under a directory, with its path (names can leak too).
-    public static func files(under directory: String, label: String) -> [Source] {
+    /// Every file under `directory`, named `label/relative path`; `sealed` for the REE, whose
+    /// files are ciphertext by design.
+    public static func files(under directory: String, label: String, sealed: Bool = false) -> [Source] {
         guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
         var out: [Source] = []
         for case let relative as String in walker {
@@ -119,7 +129,7 @@ public struct AttackerView: Sendable {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
                   let data = FileManager.default.contents(atPath: path) else { continue }
-            out.append(Source(name: "\(label)/\(relative)", bytes: Array(relative.utf8) + [0] + Array(data)))
+            out.append(Source(name: "\(label)/\(relative)", bytes: Array(relative.utf8) + [0] + Array(data), sealed: sealed))
         }
         return out.sorted { $0.name < $1.name }
     }
@@ -142,7 +152,7 @@ public struct AttackerView: Sendable {
         }
         var findings: [Finding] = []
         for source in sources {
-            var found = Set(short.filter { Self.occurs(needles[$0].bytes, in: source.bytes) })
+            var found = Set(source.sealed ? [] : short.filter { Self.occurs(needles[$0].bytes, in: source.bytes) })
             source.bytes.withUnsafeBufferPointer { haystack in
                 var window: UInt32 = 0  // the four bytes ending at `end`
                 for end in 0..<haystack.count {
@@ -151,6 +161,7 @@ public struct AttackerView: Sendable {
                     let start = end - 3
                     for index in candidates where !found.contains(index) {
                         let needle = needles[index].bytes
+                        if source.sealed, needle.count < Self.sealedMinimum { continue }
                         if start + needle.count <= haystack.count, haystack[start..<(start + needle.count)].elementsEqual(needle) { found.insert(index) }
                     }
                 }

@@ -179,7 +179,7 @@ public struct DemoStory: Sendable {
         attacker.add("the enrollment code", code.characters)
         attacker.add("the enrollment code", code.formatted)
         attacker.add("the new reading", Self.reading)
-        let files = AttackerView.files(under: phone.ree, label: "REE")
+        let files = AttackerView.files(under: phone.ree, label: "REE", sealed: true)
         let messages = AttackerView.wire(wire)
         let logs = AttackerView.files(under: phone.logs, label: "logs")
         report.sources = files.count + messages.count + logs.count

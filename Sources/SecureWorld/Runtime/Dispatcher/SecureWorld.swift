@@ -148,7 +148,7 @@ public final class SecureWorld: WorldSwitchEndpoint {
     // MARK: WorldSwitchEndpoint
 
     public func connect(peer: PeerIdentity) throws(WorldSwitchRefusal) -> ConnectionID {
-        let share = Limits.share(of: limits.maxConnections)
+        let share = Weakening.isOff(.fairShare, at: storage.configuration.reeDirectory) ? limits.maxConnections : Limits.share(of: limits.maxConnections)
         let admitted: Result<ConnectionID, WorldSwitchRefusal> = tables.withLock { tables in
             guard tables.connections.count < limits.maxConnections else {
                 return .failure(WorldSwitchRefusal(code: .busy, message: "the secure world serves \(limits.maxConnections) connections at most; try again later"))
@@ -231,7 +231,7 @@ public final class SecureWorld: WorldSwitchEndpoint {
                 return "this user already has \(limits.maxSessionsPerUser) sessions open; close some first"
             }
             let ofTrustlet = users.reduce(0) { $0 + $1.sessions.values.count { $0.trustlet.uuid == uuid } } + tables.opening[opening, default: 0]
-            if let total = trustlet.maxSessions, ofTrustlet >= Limits.share(of: total) {
+            if let total = trustlet.maxSessions, ofTrustlet >= (Weakening.isOff(.fairShare, at: storage.configuration.reeDirectory) ? total : Limits.share(of: total)) {
                 return "this user already holds \(ofTrustlet) of \(trustlet.name)'s \(total) sessions; the rest are kept for other apps: close one first"
             }
             tables.opening[opening, default: 0] += 1

@@ -331,6 +331,7 @@ final class SealedNamespace: Sendable {
         var obsoletePresent = false
         // A negative control: the files as they are, whatever the counter committed.
         let uncounted = Weakening.isOff(.rollbackCounter, at: directory)
+        let unnamed = Weakening.isOff(.nameBinding, at: directory), unknownSkipped = Weakening.isOff(.unknownFiles, at: directory)
         var found = Index()
         var findings: [String] = []
         var cleaned = false
@@ -346,7 +347,7 @@ final class SealedNamespace: Sendable {
                 continue
             }
             guard name.utf8.count == 32, name.utf8.allSatisfy({ (48...57).contains($0) || (97...102).contains($0) }) else {
-                findings.append("file \(name) was added: the runtime never writes such a name")
+                if !unknownSkipped { findings.append("file \(name) was added: the runtime never writes such a name") }
                 continue
             }
             let prefix: ObjectFile.Prefix
@@ -358,12 +359,12 @@ final class SealedNamespace: Sendable {
             } catch let failure as POSIXFile.Failure {
                 throw .io(failure)
             } catch let failure as ObjectFile.Failure {
-                findings.append(describe(failure, file: name))
+                if !unknownSkipped { findings.append(describe(failure, file: name)) }
                 continue
             } catch {
                 continue
             }
-            guard keys.fileName(seq: prefix.seq) == name else {
+            guard keys.fileName(seq: prefix.seq) == name || unnamed else {
                 findings.append("file \(name) holds the object version written as #\(prefix.seq) under another name: "
                     + "files were swapped, renamed, or an old copy was restored over it")
                 continue
