@@ -79,7 +79,11 @@ enum StorageAttacks {
         let after = modificationTimes(under: phone.ree)
         let changed = Set(after.filter { stamps[$0.key] != $0.value }.keys.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path })
         guard changed.count == 1, let directory = changed.first else { throw AttackFailure("cannot tell the trustlet's namespace: \(changed.count) directories changed") }
-        guard let other = before.subtracting([directory]).first(where: { (try? FileManager.default.contentsOfDirectory(atPath: $0).isEmpty) == false }) else {
+        // The installer's namespace: the other one holding the largest file (the package).
+        func largest(in directory: String) -> Int {
+            files(under: directory).map { ((try? FileManager.default.attributesOfItem(atPath: $0))?[.size] as? Int) ?? 0 }.max() ?? 0
+        }
+        guard let other = before.subtracting([directory]).max(by: { largest(in: $0) < largest(in: $1) }), largest(in: other) > 0 else {
             throw AttackFailure("no other namespace in the REE directory")
         }
         let byAge = after.filter { $0.key.hasPrefix(directory + "/") }.sorted { $0.value > $1.value }.map(\.key)

@@ -122,13 +122,20 @@ import TrubiZoneTesting
         defer { daemon.stop() }
         try Samples.install("hostile", as: Samples.hostile, in: daemon.world,
                             limits: TrustletLimits(memoryPages: 32, fuelPerCall: 1 << 50, maxSessions: 8))
-        let context = try daemon.client()
-        let session = try await context.openSession(uuid: Samples.hostile)
-        let call = Task { try await session.invoke(command: 4, parameters: []) }
-        try await Task.sleep(for: .milliseconds(500))
+        // A raw client, so no task of this process blocks on the reply that never comes (with two
+        // cores the test process has two cooperative threads; a blocked one can starve the rest).
+        let client = try RawSocket(daemon.socketPath)
+        client.send(WorldSwitchCodec.encode(.openSession(uuid: Samples.hostile, login: .user, connectionData: 0, parameters: Parameters([]),
+                                                         cancellationToken: .none), requestID: 1))
+        let session = try #require(client.reply(timeoutMilliseconds: 20_000)?.reply.session)
+        client.send(WorldSwitchCodec.encode(.invokeCommand(session: session, command: 4, parameters: Parameters([]), cancellationToken: .none),
+                                            requestID: 2))
+        // Hung up before it began, the call would not run at all; here it must be running.
+        for _ in 0..<200 where daemon.world.invokesRunning == 0 { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(daemon.world.invokesRunning == 1)
+        try await Task.sleep(for: .milliseconds(200))
         #expect(!daemon.world.secureLog.all.contains { $0.message.contains("the client is gone") }, "still running while the client waits")
-        context.close()
-        _ = await call.result
+        client.close()
         var stopped = false
         for _ in 0..<200 where !stopped {
             try await Task.sleep(for: .milliseconds(100))

@@ -31,6 +31,7 @@ import TrubiZoneTesting
         ("storage-delete", [.rollbackCounter]),
         ("storage-swap", [.nameBinding]),
         ("storage-add", [.unknownFiles]),
+        ("storage-move", [.unknownFiles, .rollbackCounter]),
         ("api-connection-hog", [.fairShare]),
         // The trustlet's own checks: the lab runs the PHR trustlet's test build.
         ("network-replay-answer", [.answerBinding]),

@@ -145,6 +145,11 @@ public final class SecureWorld: WorldSwitchEndpoint {
         return SecureWorld(rootOfTrust: root, storage: storage, trustPolicy: trustPolicy, trustedUI: trustedUI, limits: limits, logger: logger)
     }
 
+    /// How many invokes are running now, over every connection (for tests and diagnostics).
+    public var invokesRunning: Int {
+        tables.withLock { tables in tables.connections.values.reduce(0) { $0 + $1.sessions.values.count { $0.running != nil } } }
+    }
+
     // MARK: WorldSwitchEndpoint
 
     public func connect(peer: PeerIdentity) throws(WorldSwitchRefusal) -> ConnectionID {

@@ -157,7 +157,14 @@ final class TrustletInstaller: Sendable {
 
     /// The packages kept by earlier installs, checked again against today's policy and versions.
     func installedTrustlets() -> [WasmTrustlet] {
-        let ids = (try? storage.list(namespace)) ?? []
+        let ids: [[UInt8]]
+        do throws(StorageError) {
+            ids = try storage.list(namespace)
+        } catch {
+            // A tampered store of packages loads none of them; the reason stays in the secure log.
+            secureLog.record("installer", "not loading any kept package: \(error)")
+            ids = []
+        }
         var trustlets: [WasmTrustlet] = []
         for id in ids {
             do {

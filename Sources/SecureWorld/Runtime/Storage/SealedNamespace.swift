@@ -166,7 +166,9 @@ final class SealedNamespace: Sendable {
             let expected = Set(index.entries.values.map(\.fileName))
             let present: Set<String>
             do throws(POSIXFile.Failure) {
-                present = Set(try POSIXFile.list(directory))
+                // A negative control: files that are not this namespace's objects go unremarked.
+                let unknownSkipped = Weakening.isOff(.unknownFiles, at: directory)
+                present = Set(try POSIXFile.list(directory)).filter { !unknownSkipped || expected.contains($0) }
             } catch let failure where failure.isNotFound {
                 present = []
             } catch {
