@@ -145,6 +145,13 @@ public final class SecureWorld: WorldSwitchEndpoint {
         return SecureWorld(rootOfTrust: root, storage: storage, trustPolicy: trustPolicy, trustedUI: trustedUI, limits: limits, logger: logger)
     }
 
+    /// Whether a negative control turned `defence` off for this secure world (debug builds only).
+    private func isOff(_ defence: Weakening) -> Bool { Weakening.isOff(defence, at: storage.configuration.reeDirectory) }
+
+    /// One user's share of `total` slots: `Limits.share(of:)`, or all of them with the fair share
+    /// switched off.
+    private func fairShare(of total: Int) -> Int { isOff(.fairShare) ? total : Limits.share(of: total) }
+
     /// How many invokes are running now, over every connection (for tests and diagnostics).
     public var invokesRunning: Int {
         tables.withLock { tables in tables.connections.values.reduce(0) { $0 + $1.sessions.values.count { $0.running != nil } } }
@@ -153,7 +160,7 @@ public final class SecureWorld: WorldSwitchEndpoint {
     // MARK: WorldSwitchEndpoint
 
     public func connect(peer: PeerIdentity) throws(WorldSwitchRefusal) -> ConnectionID {
-        let share = Weakening.isOff(.fairShare, at: storage.configuration.reeDirectory) ? limits.maxConnections : Limits.share(of: limits.maxConnections)
+        let share = fairShare(of: limits.maxConnections)
         let admitted: Result<ConnectionID, WorldSwitchRefusal> = tables.withLock { tables in
             guard tables.connections.count < limits.maxConnections else {
                 return .failure(WorldSwitchRefusal(code: .busy, message: "the secure world serves \(limits.maxConnections) connections at most; try again later"))
@@ -236,7 +243,7 @@ public final class SecureWorld: WorldSwitchEndpoint {
                 return "this user already has \(limits.maxSessionsPerUser) sessions open; close some first"
             }
             let ofTrustlet = users.reduce(0) { $0 + $1.sessions.values.count { $0.trustlet.uuid == uuid } } + tables.opening[opening, default: 0]
-            if let total = trustlet.maxSessions, ofTrustlet >= (Weakening.isOff(.fairShare, at: storage.configuration.reeDirectory) ? total : Limits.share(of: total)) {
+            if let total = trustlet.maxSessions, ofTrustlet >= fairShare(of: total) {
                 return "this user already holds \(ofTrustlet) of \(trustlet.name)'s \(total) sessions; the rest are kept for other apps: close one first"
             }
             tables.opening[opening, default: 0] += 1
@@ -289,7 +296,7 @@ public final class SecureWorld: WorldSwitchEndpoint {
         enum Lookup { case ok(SessionEntry), noConnection, gone, noSession, busy }
         // Busy and running are set together, and never on a connection whose client is gone, so
         // a hang-up at any moment stops the call.
-        let foreign = Weakening.isOff(.sessionOwnership, at: storage.configuration.reeDirectory)
+        let foreign = isOff(.sessionOwnership)
         let lookup: Lookup = tables.withLock { tables in
             guard let conn = tables.connections[connection] else { return .noConnection }
             guard !conn.gone else { return .gone }
