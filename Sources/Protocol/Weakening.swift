@@ -26,6 +26,14 @@ public enum Weakening: String, Sendable, CaseIterable {
     case grantEnd
     /// A practitioner's grant of one record lets it read any record.
     case grantScope
+    /// A code's proof is checked before the attestation token, so a junk token uses up the code's attempts.
+    case appraisalFirst
+    /// A retried upload is stored again as a new reading.
+    case uploadOnce
+    /// The server logs the resources of each sync page it seals.
+    case pageLogging
+    /// The server's sync answer also carries its page in clear, in a header.
+    case pageInClear
     // The secure world
     /// A package's signature is not checked.
     case packageSignature
@@ -43,6 +51,12 @@ public enum Weakening: String, Sendable, CaseIterable {
     case unknownFiles
     /// One user may take every connection and every session of a trustlet.
     case fairShare
+    /// A trustlet's quotas (sealed bytes, objects, counters, log lines) are not enforced.
+    case quotas
+    /// Host calls cost no fuel for the work they do; only the guest's own operators are metered.
+    case hostCallFuel
+    /// A sealed object's data is written in clear and read back without a check of its tag or length.
+    case objectSealing
     // A trustlet's own checks (its test build asks the runtime, `tz.test_weakened`)
     /// A server's answer is taken whatever request it answers and however old its sequence.
     case answerBinding
@@ -56,6 +70,10 @@ public enum Weakening: String, Sendable, CaseIterable {
     case enrollmentProof
     /// Sealed sync pages are stored at their own size, not padded to a bucket.
     case storagePadding
+    /// A reading's value passed in by the normal world is taken instead of asked on the trusted UI.
+    case trustedInput
+    /// Wrong PINs are counted in a sealed object in the REE, not in replay-protected counters.
+    case pinCounters
 
     /// Whether `defence` is off for the component whose files are at `path`.
     @inline(__always)
@@ -64,6 +82,15 @@ public enum Weakening: String, Sendable, CaseIterable {
         return scopes.withLock { scopes in scopes.contains { path.hasPrefix($0.directory) && $0.off.contains(defence) } }
         #else
         return false
+        #endif
+    }
+
+    /// The defences off for the component whose files are at `path`: none in a release build.
+    public static func allOff(at path: String) -> Set<Weakening> {
+        #if TRUBIZONE_WEAKENINGS
+        return scopes.withLock { scopes in scopes.filter { path.hasPrefix($0.directory) }.reduce(into: []) { $0.formUnion($1.off) } }
+        #else
+        return []
         #endif
     }
 

@@ -115,7 +115,9 @@ enum IdentityAttacks {
     static func injectedReading(_ lab: AttackLab) async throws -> Verdict {
         let (phone, app) = try await lab.enrolledPhone("injected")
         defer { phone.shutdown() }
-        let value = Array(#"{"systolic": 90, "diastolic": 60}"#.utf8)
+        _ = try await app.sync()  // readings are taken once the phone holds the record
+        // In the form the patient would type it on the trusted UI.
+        let value = Array("90/60".utf8)
         let verdicts = [
             try await refused("a reading with its value passed in", expecting: .badParameters) {
                 _ = try await app.device.call(.addReading, [.valueInput(1), .valueOutput, .input(value)])

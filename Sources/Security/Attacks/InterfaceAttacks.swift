@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import PHRApp
 import PHRAppCommands
 import TrubiZoneClient
@@ -206,12 +207,19 @@ enum InterfaceAttacks {
         var stopped: [String: Int] = [:]
         var honestCalls = 0
         for (name, command, parameters, reason) in commands {
-            // Each attack in its own session, while the honest session keeps asking.
+            // Each attack in its own session of its own client, while the honest session keeps
+            // asking. A call still running after 20 s (each stops in well under a second) is
+            // what the attacker wanted, a core held; its client then hangs up.
             async let honest = app.device.status()
-            let session = try await phone.context.openSession(uuid: uuid)
+            let client = try TEEContext.inProcess(phone.world)
+            defer { client.close() }
+            let session = try await client.openSession(uuid: uuid)
+            let watchdog = Watchdog(after: 20, client)
             do {
                 _ = try await session.invoke(command: command, parameters: parameters)
                 return .accepted("\(name) returned to the trustlet instead of ending its session")
+            } catch where watchdog.fired {
+                return .accepted("\(name) still ran after 20 s, until its client hung up (\(error.message))")
             } catch where error.code == .targetDead && error.message.contains(reason) {
                 stopped["\(error.code.name) (\(reason))", default: 0] += 1
             } catch {
@@ -224,6 +232,24 @@ enum InterfaceAttacks {
         return .defended("\(commands.count) hostile calls ended as " + stopped.sorted { $0.key < $1.key }.map { "\($0.value)× \($0.key)" }.joined(separator: ", ")
                          + "; the honest session answered all \(honestCalls) calls made beside them, unchanged")
     }
+}
+
+/// Hangs up a client whose call has not returned in time, as a client that stops waiting would.
+final class Watchdog: Sendable {
+    private let state = Mutex<(done: Bool, fired: Bool)>((false, false))
+
+    init(after seconds: Double, _ client: TEEContext) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
+            let fire = self.state.withLock { state in
+                if !state.done { state.fired = true }
+                return state.fired
+            }
+            if fire { client.close() }
+        }
+    }
+
+    /// Whether it hung up; from then on it never will.
+    var fired: Bool { state.withLock { $0.done = true; return $0.fired } }
 }
 
 /// A hostile client on the world-switch socket: raw frames, no client library.

@@ -3,6 +3,7 @@ import PHRApp
 import PHRAppCommands
 import PHRServer
 import Synchronization
+import TrubiZoneProtocol
 
 /// The attacker reads every log: the app's, the daemon's (at debug level), the server's.
 enum LoggingAttacks {
@@ -28,8 +29,9 @@ enum LoggingAttacks {
     private static let cache = Mutex<[String: FullSession]>([:])
 
     static func fullSession(_ lab: AttackLab) async throws -> FullSession {
-        if let session = cache.withLock({ $0[lab.root] }) { return session }
-        let directory = lab.root + "/demo"
+        // One session per lab, and another for each set of defences a negative control turns off.
+        let directory = lab.root + "/demo" + Weakening.allOff(at: lab.root + "/demo/").map { "-" + $0.rawValue }.sorted().joined()
+        if let session = cache.withLock({ $0[directory] }) { return session }
         let wire = WireLog()
         var options = DemoStory.Options(directory: directory)
         options.transport = .socket
@@ -53,7 +55,7 @@ enum LoggingAttacks {
         // The demo's own search adds the enrollment code, which only it saw.
         let findings = view.scan(sources) + report.findings
         let session = FullSession(sources: sources, findings: findings, needles: view.needles.count + 2)
-        cache.withLock { $0[lab.root] = session }
+        cache.withLock { $0[directory] = session }
         return session
     }
 

@@ -83,6 +83,28 @@ public final class PHRService: Sendable {
         guard let proof = Hex.decode(request.proof), proof.count == 32 else { throw .badRequest("proof is not 32 bytes of hex") }
         let nonce = try await store.consumeChallenge(request.challenge, now: now.timeIntervalSince1970)
 
+        // Whoever cannot prove the code gets one answer, whether the code exists or not, is used,
+        // expired or locked: the first group is public, so nothing may tell live codes apart. Only
+        // a right proof learns more. Wrong proofs count against the code from every address.
+        func provenCode() async throws(PHRError) -> StoredEnrollmentCode {
+            let code = try await guarded { try await store.enrollmentCode(request.code.uppercased()) }
+            let expected = EnrollmentCode.proof(key: code?.proofKey ?? Self.decoyProofKey, nonce: nonce, token: token)
+            // A locked code answers every proof, the right one too, as a wrong one: were a right
+            // guess answered otherwise, the lock would be an oracle to go on guessing against.
+            let locked = (code?.failures ?? 0) >= policy.maxCodeFailures
+            guard let code, !locked, constantTimeEqual(expected, proof) else {
+                if let code {
+                    try await guarded { try await store.recordCodeFailure(code.id, patient: code.patient, reason: "wrong code", now: now.timeIntervalSince1970) }
+                } else {
+                    try await refuse(action: "enroll", subject: "code", reason: "no such code", patient: nil)
+                }
+                throw .wrongCode
+            }
+            return code
+        }
+        // The `appraisalFirst` negative control: the code before the token, as the first release did.
+        let early = isOff(.appraisalFirst) ? try await provenCode() : nil
+
         // The token first: a junk or foreign token is refused before any code is looked at, so it
         // never uses up a code's attempts and says nothing about which codes exist.
         let appraisal = await AttestationVerifier(policy: AttestationPolicy(
@@ -96,22 +118,8 @@ public final class PHRService: Sendable {
             throw .attestationRefused(problems)
         }
 
-        // Whoever cannot prove the code gets one answer, whether the code exists or not, is used,
-        // expired or locked: the first group is public, so nothing may tell live codes apart. Only
-        // a right proof learns more. Wrong proofs count against the code from every address.
-        let code = try await guarded { try await store.enrollmentCode(request.code.uppercased()) }
-        let expected = EnrollmentCode.proof(key: code?.proofKey ?? Self.decoyProofKey, nonce: nonce, token: token)
-        // A locked code answers every proof, the right one too, as a wrong one: were a right guess
-        // answered otherwise, the lock would be an oracle to go on guessing against, not a limit.
-        let locked = (code?.failures ?? 0) >= policy.maxCodeFailures
-        guard let code, !locked, constantTimeEqual(expected, proof) else {
-            if let code {
-                try await guarded { try await store.recordCodeFailure(code.id, patient: code.patient, reason: "wrong code", now: now.timeIntervalSince1970) }
-            } else {
-                try await refuse(action: "enroll", subject: "code", reason: "no such code", patient: nil)
-            }
-            throw .wrongCode
-        }
+        let code: StoredEnrollmentCode
+        if let early { code = early } else { code = try await provenCode() }
         if code.usedAt != nil, !isOff(.codeSingleUse) {
             try await refuse(action: "enroll", subject: "code \(code.id)", reason: "code already used", patient: code.patient)
             throw .codeUsed
@@ -170,6 +178,14 @@ public final class PHRService: Sendable {
 
     /// A sealed page of the patient's resources changed after the request's cursor.
     public func sync(device: Device, request: SyncRequest, nonce: String) async throws(PHRError) -> [UInt8] {
+        try await syncAnswer(device: device, request: request, nonce: nonce).sealed
+    }
+
+    /// A sealed page, and the same page in clear for the route to log or to send in a header, but
+    /// only under the `pageLogging` and `pageInClear` negative controls (debug builds, a test's
+    /// own server); otherwise both are `nil`.
+    public func syncAnswer(device: Device, request: SyncRequest, nonce: String) async throws(PHRError)
+        -> (sealed: [UInt8], logged: [UInt8]?, header: [UInt8]?) {
         let cursor: Int64
         if let text = request.cursor {
             guard text.utf8.count <= 18, let value = Int64(text), value >= 0 else { throw .badRequest("cursor is not one this server gave") }
@@ -190,8 +206,9 @@ public final class PHRService: Sendable {
         let page = try await guarded { try await store.recordSyncPage(device: device, resources: changes.count, cursor: next) }
         do {
             let recipient = try P256.KeyAgreement.PublicKey(x963Representation: device.hpkeKey)
-            return try SealedEnvelope.seal(payload, to: recipient, from: policy.channelKey, purpose: PHRMessage.syncPurpose, sequence: page,
-                                           answering: nonce, minimumBucket: PHRMessage.syncPageBucket)
+            let sealed = try SealedEnvelope.seal(payload, to: recipient, from: policy.channelKey, purpose: PHRMessage.syncPurpose, sequence: page,
+                                                 answering: nonce, minimumBucket: PHRMessage.syncPageBucket)
+            return (sealed, isOff(.pageLogging) ? payload : nil, isOff(.pageInClear) ? payload : nil)
         } catch {
             throw .storage
         }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import TrubiZoneProtocol
 
 /// Readings a patient takes at home and uploads from the PHR trustlet: blood pressure, weight and
 /// glucose, as FHIR R4 Observations. The server takes only what is plausible, marks it as
@@ -161,9 +162,10 @@ extension RecordStore {
     public func storeReading(device: Device, sequence: UInt64, submitted: Data, id: String, json: Data,
                       signature: [UInt8], now: Date) async throws -> Result<String, PHRError> {
         let digest = Data(SHA256.hash(data: submitted))
+        let again = Weakening.isOff(.uploadOnce, at: path)
         return try await database.write { db in
             let last = UInt64(try Int64.fetchOne(db, sql: "SELECT lastUpload FROM device WHERE id = ?", arguments: [device.id]) ?? 0)
-            if sequence <= last {
+            if sequence <= last, !again {
                 let earlier = try Row.fetchOne(db, sql: "SELECT observation, digest FROM upload WHERE device = ? AND sequence = ?",
                                                arguments: [device.id, Int64(sequence)])
                 if let earlier, (earlier["digest"] as Data) == digest { return .success(earlier["observation"]) }
@@ -174,7 +176,7 @@ extension RecordStore {
             try db.execute(sql: """
                 INSERT INTO resource (type, id, patient, version, digest, content, updatedAt, change, source) VALUES ('Observation', ?, ?, 1, ?, ?, ?, ?, 'patient')
                 """, arguments: [id, device.patient, Data(SHA256.hash(data: json)), json, now.timeIntervalSince1970, try Self.nextChange(db)])
-            try db.execute(sql: "INSERT INTO upload (device, sequence, observation, digest, signature) VALUES (?, ?, ?, ?, ?)",
+            try db.execute(sql: (again ? "INSERT OR REPLACE" : "INSERT") + " INTO upload (device, sequence, observation, digest, signature) VALUES (?, ?, ?, ?, ?)",
                            arguments: [device.id, Int64(sequence), "Observation/\(id)", digest, Data(signature)])
             try db.execute(sql: "UPDATE device SET lastUpload = ? WHERE id = ?", arguments: [Int64(sequence), device.id])
             try Self.appendAudit(db, actor: "device:\(device.id)", action: "upload", subject: "Observation/\(id)",

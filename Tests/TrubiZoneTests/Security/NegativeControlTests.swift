@@ -18,11 +18,16 @@ import TrubiZoneTesting
         ("identity-replayed-token", [.challengeSingleUse, .codeSingleUse]),
         ("identity-stolen-code", [.codeSingleUse]),
         ("identity-unsigned-reading", [.requestSignature]),
+        ("identity-junk-enrollments", [.appraisalFirst]),
         ("identity-replayed-reading", [.requestNonce]),
         ("network-modify-request", [.requestSignature]),
         ("access-expired-grant", [.grantEnd]),
         ("access-revoked-grant", [.grantEnd]),
         ("access-other-patient", [.grantScope]),
+        ("network-drop", [.uploadOnce]),
+        ("logging-scan", [.pageLogging]),
+        ("logging-after-attacks", [.pageLogging]),
+        ("network-read", [.pageInClear]),
         ("api-session-hijack", [.sessionOwnership]),
         ("identity-uuid-takeover", [.uuidOwnership]),
         ("storage-rollback-object", [.rollbackCounter]),
@@ -33,6 +38,10 @@ import TrubiZoneTesting
         ("storage-add", [.unknownFiles]),
         ("storage-move", [.unknownFiles, .rollbackCounter]),
         ("api-connection-hog", [.fairShare]),
+        ("api-state-flood", [.quotas]),
+        ("api-hostile-trustlets", [.hostCallFuel]),
+        ("storage-flip", [.objectSealing]),
+        ("storage-scan", [.objectSealing]),
         // The trustlet's own checks: the lab runs the PHR trustlet's test build.
         ("network-replay-answer", [.answerBinding]),
         ("network-reorder", [.answerBinding]),
@@ -46,8 +55,23 @@ import TrubiZoneTesting
         ("api-foreign-client", [.pinGate]),
         ("access-pin-brute-force", [.pinLock]),
         ("traffic-analysis", [.storagePadding]),
+        ("sensor-injected-reading", [.trustedInput]),
+        ("storage-rollback-pin", [.pinCounters, .rollbackCounter]),
         ("access-downgrade", [.versionFloor]),
         ("access-unsigned-trustlet", [.packageSignature]),
+    ]
+
+    /// Attacks that search what others left: played after one that leaves something to find.
+    static let preparedBy: [String: String] = ["logging-after-attacks": "storage-flip"]
+
+    /// The attacks no switch can make fail, and why; every other attack has a control above.
+    static let withoutControl: [String: String] = [
+        "network-modify-answer": "a changed byte fails the AEAD tag inside swift-crypto's HPKE, which no switch of ours can turn off without writing crypto; the forge-* attacks control the channel's own checks",
+        "api-malformed-frames": "its defence is a frame limit and a parser that never traps; without them the daemon would allocate 4 GiB or crash the test process itself",
+        "api-huge-allocations": "its defence refuses before allocating; without it the allocation (4 GiB of zeros) would take the test process's memory",
+        "identity-other-device": "held twice: with the signature unchecked, the reading's seal, made from the sending device's own key, is refused (400 not-sealed), and that seal is HPKE's",
+        "storage-truncate": "with the object's checks off (objectSealing), the PHR trustlet's own parser refuses the cut data (TEEC_ERROR_BAD_FORMAT), a defence in depth no runtime switch reaches",
+        "api-invalid-parameters": "every accessor of a parameter checks its type again, so no single switch lets a wrong type through; the fuzzers in .ci/run search the same space",
     ]
 
     @Test func eachAttackReportsItsDefenceTurnedOffAsAccepted() async throws {
@@ -58,7 +82,11 @@ import TrubiZoneTesting
         let only = ProcessInfo.processInfo.environment["NEGATIVE_CONTROLS"].map { Set($0.split(separator: ",").map(String.init)) }
         for (id, off) in Self.controls where only?.contains(id) ?? true {
             let attack = try #require(AttackSuite.all.first { $0.id == id }, "no attack \(id)")
-            let report = await Weakening.off(off, under: directory.path) { await AttackSuite.play(attack, in: lab) }
+            let first = try Self.preparedBy[id].map { first in try #require(AttackSuite.all.first { $0.id == first }, "no attack \(first)") }
+            let report = await Weakening.off(off, under: directory.path) {
+                if let first { _ = await AttackSuite.play(first, in: lab) }
+                return await AttackSuite.play(attack, in: lab)
+            }
             #expect(report.outcome == .accepted || report.outcome == .leaked,
                     "\(id) with \(off.map(\.rawValue).sorted()) off: \(report.outcome.rawValue): \(report.evidence)")
         }
@@ -79,6 +107,13 @@ import TrubiZoneTesting
     /// Every switch has an attack that notices it.
     @Test func everyWeakeningHasItsAttack() {
         #expect(Set(Self.controls.flatMap(\.off)) == Set(Weakening.allCases))
+    }
+
+    /// Every attack of the suite has a negative control, or a reason here why none can exist.
+    @Test func everyAttackHasAControlOrAReason() {
+        let covered = Set(Self.controls.map(\.attack)).union(Self.withoutControl.keys)
+        #expect(Set(AttackSuite.all.map(\.id)).subtracting(covered).sorted() == [])
+        #expect(Set(Self.controls.map(\.attack)).isDisjoint(with: Self.withoutControl.keys))
     }
 }
 #endif

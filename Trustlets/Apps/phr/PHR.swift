@@ -138,10 +138,14 @@ struct PHR: Trustlet {
             let record = try ReleasePolicy.release(number: number)
             try p.setBytes(1, record)
         case 11:
-            try p.expect(.valueInput, .valueOutput)
+            // The `trustedInput` negative control takes a value passed in as a third parameter.
+            var injected: String? = nil
+            if weakened("trustedInput"), p.type(2) == .memrefInput { injected = String(decoding: try p.bytes(2), as: UTF8.self) } else {
+                try p.expect(.valueInput, .valueOutput)
+            }
             try requireUnlocked()
             guard let kind = Readings.Kind(rawValue: try p.value(0).a) else { throw .badParameters }
-            try p.setValue(1, a: UInt32(truncatingIfNeeded: try Readings.add(kind)))
+            try p.setValue(1, a: UInt32(truncatingIfNeeded: try Readings.add(kind, injected: injected)))
         case 12:
             try p.expect(.memrefOutput, .memrefOutput, .valueOutput)
             let request = try Readings.uploadRequest()

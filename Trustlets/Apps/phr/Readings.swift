@@ -21,7 +21,9 @@ enum Readings {
 
     /// Reads, checks, confirms and queues a reading.
     /// - Returns: its sequence number.
-    static func add(_ kind: Kind) throws(TrustletError) -> UInt64 {
+    /// - Parameter injected: the `trustedInput` negative control (test build only): a value the
+    ///   normal world passed in, taken instead of the patient's and sent unconfirmed.
+    static func add(_ kind: Kind, injected: String? = nil) throws(TrustletError) -> UInt64 {
         var state = try DeviceState.enrolled()
         guard !state.patient.isEmpty else {
             try TrustedUI.show("Sync your records once before adding a reading.")
@@ -35,7 +37,7 @@ enum Readings {
         let reading: (json: JSON, words: String)
         switch kind {
         case .bloodPressure:
-            let typed = try TrustedUI.readText("Enter your blood pressure as SYSTOLIC/DIASTOLIC in mmHg, for example 120/80.")
+            let typed = try ask("Enter your blood pressure as SYSTOLIC/DIASTOLIC in mmHg, for example 120/80.", injected)
             guard let values = pair(typed) else {
                 return try refuse("That is not a blood pressure: two whole numbers like 120/80, the first one higher.")
             }
@@ -48,7 +50,7 @@ enum Readings {
                 component(code: "8462-4", display: "Diastolic blood pressure", value: Bytes.decimal(diastolic), unit: "mm[Hg]"),
             ]), "blood pressure " + Bytes.decimal(systolic) + "/" + Bytes.decimal(diastolic) + " mmHg")
         case .weight:
-            let typed = try TrustedUI.readText("Enter your weight in kg, for example 72.5.")
+            let typed = try ask("Enter your weight in kg, for example 72.5.", injected)
             guard let tenths = decimalTenths(typed), tenths >= 5, tenths <= 5000 else {
                 return try refuse("That is not a weight in kg between 0.5 and 500.")
             }
@@ -56,14 +58,16 @@ enum Readings {
             reading = (try observation(code: "29463-7", display: "Body weight", state: state, value: quantity(text, unit: "kg"), components: []),
                        "weight " + text + " kg")
         case .glucose:
-            let typed = try TrustedUI.readText("Enter your blood glucose in mg/dL, for example 95.")
+            let typed = try ask("Enter your blood glucose in mg/dL, for example 95.", injected)
             guard let value = whole(typed), value >= 10, value <= 1000 else {
                 return try refuse("That is not a blood glucose in mg/dL between 10 and 1000.")
             }
             reading = (try observation(code: "2339-0", display: "Glucose", state: state, value: quantity(Bytes.decimal(value), unit: "mg/dL"),
                                    components: []), "glucose " + Bytes.decimal(value) + " mg/dL")
         }
-        guard try TrustedUI.confirm("Send this reading to your clinic, signed by this phone?\n" + reading.words) else { throw .cancel }
+        if injected == nil {
+            guard try TrustedUI.confirm("Send this reading to your clinic, signed by this phone?\n" + reading.words) else { throw .cancel }
+        }
         state.lastReading += 1
         try state.save()
         queue.append(Queued(sequence: state.lastReading, observation: reading.json.serialized()))
@@ -159,6 +163,12 @@ enum Readings {
     }
 
     // MARK: Reading what was typed
+
+    /// What the patient typed at `prompt`, or under the negative control the value injected.
+    static func ask(_ prompt: String, _ injected: String?) throws(TrustletError) -> String {
+        if let injected { return injected }
+        return try TrustedUI.readText(prompt)
+    }
 
     static func refuse(_ message: String) throws(TrustletError) -> UInt64 {
         try TrustedUI.show(message + " Nothing was sent.")

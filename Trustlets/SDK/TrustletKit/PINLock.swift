@@ -29,6 +29,9 @@ public struct PINLock {
     let legacyFailureObject: [UInt8]
     let attemptsCounter: [UInt8]
     let settledCounter: [UInt8]
+    /// Where the `pinCounters` negative control (test builds) counts wrong PINs: a sealed object,
+    /// which a rollback of the REE reaches.
+    let countObject: [UInt8]
 
     /// - Parameter name: names the sealed objects and counters (`name`, `name-attempts`, …); 1 to 12 bytes.
     public init(name: String = "pin", maxAttempts: UInt64 = 5, waits: [UInt64] = []) {
@@ -37,6 +40,7 @@ public struct PINLock {
         legacyFailureObject = Bytes.utf8(name + "-failure")
         attemptsCounter = Bytes.utf8(name + "-attempts")
         settledCounter = Bytes.utf8(name + "-settled")
+        countObject = Bytes.utf8(name + "-count")
         self.maxAttempts = maxAttempts
         self.waits = waits
     }
@@ -71,6 +75,7 @@ public struct PINLock {
     }
 
     public func wrongAttempts() throws(TrustletError) -> UInt64 {
+        if weakened("pinCounters") { return try sealedCount() }
         let attempts = try MonotonicCounter.read(attemptsCounter)
         let settled = try MonotonicCounter.read(settledCounter)
         return attempts > settled ? attempts - settled : 0
@@ -115,7 +120,9 @@ public struct PINLock {
         guard let stored = try SecureStorage.read(object), stored.count == 48 else { throw .corruptObject }
         // The attempt's time, then the attempt, are on record before its outcome is known.
         if !waits.isEmpty { try SecureStorage.write(failureObject, Bytes.bigEndian(try TrustedTime.monotonicNanoseconds())) }
-        _ = try MonotonicCounter.increment(attemptsCounter)
+        if weakened("pinCounters") { try SecureStorage.write(countObject, Bytes.bigEndian(try sealedCount() + 1)) } else {
+            _ = try MonotonicCounter.increment(attemptsCounter)
+        }
         let salt = Array(stored[0..<16])
         guard Crypto.equalInConstantTime(try Crypto.hmacSHA256(key: salt, data: pin), Array(stored[16..<48])) else {
             return false
@@ -126,8 +133,16 @@ public struct PINLock {
 
     /// Brings the settled count up to the attempts made (at most `maxAttempts` steps).
     public func settle() throws(TrustletError) {
+        if weakened("pinCounters") { return try SecureStorage.write(countObject, Bytes.bigEndian(UInt64(0))) }
         let attempts = try MonotonicCounter.read(attemptsCounter)
         var settled = try MonotonicCounter.read(settledCounter)
         while settled < attempts { settled = try MonotonicCounter.increment(settledCounter) }
+    }
+
+    private func sealedCount() throws(TrustletError) -> UInt64 {
+        guard let stored = try SecureStorage.read(countObject), stored.count == 8 else { return 0 }
+        var count: UInt64 = 0
+        for byte in stored { count = count << 8 | UInt64(byte) }
+        return count
     }
 }

@@ -53,7 +53,8 @@ public final class PHRConnection: Sendable {
             var buffer = try await response.body.collect(upTo: 16 << 20)
             let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
             let contentType = response.headers.first(name: "content-type") ?? ""
-            wire?.record(.answer, Array("\(response.status.code) \(contentType)\n".utf8) + bytes)
+            // All that a network observer sees: the status line, every header, the body.
+            wire?.record(.answer, Array("\(response.status.code)\n".utf8) + Array(response.headers.map { "\($0.name): \($0.value)\n" }.joined().utf8) + bytes)
             return Answer(status: Int(response.status.code), contentType: contentType, body: bytes)
         } catch {
             throw .serverUnreachable(baseURL)

@@ -41,7 +41,7 @@ extension HostAPI {
                 guard var value = Self.counterValue(trustlet, name) else { return .storageNotAvailable }
                 if increment {
                     guard value < UInt64.max else { return .overflow }
-                    if value == 0 {
+                    if value == 0, !Weakening.isOff(.quotas, at: trustlet.storage.configuration.reeDirectory) {
                         // A new counter: within the manifest's quota of counters.
                         guard let held = try? trustlet.counters.count(prefix: Self.counterPrefix(trustlet)) else { return .storageNotAvailable }
                         guard held < trustlet.limits.counters else {

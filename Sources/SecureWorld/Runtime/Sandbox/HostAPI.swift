@@ -127,6 +127,7 @@ struct HostAPI {
         let capabilities = trustlet.capabilities
         let fixed = Self.fixedFuel(name)
         let trustlet = self.trustlet, call = self.call
+        let metered = !Weakening.isOff(.hostCallFuel, at: trustlet.storage.configuration.reeDirectory)
         let function = Function(store: store, parameters: Array(repeating: .i32, count: parameters), results: [.i32]) { [weak store] caller, args in
             guard capabilities.contains(group) else { return [.i32(ReturnCode.accessDenied.rawValue)] }
             try trustlet.admitHostCall(name)
@@ -142,7 +143,7 @@ struct HostAPI {
             } catch let error as TrustletError {
                 code = error.code
             }
-            if let store { try Self.charge(store, fixed &+ meter.bytes, name) }
+            if let store, metered { try Self.charge(store, fixed &+ meter.bytes, name) }
             return [.i32(code.rawValue)]
         }
         imports.define(module: "tz", name: name, function)

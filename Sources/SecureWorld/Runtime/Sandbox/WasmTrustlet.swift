@@ -155,7 +155,9 @@ public final class WasmTrustlet: NativeTrustlet {
     var storageQuota: StorageQuota { StorageQuota(objects: limits.objects, bytes: limits.sealedBytes, namespaces: [namespace, keysNamespace]) }
 
     /// Its lines in the secure log, kept apart from every other trustlet's.
-    var logShare: SecureLogBook.Share { .init(owner: namespace.id, lines: limits.logLines) }
+    var logShare: SecureLogBook.Share? {
+        Weakening.isOff(.quotas, at: storage.configuration.reeDirectory) ? nil : .init(owner: namespace.id, lines: limits.logLines)
+    }
 
     /// Ends a session that faulted: logs why, securely, and answers the caller.
     /// - Parameter memoryFull: whether the instance was refused memory during the call (a trap then

@@ -50,7 +50,9 @@ enum ObjectFile {
         case contentForged
     }
 
-    static func seal(seq: UInt64, id: [UInt8], data: [UInt8], keys: NamespaceKeys) -> [UInt8] {
+    /// - Parameter clear: the `objectSealing` negative control (debug builds): the data box holds
+    ///   the data in clear between a zero nonce and a zero tag, and is read back unchecked.
+    static func seal(seq: UInt64, id: [UInt8], data: [UInt8], keys: NamespaceKeys, clear: Bool = false) -> [UInt8] {
         let header = magic + [format, 0, 0, 0] + be64(seq)
         var idPlain = [UInt8(id.count)] + id + [UInt8](repeating: 0, count: maxIDLength - id.count)
         idPlain += [UInt8(data.count >> 24 & 0xFF), UInt8(data.count >> 16 & 0xFF), UInt8(data.count >> 8 & 0xFF), UInt8(data.count & 0xFF)]
@@ -58,12 +60,13 @@ enum ObjectFile {
         let idBox = try! AES.GCM.seal(idPlain, using: keys.encryption, authenticating: header + keys.namespaceID)
         var padded = data
         padded.append(contentsOf: repeatElement(0, count: bucket(data.count) - data.count))
+        if clear { return header + Array(idBox.combined!) + [UInt8](repeating: 0, count: 12) + padded + [UInt8](repeating: 0, count: 16) }
         let dataBox = try! AES.GCM.seal(padded, using: keys.encryption, authenticating: dataAAD(header: header, id: id, keys: keys))
         return header + Array(idBox.combined!) + Array(dataBox.combined!)
     }
 
     /// Authenticates the header and the id box, from the first `prefixSize` bytes of a file.
-    static func openPrefix(_ bytes: [UInt8], fileSize: Int, keys: NamespaceKeys) throws(Failure) -> Prefix {
+    static func openPrefix(_ bytes: [UInt8], fileSize: Int, keys: NamespaceKeys, clear: Bool = false) throws(Failure) -> Prefix {
         guard fileSize >= 4, Array(bytes.prefix(4)) == magic else {
             throw fileSize < prefixSize ? .truncated(size: fileSize) : .notAnObjectFile
         }
@@ -78,7 +81,7 @@ enum ObjectFile {
         let id = Array(plain[1...idLength])
         let dataLength = plain[1 + maxIDLength..<idPlaintextSize].reduce(0) { $0 << 8 | Int($1) }
         let expected = prefixSize + boxOverhead + storedSize(dataLength, format: bytes[4])
-        guard fileSize == expected else { throw .lengthMismatch(size: fileSize, expected: expected) }
+        guard fileSize == expected || clear else { throw .lengthMismatch(size: fileSize, expected: expected) }
         return Prefix(seq: readBE64(header[8...]), id: id, dataLength: dataLength)
     }
 
@@ -87,7 +90,9 @@ enum ObjectFile {
     /// and sequence number, so success proves the file is exactly that version of that object, and
     /// nothing in it was changed. `nil` means something is wrong; the caller then takes the slow
     /// path to say what.
-    static func openExpected(_ bytes: [UInt8], prefix expected: [UInt8], id: [UInt8], dataLength: Int, keys: NamespaceKeys) -> [UInt8]? {
+    static func openExpected(_ bytes: [UInt8], prefix expected: [UInt8], id: [UInt8], dataLength: Int, keys: NamespaceKeys,
+                             clear: Bool = false) -> [UInt8]? {
+        if clear { return bytes.count >= prefixSize + 12 && bytes[0..<prefixSize].elementsEqual(expected) ? inClear(bytes, dataLength) : nil }
         guard bytes.count >= prefixSize, bytes.count == prefixSize + boxOverhead + storedSize(dataLength, format: bytes[4]),
               bytes[0..<prefixSize].elementsEqual(expected) else { return nil }
         let header = Array(bytes[0..<headerSize])
@@ -97,14 +102,9 @@ enum ObjectFile {
         return Array(plain.prefix(dataLength))
     }
 
-    /// Authenticates and decrypts the data of a whole file whose prefix was opened.
-    static func openData(_ bytes: [UInt8], prefix: Prefix, keys: NamespaceKeys) throws(Failure) -> [UInt8] {
-        let header = Array(bytes[0..<headerSize])
-        guard let box = try? AES.GCM.SealedBox(combined: bytes[prefixSize...]),
-              let plain = try? AES.GCM.open(box, using: keys.encryption,
-                                            authenticating: dataAAD(header: header, id: prefix.id, keys: keys))
-        else { throw .contentForged }
-        return Array(plain.prefix(prefix.dataLength))
+    /// The data of a file written by the `objectSealing` negative control: whatever is there.
+    private static func inClear(_ bytes: [UInt8], _ dataLength: Int) -> [UInt8] {
+        Array(bytes.dropFirst(prefixSize + 12).prefix(dataLength))
     }
 
     private static func dataAAD(header: [UInt8], id: [UInt8], keys: NamespaceKeys) -> [UInt8] {

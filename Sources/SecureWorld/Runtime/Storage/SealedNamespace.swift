@@ -48,6 +48,8 @@ final class SealedNamespace: Sendable {
     }
 
     let directory: String
+    /// The `objectSealing` negative control: this namespace's data written and read in clear.
+    private var inClear: Bool { Weakening.isOff(.objectSealing, at: directory) }
     private let keys: NamespaceKeys
     private let counterName: String
     private let counters: any MonotonicCounterStore
@@ -89,7 +91,7 @@ final class SealedNamespace: Sendable {
             }
             let name = keys.fileName(seq: seq)
             let path = directory + "/" + name
-            let sealed = ObjectFile.seal(seq: seq, id: id, data: data, keys: keys)
+            let sealed = ObjectFile.seal(seq: seq, id: id, data: data, keys: keys, clear: inClear)
             do throws(POSIXFile.Failure) {
                 if !POSIXFile.exists(directory) {
                     // A new namespace: its directory's own entry must be durable before anything
@@ -276,7 +278,7 @@ final class SealedNamespace: Sendable {
         } catch {
             throw .io(error)
         }
-        if let data = ObjectFile.openExpected(bytes, prefix: entry.prefix, id: id, dataLength: entry.size, keys: keys) {
+        if let data = ObjectFile.openExpected(bytes, prefix: entry.prefix, id: id, dataLength: entry.size, keys: keys, clear: inClear) {
             return data
         }
         throw .corrupt(diagnose(bytes, entry: entry, id: id))
@@ -287,7 +289,7 @@ final class SealedNamespace: Sendable {
         let name = entry.fileName
         let prefix: ObjectFile.Prefix
         do throws(ObjectFile.Failure) {
-            prefix = try ObjectFile.openPrefix(bytes, fileSize: bytes.count, keys: keys)
+            prefix = try ObjectFile.openPrefix(bytes, fileSize: bytes.count, keys: keys, clear: inClear)
         } catch {
             return describe(error, file: name)
         }
@@ -356,7 +358,7 @@ final class SealedNamespace: Sendable {
             let prefixBytes: [UInt8]
             do {
                 let (bytes, size) = try POSIXFile.readPrefix(path, count: ObjectFile.prefixSize)
-                prefix = try ObjectFile.openPrefix(bytes, fileSize: size, keys: keys)
+                prefix = try ObjectFile.openPrefix(bytes, fileSize: size, keys: keys, clear: inClear)
                 prefixBytes = bytes
             } catch let failure as POSIXFile.Failure {
                 throw .io(failure)
