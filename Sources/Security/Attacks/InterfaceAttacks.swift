@@ -218,7 +218,7 @@ enum InterfaceAttacks {
             do {
                 _ = try await session.invoke(command: command, parameters: parameters)
                 return .accepted("\(name) returned to the trustlet instead of ending its session")
-            } catch where watchdog.fired {
+            } catch where watchdog.disarm() {
                 return .accepted("\(name) still ran after 20 s, until its client hung up (\(error.message))")
             } catch where error.code == .targetDead && error.message.contains(reason) {
                 stopped["\(error.code.name) (\(reason))", default: 0] += 1
@@ -248,8 +248,8 @@ final class Watchdog: Sendable {
         }
     }
 
-    /// Whether it hung up; from then on it never will.
-    var fired: Bool { state.withLock { $0.done = true; return $0.fired } }
+    /// Stops it: whether it had already hung up.
+    func disarm() -> Bool { state.withLock { $0.done = true; return $0.fired } }
 }
 
 /// A hostile client on the world-switch socket: raw frames, no client library.

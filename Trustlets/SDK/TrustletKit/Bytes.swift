@@ -60,6 +60,12 @@ public enum Bytes {
         return UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16 | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
     }
 
+    /// A big-endian `UInt64` from exactly eight bytes at `offset`; `nil` if they are not there.
+    public static func readUInt64(_ bytes: [UInt8], at offset: Int = 0) -> UInt64? {
+        guard let high = readUInt32(bytes, at: offset), let low = readUInt32(bytes, at: offset + 4) else { return nil }
+        return UInt64(high) << 32 | UInt64(low)
+    }
+
     /// The decimal digits of a number.
     public static func decimal(_ value: UInt64) -> String {
         if value == 0 { return "0" }

@@ -64,8 +64,7 @@ public enum Channel {
         let headerEnd = fixed + Int(message[26])
         guard message.count > headerEnd + 65 else { throw .badFormat }
         guard Array(message[fixed..<headerEnd]) == Bytes.utf8(purpose) else { throw .badParameters }
-        var sequence: UInt64 = 0
-        for byte in message[18..<26] { sequence = sequence << 8 | UInt64(byte) }
+        guard let sequence = Bytes.readUInt64(message, at: 18) else { throw .badFormat }
         if let last, sequence <= last { throw .security }
         let info = Bytes.utf8("TrubiZone channel v1") + [0] + (try Digest.sha256(try key.publicKey()))
         let plaintext = try key.hpkeOpen(Array(message[headerEnd...]), info: info, aad: Array(message[0..<headerEnd]))

@@ -89,14 +89,12 @@ public struct PINLock {
         guard wrong < maxAttempts, wrong < UInt64(waits.count), waits[Int(wrong)] > 0 else { return 0 }
         let delay = waits[Int(wrong)]
         let now = try TrustedTime.monotonicNanoseconds()
-        guard let stored = try SecureStorage.read(failureObject), stored.count == 8 else {
+        guard let stored = try SecureStorage.read(failureObject), stored.count == 8, let tried = Bytes.readUInt64(stored) else {
             // A counted attempt with no time on record (a lock kept by an earlier TrustletKit,
             // which timed failures on the wall clock): the wait starts now.
             try SecureStorage.write(failureObject, Bytes.bigEndian(now))
             return delay
         }
-        var tried: UInt64 = 0
-        for byte in stored { tried = tried << 8 | UInt64(byte) }
         // Within one boot, now − tried is the time since the attempt. A time later than now was
         // taken in an earlier boot, and the time since this boot began (now) is less than the
         // time since that attempt. Either way the wait is never shorter than the truth.
@@ -141,8 +139,6 @@ public struct PINLock {
 
     private func sealedCount() throws(TrustletError) -> UInt64 {
         guard let stored = try SecureStorage.read(countObject), stored.count == 8 else { return 0 }
-        var count: UInt64 = 0
-        for byte in stored { count = count << 8 | UInt64(byte) }
-        return count
+        return Bytes.readUInt64(stored) ?? 0
     }
 }
