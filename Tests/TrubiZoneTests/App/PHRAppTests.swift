@@ -83,6 +83,7 @@ import TrubiZoneTesting
         let share = PHRDevice.ShareRequest(practitioner: "Practitioner/clinic-1", records: [record.n], hours: 24)
 
         // The clock comes in; then the normal world sets the phone 11 minutes ahead and holds the grant back.
+        let asked = Date().timeIntervalSince1970
         let clock = try await app.server.send(try await app.device.clockRequest()).checked().body
         let served = Date().timeIntervalSince1970
         trustlet.wallClockShift.withLock { $0 = 660 }
@@ -91,10 +92,13 @@ import TrubiZoneTesting
         let prompt = phone.screen.record.joined(separator: "\n")
         #expect(prompt.contains("Share with Practitioner/clinic-1"))
         func minute(_ seconds: TimeInterval) -> String { String(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds)).prefix(16)) }
-        // The server's time when it answered, plus what the secure world's clock counted since:
-        // somewhere between the answer's arrival and the share's return (a loaded machine is slow;
-        // whole seconds on both sides can round the prompt up to 2 s past the return).
-        let minutes = Set(stride(from: served - 1, through: answered + 3, by: 10).map { minute($0 + 86_400) } + [minute(answered + 3 + 86_400)])
+        // The server's time when it answered, plus what the secure world's clock counted since the
+        // trustlet asked (the round trip counts as elapsed, so holding the answer back never
+        // dates a grant earlier): somewhere between the answer's arrival and the share's return
+        // plus that round trip (a loaded machine is slow; whole seconds on both sides can round
+        // the prompt up to 2 s further).
+        let latest = answered + (served - asked) + 3
+        let minutes = Set(stride(from: served - 1, through: latest, by: 10).map { minute($0 + 86_400) } + [minute(latest + 86_400)])
         #expect(minutes.contains { prompt.contains($0) }, "dated from the server's time: \(prompt) vs \(minutes.sorted())")
         #expect(!prompt.contains(minute(served + 660 + 86_400)), "not from the phone's clock")
         offset.withLock { $0 = 660 }
