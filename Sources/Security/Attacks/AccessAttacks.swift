@@ -24,7 +24,7 @@ enum AccessAttacks {
                    defense: "the server checks the grant's expiry on every read", play: expiredGrant),
             Attack("identity-uuid-takeover", "With a second trusted developer, take the PHR trustlet's UUID (before and after it is installed) and the runtime's own; re-sign other code as the installed version",
                    .exportedComponents, .identity,
-                   defense: "the trust policy gives the PHR UUID to its developer, any other UUID belongs to its first signer, the runtime's UUIDs are reserved, a version's code cannot change, and the display names the signer",
+                   defense: "the trust policy gives the PHR UUID to its developer, any other UUID belongs to its first signer, the runtime's UUIDs are reserved, a version's code cannot change, and the display names the signer by 80 bits of its ID beside an ASCII-only name",
                    play: uuidTakeover),
             Attack("access-revoked-grant", "Read a shared record after the patient revoked the grant", .thirdParty, .access,
                    defense: "a revoked grant reads nothing", play: revokedGrant),
@@ -247,7 +247,8 @@ enum AccessAttacks {
             try await phone.install(try package(PHRTrustlet.uuid, name: "phr", version: "1.0.0", wasm: "hello", key: lab.stage.developer))
         })
         // Under a UUID of its own the second developer may call its trustlet "phr", but the trusted
-        // display names the signer too, which no package chooses.
+        // display names the signer too, which no package chooses (and no manifest name draws the
+        // label's separator: the runtime's manifest check, `PackageTests`).
         let lookalike = TrustletUUID("4a0d6f0e-7c1b-4e55-8f3a-5048520000a2")!
         try await phone.install(try package(lookalike, name: "phr", version: "1.0.0", key: rogue))
         guard let genuine = phone.world.trustlet(PHRTrustlet.uuid) as? WasmTrustlet, let other = phone.world.trustlet(lookalike) as? WasmTrustlet,

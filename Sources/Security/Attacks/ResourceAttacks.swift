@@ -20,6 +20,10 @@ enum ResourceAttacks {
                    .exportedComponents, .access,
                    defense: "one user holds at most three quarters of the connections and of a trustlet's sessions; the rest are kept for other apps",
                    play: connectionHog),
+            Attack("api-builtin-namespaces", "Make the built-in storage keep a namespace, and a replay-protected counter, for each copy of one app at another path, and for each of as many users",
+                   .exportedComponents, .access,
+                   defense: "the built-in storage and keystore give namespaces from a sealed register, at most 32 per user and 256 in all, and refuse the rest with TEE_ERROR_STORAGE_NO_SPACE",
+                   play: builtInNamespaces),
         ]
     }
 
@@ -134,6 +138,56 @@ enum ResourceAttacks {
             throw AttackFailure("the patient's new session answers differently")
         }
         return allHold(verdicts + [.defended("the patient's app still connected and opened a PHR session")])
+    }
+
+    static func builtInNamespaces(_ lab: AttackLab) async throws -> Verdict {
+        let phone = try await lab.phone("builtin-namespaces", installing: false, answers: [])
+        defer { phone.shutdown() }
+        let limits = phone.world.limits
+        let storage = BuiltInTrustlets.Storage.self
+        /// Puts one object as the application at `path` of user `uid` (or reads it back).
+        func client(_ uid: UInt32, _ path: String, reading: Bool = false) async throws(TEEError) -> [UInt8] {
+            let context = try TEEContext.inProcess(phone.world, peer: PeerIdentity(uid: uid, gid: uid, application: path))
+            defer { context.close() }
+            let session = try await context.openSession(uuid: storage.uuid, login: .userApplication)
+            if reading {
+                return try await session.invoke(command: storage.Command.get.rawValue, parameters: [.input([0x6E]), .output(capacity: 16)]).bytes(1) ?? []
+            }
+            _ = try await session.invoke(command: storage.Command.put.rawValue, parameters: [.input([0x6E]), .input([UInt8(truncatingIfNeeded: uid)])])
+            return []
+        }
+        /// A bound's refusal, after `count`, is defended; none is ACCEPTED; another is FAILED.
+        func judge(_ what: String, _ count: Int, _ refusal: TEEError?, saying reason: String) throws -> Verdict {
+            guard let refusal else { return .accepted("the built-in storage kept \(count) namespaces for \(what)") }
+            guard refusal.code == .storageNoSpace, refusal.message.contains(reason) else {
+                throw AttackFailure("\(what): expected TEE_ERROR_STORAGE_NO_SPACE, got \(refusal.code.name): \(refusal.message)")
+            }
+            return .defended("\(count) namespaces for \(what), then \(refusal.code.name)")
+        }
+        var copies = 0
+        let copyRefused = await takeUntilRefused { () async throws(TEEError) in
+            guard copies < limits.builtInClientsPerUser * 2 else { return false }
+            _ = try await client(7101, "/data/local/tmp/copy-\(copies)/app")
+            copies += 1
+            return true
+        }
+        let perUser = try judge("one app at many paths", copies, copyRefused, saying: "clients of one user")
+        guard case .defended = perUser else { return perUser }
+        // As many users as it likes: the normal world's root can be any uid.
+        var users = 0
+        let userRefused = await takeUntilRefused { () async throws(TEEError) in
+            guard users < limits.builtInClients * 2 else { return false }
+            _ = try await client(7200 + UInt32(users), "/data/app/a")
+            users += 1
+            return true
+        }
+        let total = try judge("many users", users, userRefused, saying: "clients, its most")
+        guard case .defended = total else { return total }
+        // Positive control: a client served before still opens its namespace and reads its object.
+        guard try await client(7200, "/data/app/a", reading: true) == [UInt8(truncatingIfNeeded: 7200)] else {
+            throw AttackFailure("a client served before lost its object")
+        }
+        return allHold([perUser, total, .defended("a client served before still reads its object")])
     }
 
     /// Takes one more until `take` is refused (or has nothing left to take): the refusal.

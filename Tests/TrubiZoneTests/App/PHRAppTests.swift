@@ -113,6 +113,39 @@ import TrubiZoneTesting
         #expect(receipt.resources == 1)
     }
 
+    /// A receipt whose release does not fit its buffer changes nothing: the same receipt again,
+    /// as GP's short-buffer retry sends it, is audited once, for a grant and for its revocation.
+    @Test func aReceiptRetriedForItsBufferIsAuditedOnce() async throws {
+        let directory = TemporaryDirectory("phr-receipt-retry")
+        let stage = try await Self.stage(directory, records: .seeded(patients: 1))
+        defer { withExtendedLifetime(directory) {} }
+        let (phone, app) = try await stage.enrolledPhone("phone", answers: [.confirm(true), .confirm(true)])
+        defer { phone.shutdown() }
+        _ = try await app.sync()
+        let records = try await app.device.query(PHRDevice.Query(offset: 1, limit: 25)).entries.map(\.n)
+        #expect(records.count == 25)
+        func audited(_ action: String) async throws -> Int { try await app.device.localAudit().actions.count { $0.action == action } }
+
+        let clock = try await app.server.send(try await app.device.clockRequest()).checked().body
+        let grant = try await app.device.share(PHRDevice.ShareRequest(practitioner: "Practitioner/clinic-1", records: records, hours: 24), clock: clock)
+        // Every record shared is on the screen the patient confirmed, none summed up as "more".
+        let prompt = phone.screen.record.drop { !$0.contains("Share with") }
+        #expect(prompt.count { $0.contains("]   ") } == 25 && !prompt.contains { $0.contains(" more") }, "\(prompt)")
+        let granted = try await app.server.send(grant).checked().body
+        // `call` answers a short buffer by sending the same receipt again with the size asked for.
+        let released = try await app.device.call(.shareDone, [.input(granted), .output(capacity: 8)]).bytes(1) ?? []
+        let receipt = try JSONDecoder().decode(GrantReceipt.self, from: Data(released))
+        #expect(try await audited("shared") == 1)
+
+        let revoke = try await app.device.revoke(grant: receipt.grant)
+        let revoked = try await app.server.send(revoke).checked().body
+        _ = try await app.device.call(.revokeDone, [.input(revoked), .output(capacity: 8)])
+        #expect(try await audited("revoked") == 1)
+        // And a receipt once taken is not taken again.
+        await #expect(throws: PHRAppError.self) { try await app.device.revokeDone(receipt: revoked) }
+        #expect(try await audited("revoked") == 1)
+    }
+
     /// Everything the normal world can get without the trusted UI: status, the index with every
     /// filter, and what commands answer when the patient does not confirm.
     @Test func aNormalWorldCallNeverGetsAValueOrNoteWithoutATrustedUIConfirmation() async throws {
@@ -277,6 +310,47 @@ import TrubiZoneTesting
             next(); next()
             while try await group.next() != nil { next() }
         }
+    }
+
+    /// The secure world stopped before each host call of keeping a page, until one stop comes
+    /// after the page is kept: each later page first deletes what the stop left, so in the end
+    /// every sealed page is one the index uses (a page left behind would count against the
+    /// trustlet's quota, and outlive a reset, for good).
+    @Test func aStopAtEveryStepOfKeepingAPageLeavesNoPageBehind() async throws {
+        let directory = TemporaryDirectory("phr-stop-sync")
+        defer { withExtendedLifetime(directory) {} }
+        let stage = try await PHRStage.start(root: directory.path, records: .seeded(patients: 1))
+        let pin = ScriptedTrustedUI.Answer.pin(Array(PHRStage.pin.utf8))
+        let (phone, app) = try await stage.enrolledPhone("phone", answers: Array(repeating: pin, count: 120))
+        defer { phone.shutdown() }
+        let trustlet = try #require(phone.world.trustlet(PHRTrustlet.uuid) as? WasmTrustlet)
+        func pages() throws -> Int { try phone.world.storage.list(trustlet.namespace).filter { $0.count == 9 && $0[0] == 0x70 && $0[1] == 0 }.count }  // "p" and a page number, not "pin-tried"
+        var stops = 0
+        for allowed in 0..<100 {
+            let device = try await PHRDevice.open(phone.context)
+            try await device.unlock()
+            let page = try await app.server.send(try await device.syncRequest()).checked().body
+            trustlet.plannedKill.withLock { $0 = (allowed, 0) }
+            let kept = try? await device.syncPage(page)
+            trustlet.plannedKill.withLock { $0.remaining = nil }
+            try? await device.session.close()  // a stopped session is gone already
+            let reader = try await PHRDevice.open(phone.context)
+            let cursor = try await reader.status().cursor
+            try await reader.session.close()
+            if kept != nil || !cursor.isEmpty { break }
+            stops += 1
+            // At most the page just stopped, and the one before it if that stop was its own.
+            let objects = try phone.world.storage.list(trustlet.namespace).map { Hex.encode($0) }
+            #expect(try pages() <= 2, "stopped before host call \(allowed + 1): \(objects)")
+        }
+        #expect(stops > 5, "the stops came before the page was kept")
+        let resumed = PatientApp(device: try await PHRDevice.open(phone.context), server: app.server)
+        try await resumed.device.unlock()
+        let outcome = try await resumed.sync()
+        #expect(outcome.records > 0 && outcome.records <= 100)
+        // One more page through the same path (empty or not) sweeps what the last stop left.
+        _ = try await resumed.sync()
+        #expect(try pages() == 1, "one page holds every record; no other is left")
     }
 
     @Test func anInterruptedSyncResumesWithoutLossOrDuplicates() async throws {

@@ -39,6 +39,7 @@ import TrubiZoneTesting
         ("storage-move", [.unknownFiles, .rollbackCounter]),
         ("api-connection-hog", [.fairShare]),
         ("api-state-flood", [.quotas]),
+        ("api-builtin-namespaces", [.quotas]),
         ("api-hostile-trustlets", [.hostCallFuel]),
         ("storage-flip", [.objectSealing]),
         ("storage-scan", [.objectSealing]),

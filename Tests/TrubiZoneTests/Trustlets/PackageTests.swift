@@ -109,7 +109,15 @@ import TrubiZoneTesting
         #expect(try world.install(package: try package(version: "1.0.0")).measurement == installed.measurement, "the same bytes again are fine")
         let unnamed = try self.world(device)
         #expect((unnamed.trustlet(Samples.hello) as? WasmTrustlet)?.displayName
-            == "hello · developer " + Hex.encode(SHA256.hash(data: developer.publicKey.x963Representation).prefix(4)))
+            == "hello · developer " + Self.groups(Hex.encode(SHA256.hash(data: developer.publicKey.x963Representation).prefix(10))))
+        // 80 bits of the signer ID, so no other key of a developer's making shares the label; and
+        // a manifest name may not draw the label's separator with a look-alike letter.
+        #expect(Self.groups("0123456789abcdef0123") == "0123-4567-89ab-cdef-0123")
+        let lookalike = TrustletManifest(uuid: Samples.hello.description, name: "phr \u{A78F} developer", version: "1.0.0", capabilities: [])
+        #expect(throws: PackageError.self) { try lookalike.validated() }
+        let twins = [TrustPolicy.Signer(key: developer.publicKey, name: "Clinic Apps"),
+                     TrustPolicy.Signer(key: P256.Signing.PrivateKey().publicKey, name: "clinic apps")]
+        #expect(throws: TrustPolicyError.namedTwice("clinic apps")) { try TrustPolicy(signers: twins) }
     }
 
     @Test func installedPackagesSurviveARestartWhileTheirSignerIsTrusted() async throws {
@@ -181,5 +189,10 @@ import TrubiZoneTesting
             try await installer.invoke(command: 0, parameters: [.input([1, 2, 3]), .output(capacity: 64)])
         }
         #expect(garbage?.code == .badFormat)
+    }
+
+    static func groups(_ digits: String) -> String {
+        let characters = Array(digits)
+        return stride(from: 0, to: characters.count, by: 4).map { String(characters[$0..<min($0 + 4, characters.count)]) }.joined(separator: "-")
     }
 }

@@ -194,6 +194,38 @@ import TrubiZoneTesting
 
     static func user(_ uid: UInt32) -> PeerIdentity { PeerIdentity(uid: uid, gid: uid, application: nil) }
 
+    /// Each namespace a built-in keeps costs a replay-protected counter, and the normal world names
+    /// its clients (an executable path is an application): one user gets at most its share of
+    /// them, the device at most its total, a client served once keeps its place across restarts,
+    /// and a restart does not reset the count.
+    @Test func aUserKeepsNoMoreBuiltInNamespacesThanItsShare() async throws {
+        let device = try EmulatedDevice()
+        defer { withExtendedLifetime(device) {} }
+        let limits = SecureWorld.Limits(builtInClientsPerUser: 3, builtInClients: 5)
+        func open(_ world: SecureWorld, uid: UInt32, path: String) async throws -> TEESession {
+            try await TEEContext.inProcess(world, peer: PeerIdentity(uid: uid, gid: uid, application: path))
+                .openSession(uuid: BuiltInTrustlets.Storage.uuid, login: .userApplication)
+        }
+        let world = try device.secureWorld(limits: limits)
+        for index in 0..<3 { try await open(world, uid: 6001, path: "/tmp/copy-\(index)/app").put("note", [UInt8(index)]) }
+        let refused = await #expect(throws: TEEError.self) { try await open(world, uid: 6001, path: "/tmp/copy-3/app") }
+        #expect(refused?.code == .storageNoSpace)
+        #expect(refused?.message.contains("3 clients of one user") == true)
+        // The keystore counts its own clients; another user still gets in, up to the total.
+        _ = try await TEEContext.inProcess(world, peer: PeerIdentity(uid: 6001, gid: 6001, application: "/tmp/copy-3/app"))
+            .openSession(uuid: BuiltInTrustlets.Keystore.uuid, login: .userApplication)
+        _ = try await open(world, uid: 6002, path: "/usr/bin/a")
+        _ = try await open(world, uid: 6003, path: "/usr/bin/a")
+        let full = await #expect(throws: TEEError.self) { try await open(world, uid: 6004, path: "/usr/bin/a") }
+        #expect(full?.code == .storageNoSpace)
+        #expect(full?.message.contains("5 clients, its most") == true)
+
+        // After a restart the register is read back: known clients keep their objects, new ones are refused.
+        let restarted = try device.secureWorld(limits: limits)
+        #expect(try await open(restarted, uid: 6001, path: "/tmp/copy-2/app").get("note") == [2])
+        await #expect(throws: TEEError.self) { try await open(restarted, uid: 6005, path: "/usr/bin/b") }
+    }
+
     @Test func noUserTakesEveryConnectionOrEverySessionOfATrustlet() async throws {
         let world = try World(.inProcess, limits: .init(maxConnections: 8))
         #expect(SecureWorld.Limits.share(of: 8) == 6 && SecureWorld.Limits.share(of: 4) == 3 && SecureWorld.Limits.share(of: 1) == 1)

@@ -61,10 +61,10 @@ import TrubiZoneTesting
         #expect(try await vault.status().wrong == 1)
         #expect(!vault.user.record.contains { $0.contains("correct horse") }, "shown before the right PIN")
         #expect(await vault.reveal() == .success)
-        #expect(vault.user.record.contains("[vault · developer d1d1d1d1] The secret: correct horse battery staple"))
+        #expect(vault.user.record.contains("[vault · developer d1d1-d1d1-d1d1-d1d1-d1d1] The secret: correct horse battery staple"))
         #expect(try await vault.status() == (0, 5, true, false))
         // Every line of every screen carries the vault's verified name; no PIN is recorded.
-        #expect(vault.user.record.allSatisfy { $0.hasPrefix("[vault · developer d1d1d1d1] ") || $0.hasPrefix("  → ") })
+        #expect(vault.user.record.allSatisfy { $0.hasPrefix("[vault · developer d1d1-d1d1-d1d1-d1d1-d1d1] ") || $0.hasPrefix("  → ") })
         #expect(!vault.user.record.joined().contains("4096"))
         // Neither the secret nor the PIN reaches a normal-world file.
         for file in vault.device.reeFiles() {
@@ -101,7 +101,7 @@ import TrubiZoneTesting
         #expect(await vault.reveal() == .itemNotFound)
         #expect(await vault.store(Array("new".utf8)) == .success)
         #expect(await vault.reveal() == .success)
-        #expect(vault.user.record.contains("[vault · developer d1d1d1d1] The secret: new"))
+        #expect(vault.user.record.contains("[vault · developer d1d1-d1d1-d1d1-d1d1-d1d1] The secret: new"))
     }
 
     @Test func aCancelledPromptCostsNoAttemptAndMismatchedPINsStoreNothing() async throws {
@@ -142,7 +142,7 @@ import TrubiZoneTesting
         let session = try await world.context().openSession(uuid: Samples.vault)
         _ = try await session.invoke(command: 0, parameters: [.input(Self.secret)])
         _ = try await session.invoke(command: 1, parameters: [])
-        #expect(user.record.contains("[vault · developer d1d1d1d1] The secret: correct horse battery staple"))
+        #expect(user.record.contains("[vault · developer d1d1-d1d1-d1d1-d1d1-d1d1] The secret: correct horse battery staple"))
         #expect(!world.logs.joined().contains("correct horse") && !world.logs.joined().contains("9753"))
     }
 }

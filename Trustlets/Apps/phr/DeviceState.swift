@@ -16,6 +16,12 @@ struct DeviceState {
     var lastPage: UInt64? = nil
     /// The sequence number of the last reading queued.
     var lastReading: UInt64 = 0
+    /// A sync page being kept: on record before the page is written, so that a secure world
+    /// stopped before the state lands leaves a note of the object to delete (see `Sync`).
+    var writing: UInt64? = nil
+    /// Pages the index no longer uses, deleted after this state was saved and again at the next
+    /// page, so a stop between the two leaves none behind (see `Sync`).
+    var sweep: [UInt64] = []
 
     var isEnrolled: Bool { !device.isEmpty && serverKey.count == 65 }
 
@@ -32,6 +38,15 @@ struct DeviceState {
         state.cursor = cursor
         state.lastPage = page < 0 ? nil : UInt64(page)
         state.lastReading = UInt64(reading)
+        // Absent in a state saved before pages were tracked: nothing to sweep.
+        if let writing = document["writing"] {
+            guard let page = writing.integer else { throw .corruptObject }
+            state.writing = page < 0 ? nil : UInt64(page)
+        }
+        for page in document["sweep"]?.array ?? [] {
+            guard let number = page.integer, number >= 0 else { throw .corruptObject }
+            state.sweep.append(UInt64(number))
+        }
         return state
     }
 
@@ -40,6 +55,7 @@ struct DeviceState {
             JSONMember("device", .string(device)), JSONMember("server", .string(Hex.encode(serverKey))),
             JSONMember("patient", .string(patient)), JSONMember("cursor", .string(cursor)),
             JSONMember("page", .integer(lastPage.map { Int64($0) } ?? -1)), JSONMember("reading", .integer(Int64(lastReading))),
+            JSONMember("writing", .integer(writing.map { Int64($0) } ?? -1)), JSONMember("sweep", .array(sweep.map { .integer(Int64($0)) })),
         ]).serialized())
     }
 

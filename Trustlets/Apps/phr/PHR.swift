@@ -194,12 +194,12 @@ struct PHR: Trustlet {
         case 20:
             try p.expect(.memrefInput, .memrefOutput)
             guard let pending = pendingGrant else { throw .security }
-            try p.setBytes(1, try Sharing.granted(receipt: try p.bytes(0), answering: pending).serialized())
+            try release(try Sharing.granted(receipt: try p.bytes(0), answering: pending), into: p, at: 1)
             pendingGrant = nil
         case 21:
             try p.expect(.memrefInput, .memrefOutput)
             guard let pending = pendingRevoke else { throw .security }
-            try p.setBytes(1, try Sharing.revoked(receipt: try p.bytes(0), answering: pending).serialized())
+            try release(try Sharing.revoked(receipt: try p.bytes(0), answering: pending), into: p, at: 1)
             pendingRevoke = nil
         case 22:
             try p.expect(.memrefOutput)
@@ -209,6 +209,13 @@ struct PHR: Trustlet {
         default:
             throw .notSupported
         }
+    }
+
+    /// Releases an opened receipt, then audits it: a receipt whose release does not fit its buffer
+    /// changes nothing, so the same receipt again (as GP's short-buffer rule has it) audits once.
+    func release(_ receipt: Sharing.Receipt, into p: Parameters, at slot: Int) throws(TrustletError) {
+        try p.setBytes(slot, receipt.released.serialized())
+        try AuditChain.append(receipt.action, detail: receipt.detail)
     }
 
     /// In a negative control's test build with answer binding off: an answer with no request
@@ -265,6 +272,8 @@ enum Reset {
         }
         var pages: [UInt64] = []
         for entry in try RecordIndex.load().entries where !pages.contains(entry.page) { pages.append(entry.page) }
+        // And what a stopped sync may have left: the page it was writing, the ones it was sweeping.
+        if let state = try? DeviceState.load() { pages += state.sweep + (state.writing.map { [$0] } ?? []) }
         for page in pages { try erase(RecordIndex.pageObject(page)) }
         for object in [RecordIndex.object, DeviceState.object, Readings.queueObject] { try erase(object) }
         for key in [Enrollment.signingKey, Enrollment.hpkeKey] {

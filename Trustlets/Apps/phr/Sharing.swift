@@ -78,8 +78,9 @@ enum Sharing {
         let expires = time.now + UInt64(hours) &* 3600
         var question = "Share with " + practitioner + (display.isEmpty ? "" : " (the app calls them \"" + display + "\")") + "\nuntil "
             + Clock.iso8601(expires) + " (" + Bytes.decimal(UInt64(hours)) + " hours):"
-        for entry in entries.prefix(10) { question += "\n  " + RecordViews.headline(entry) }
-        if entries.count > 10 { question += "\n  and " + Bytes.decimal(UInt64(entries.count - 10)) + " more" }
+        // Every record shared is on the screen the patient confirms: a grant the trusted display
+        // cannot show whole (its text is at most 4 KiB) is refused, never summarised.
+        for entry in entries { question += "\n  " + RecordViews.headline(entry) }
         guard try TrustedUI.confirm(question) else {
             try AuditChain.append("share-declined", detail: practitioner)
             throw .cancel
@@ -102,24 +103,33 @@ enum Sharing {
         return (signed.head, body, PendingGrant(nonce: signed.nonce, detail: detail))
     }
 
+    /// A receipt opened: what is released, and the audit entry it earns, which the caller appends
+    /// once the release fits its buffer (a short buffer, then the same receipt again, audits once).
+    struct Receipt {
+        let released: JSON
+        let action: String
+        let detail: String
+    }
+
     /// The server's receipt for the grant `pending`: audited as shared, and released as
     /// `{grant, expiresAt, resources}`.
-    static func granted(receipt: [UInt8], answering pending: PendingGrant) throws(TrustletError) -> JSON {
+    static func granted(receipt: [UInt8], answering pending: PendingGrant) throws(TrustletError) -> Receipt {
         let document = try openReceipt(receipt, purpose: grantReceiptPurpose, request: pending.nonce)
         guard let grant = document["grant"]?.string, grant.utf8.count == 32, Hex.decode(grant) != nil,
               let expires = document["expiresAt"]?.integer, let resources = document["resources"]?.integer else { throw .badFormat }
-        try AuditChain.append("shared", detail: pending.detail + " grant " + grant)
-        return .object([JSONMember("grant", .string(grant)), JSONMember("expiresAt", .integer(expires)), JSONMember("resources", .integer(resources))])
+        return Receipt(released: .object([JSONMember("grant", .string(grant)), JSONMember("expiresAt", .integer(expires)),
+                                          JSONMember("resources", .integer(resources))]),
+                       action: "shared", detail: pending.detail + " grant " + grant)
     }
 
     /// The server's receipt for the revocation `pending`: only now is the grant audited as revoked.
-    static func revoked(receipt: [UInt8], answering pending: PendingRevoke) throws(TrustletError) -> JSON {
+    static func revoked(receipt: [UInt8], answering pending: PendingRevoke) throws(TrustletError) -> Receipt {
         let document = try openReceipt(receipt, purpose: revokeReceiptPurpose, request: pending.nonce)
         guard let grant = document["grant"]?.string, Text.same(grant, pending.grant), let revokedAt = document["revokedAt"]?.integer,
               let expires = document["expiresAt"]?.integer, let resources = document["resources"]?.integer else { throw .badFormat }
-        try AuditChain.append("revoked", detail: grant)
-        return .object([JSONMember("grant", .string(grant)), JSONMember("expiresAt", .integer(expires)), JSONMember("resources", .integer(resources)),
-                        JSONMember("revokedAt", .integer(revokedAt))])
+        return Receipt(released: .object([JSONMember("grant", .string(grant)), JSONMember("expiresAt", .integer(expires)),
+                                          JSONMember("resources", .integer(resources)), JSONMember("revokedAt", .integer(revokedAt))]),
+                       action: "revoked", detail: grant)
     }
 
     static func openReceipt(_ receipt: [UInt8], purpose: String, request: String) throws(TrustletError) -> JSON {

@@ -4,10 +4,13 @@ import TrustletKit
 /// server's channel key (HPKE Auth mode), each answering the signed request this session made;
 /// the normal world relays them, never sees a record and cannot make one.
 ///
-/// A page is kept in this order: the page itself, then the index, then the state with the new
-/// cursor. If the secure world stops in between, the next sync starts again from the old cursor
-/// and the same records land on the same index entries: nothing is lost and nothing is counted
-/// twice.
+/// A page is kept in this order: a note in the state that it is being written, the page itself,
+/// the index, then the state with the new cursor and the pages the index stopped using, which are
+/// deleted last. If the secure world stops in between, the next sync starts again from the old
+/// cursor and the same records land on the same index entries: nothing is lost and nothing is
+/// counted twice. The next page first deletes what such a stop left behind (the noted page if the
+/// index does not use it, the pages to sweep), so that no stop, however often, leaves sealed
+/// objects that fill the trustlet's quota and outlive a reset.
 enum Sync {
     static let purpose = "phr-sync"
     static let pageLimit: Int64 = 100
@@ -37,27 +40,41 @@ enum Sync {
         guard let cursor = document["cursor"]?.string, let more = document["more"]?.bool,
               let resources = document["resources"]?.array, resources.count == parsed.ranges.count else { throw .badFormat }
         var index = try RecordIndex.load()
+        // What a stop during an earlier page left behind, unless the index (as it was kept) uses it.
+        for page in state.sweep + (state.writing.map { [$0] } ?? []) where !index.uses(page) { try deletePage(page) }
+        state.sweep = []
+        state.writing = nil
         var replaced: [UInt64] = []
-        if !resources.isEmpty {
-            // The page as it came: the records' bytes stay exactly the server's.
-            try SecureStorage.write(RecordIndex.pageObject(opened.sequence), RecordIndex.padded(opened.payload, to: RecordIndex.pageBucket))
-        }
+        var patient: String? = nil
         for (position, resource) in resources.enumerated() {
             var entry = try FHIRIndexer.entry(for: resource)
             let range = parsed.ranges[position]
             (entry.page, entry.start, entry.length) = (opened.sequence, range.lowerBound, range.count)
             if let previous = index.upsert(entry), previous != opened.sequence, !replaced.contains(previous) { replaced.append(previous) }
-            if Text.same(entry.type, "Patient") { state.patient = entry.key }
+            if Text.same(entry.type, "Patient") { patient = entry.key }
         }
-        try index.save()
+        // Pages whose every record came again hold nothing the index needs.
+        replaced = replaced.filter { !index.uses($0) }
+        if !resources.isEmpty {
+            // Noted before anything is written: the page, and the pages it makes unused.
+            var noted = state
+            (noted.writing, noted.sweep) = (opened.sequence, replaced)
+            try noted.save()
+            // The page as it came: the records' bytes stay exactly the server's.
+            try SecureStorage.write(RecordIndex.pageObject(opened.sequence), RecordIndex.padded(opened.payload, to: RecordIndex.pageBucket))
+            try index.save()
+        }
+        if let patient { state.patient = patient }
         state.cursor = cursor
         state.lastPage = opened.sequence
+        state.sweep = replaced
         try state.save()
-        // Pages whose every record came again later hold nothing the index needs.
-        for page in replaced where !index.uses(page) {
-            do throws(TrustletError) { try SecureStorage.delete(RecordIndex.pageObject(page)) } catch where error == .itemNotFound {}
-        }
+        for page in replaced { try deletePage(page) }
         try AuditChain.append("sync", detail: Bytes.decimal(UInt64(resources.count)) + " records to cursor " + cursor)
         return (resources.count, more)
+    }
+
+    static func deletePage(_ page: UInt64) throws(TrustletError) {
+        do throws(TrustletError) { try SecureStorage.delete(RecordIndex.pageObject(page)) } catch where error == .itemNotFound {}
     }
 }

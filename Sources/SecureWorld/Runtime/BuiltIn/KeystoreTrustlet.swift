@@ -8,13 +8,14 @@ struct KeystoreTrustlet: NativeTrustlet {
     typealias Command = BuiltInTrustlets.Keystore.Command
     typealias KeyKind = BuiltInTrustlets.Keystore.KeyKind
     let storage: SealedStorage
+    let clients: BuiltInClients
     let attester: Attester
     var uuid: TrustletUUID { BuiltInTrustlets.Keystore.uuid }
     var name: String { "TrubiZone keystore" }
 
     func openSession(client: ClientIdentity, parameters: inout TrustletParameters) throws(TrustletError) -> any TrustletSession {
         try parameters.expect()
-        return Session(storage: storage, namespace: .builtIn(uuid, client: client), attester: attester, client: client)
+        return Session(storage: storage, namespace: try clients.namespace(of: client, with: uuid, name: "keystore"), attester: attester, client: client)
     }
 
     struct Session: TrustletSession {

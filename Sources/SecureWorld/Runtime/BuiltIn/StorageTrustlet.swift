@@ -20,12 +20,13 @@ extension StorageNamespace {
 struct StorageTrustlet: NativeTrustlet {
     typealias Command = BuiltInTrustlets.Storage.Command
     let storage: SealedStorage
+    let clients: BuiltInClients
     var uuid: TrustletUUID { BuiltInTrustlets.Storage.uuid }
     var name: String { "TrubiZone storage" }
 
     func openSession(client: ClientIdentity, parameters: inout TrustletParameters) throws(TrustletError) -> any TrustletSession {
         try parameters.expect()
-        return Session(storage: storage, namespace: .builtIn(uuid, client: client))
+        return Session(storage: storage, namespace: try clients.namespace(of: client, with: uuid, name: "storage"))
     }
 
     struct Session: TrustletSession {

@@ -44,9 +44,12 @@ public struct TrustletError: Error, Equatable, Sendable {
 public struct ClientIdentity: Hashable, Sendable, CustomStringConvertible {
     public var login: LoginMethod
     public var subject: String
-    public init(login: LoginMethod, subject: String) {
+    /// The uid of the client's process, whatever the login: what its fair shares are counted by.
+    public var uid: UInt32
+    public init(login: LoginMethod, subject: String, uid: UInt32) {
         self.login = login
         self.subject = subject
+        self.uid = uid
     }
     public var description: String { subject }
 }

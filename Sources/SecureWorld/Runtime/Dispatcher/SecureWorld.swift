@@ -17,11 +17,19 @@ public final class SecureWorld: WorldSwitchEndpoint {
         /// Open sessions per user across all of that user's connections, so a client cannot
         /// multiply its share by opening more connections.
         public var maxSessionsPerUser: Int = 256
+        /// Clients of one uid the built-in storage and keystore each keep a namespace for (each
+        /// namespace costs a replay-protected counter; see `BuiltInClients`).
+        public var builtInClientsPerUser: Int = 32
+        /// Clients the built-in storage and keystore each keep a namespace for, in all.
+        public var builtInClients: Int = 256
 
-        public init(maxConnections: Int = 256, maxSessionsPerConnection: Int = 32, maxSessionsPerUser: Int = 256) {
+        public init(maxConnections: Int = 256, maxSessionsPerConnection: Int = 32, maxSessionsPerUser: Int = 256,
+                    builtInClientsPerUser: Int = 32, builtInClients: Int = 256) {
             self.maxConnections = maxConnections
             self.maxSessionsPerConnection = maxSessionsPerConnection
             self.maxSessionsPerUser = maxSessionsPerUser
+            self.builtInClientsPerUser = builtInClientsPerUser
+            self.builtInClients = builtInClients
         }
 
         /// How much of `total` slots (connections, or a trustlet's sessions) one user may hold:
@@ -100,8 +108,10 @@ public final class SecureWorld: WorldSwitchEndpoint {
         let installer = TrustletInstaller(storage: storage, counters: rootOfTrust.counters, policy: trustPolicy, secureLog: secureLog,
                                           trustedUI: trustedUI, attester: Attester(rootOfTrust: rootOfTrust))
         self.installer = installer
+        let clients = BuiltInClients(storage: storage, bounds: .init(perUser: limits.builtInClientsPerUser, total: limits.builtInClients))
         let builtIn: [any NativeTrustlet] = [
-            StorageTrustlet(storage: storage), KeystoreTrustlet(storage: storage, attester: Attester(rootOfTrust: rootOfTrust)),
+            StorageTrustlet(storage: storage, clients: clients),
+            KeystoreTrustlet(storage: storage, clients: clients, attester: Attester(rootOfTrust: rootOfTrust)),
             InstallerTrustlet(installer: installer, register: { [weak self] in self?.install($0) },
                               current: { [weak self] in self?.trustlet($0) as? WasmTrustlet }),
         ]
@@ -389,19 +399,20 @@ public final class SecureWorld: WorldSwitchEndpoint {
         let application = peer.application.map { "application:" + $0 }
         switch login {
         case .public:
-            return .success(ClientIdentity(login: login, subject: "public"))
+            return .success(ClientIdentity(login: login, subject: "public", uid: peer.uid))
         case .user:
-            return .success(ClientIdentity(login: login, subject: "user:\(peer.uid)"))
+            return .success(ClientIdentity(login: login, subject: "user:\(peer.uid)", uid: peer.uid))
         case .group, .groupApplication:
             guard connectionData == peer.gid else {
                 return .failure(TrustletError(.accessDenied, "the client is not a member of group \(connectionData)"))
             }
-            if login == .group { return .success(ClientIdentity(login: login, subject: "group:\(connectionData)")) }
+            if login == .group { return .success(ClientIdentity(login: login, subject: "group:\(connectionData)", uid: peer.uid)) }
             guard let application else { return .failure(TrustletError(.accessDenied, "the client's application is unknown")) }
-            return .success(ClientIdentity(login: login, subject: "group:\(connectionData)/" + application))
+            return .success(ClientIdentity(login: login, subject: "group:\(connectionData)/" + application, uid: peer.uid))
         case .application, .userApplication:
             guard let application else { return .failure(TrustletError(.accessDenied, "the client's application is unknown")) }
-            return .success(ClientIdentity(login: login, subject: login == .application ? application : "user:\(peer.uid)/" + application))
+            return .success(ClientIdentity(login: login, subject: login == .application ? application : "user:\(peer.uid)/" + application,
+                                           uid: peer.uid))
         }
     }
 

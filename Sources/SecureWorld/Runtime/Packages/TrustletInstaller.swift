@@ -45,8 +45,11 @@ public struct TrustPolicy: Sendable {
     /// - Throws: `TrustPolicyError` when two signers claim one UUID, or a runtime UUID is claimed.
     public init(signers: [Signer]) throws(TrustPolicyError) {
         var owners: [TrustletUUID: [UInt8]] = [:]
+        var names: Set<String> = []
         for signer in signers {
             guard self.signers[signer.id] == nil else { throw .listedTwice(Self.fingerprintName(signer.id)) }
+            // Two signers of one name would get one label on the trusted display.
+            if let name = signer.name, !names.insert(name.lowercased()).inserted { throw .namedTwice(name) }
             for uuid in signer.uuids {
                 guard !BuiltInTrustlets.reserved.contains(uuid) else { throw .reserved(uuid.description) }
                 if let other = owners[uuid], other != signer.id { throw .claimedTwice(uuid.description) }
@@ -72,8 +75,12 @@ public struct TrustPolicy: Sendable {
     /// What the trusted display calls a signer.
     public func name(of signerID: [UInt8]) -> String { signers[signerID]?.name ?? Self.fingerprintName(signerID) }
 
+    /// A signer the policy gives no name: "developer" and the first 80 bits of its signer ID, in
+    /// five groups of four hex digits. Another developer would need about 2⁸⁰ keys to find one
+    /// whose label matches (32 bits, the length it had, take an afternoon).
     static func fingerprintName(_ signerID: [UInt8]) -> String {
-        "developer " + hex(signerID.prefix(4))
+        let digits = Array(hex(signerID.prefix(10)))
+        return "developer " + stride(from: 0, to: digits.count, by: 4).map { String(digits[$0..<min($0 + 4, digits.count)]) }.joined(separator: "-")
     }
 }
 
@@ -82,6 +89,7 @@ public enum TrustPolicyError: Error, Equatable, Sendable, CustomStringConvertibl
     case claimedTwice(String)
     case listedTwice(String)
     case reserved(String)
+    case namedTwice(String)
     case malformed(String)
 
     public var description: String {
@@ -89,6 +97,7 @@ public enum TrustPolicyError: Error, Equatable, Sendable, CustomStringConvertibl
         case let .claimedTwice(uuid): "two signers of the trust policy claim UUID \(uuid); give it to one"
         case let .listedTwice(signer): "the trust policy lists the key of \(signer) twice; give it one entry"
         case let .reserved(uuid): "the trust policy gives UUID \(uuid) to a signer, but it is one of the runtime's own"
+        case let .namedTwice(name): "two signers of the trust policy are named \"\(name)\"; the trusted display must tell them apart"
         case let .malformed(why): "the trust policy is malformed: \(why)"
         }
     }

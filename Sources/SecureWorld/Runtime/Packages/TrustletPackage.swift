@@ -136,8 +136,9 @@ public struct TrustletManifest: Codable, Equatable, Sendable {
     /// within what the trust policy lets its signer ask for (`caps`).
     public func validated(caps: TrustletLimits? = nil) throws(PackageError) -> (uuid: TrustletUUID, version: UInt64, capabilities: Capabilities, limits: TrustletLimits) {
         guard let id = TrustletUUID(uuid) else { throw .malformed("manifest uuid \"\(uuid)\" is not a UUID") }
-        guard !name.isEmpty, name.utf8.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_. ".contains($0) }) else {
-            throw .malformed("manifest name must be 1 to 64 letters, digits, spaces, dots, dashes or underscores")
+        // ASCII only: a Unicode letter such as U+A78F (ꞏ) would draw the label's own separator.
+        guard !name.isEmpty, name.utf8.count <= 64, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_. ".contains($0)) }) else {
+            throw .malformed("manifest name must be 1 to 64 ASCII letters, digits, spaces, dots, dashes or underscores")
         }
         guard let number = Self.versionNumber(version) else { throw .malformed("manifest version \"\(version)\" is not MAJOR.MINOR.PATCH") }
         var granted: Capabilities = []
