@@ -110,15 +110,52 @@ public enum AttackSuite {
 
     /// The reports as a Markdown table, one row per attack.
     public static func markdown(_ reports: [AttackReport]) -> String {
-        func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
-        var lines = ["| # | Attack | Surface | Threat | A defended system | Result | Evidence |", "|---|---|---|---|---|---|---|"]
-        for (index, report) in reports.enumerated() {
-            let result = report.outcome == .defended ? "defended" : "**\(report.outcome.rawValue)**"
-            lines.append("| \(index + 1) | \(cell(report.attack)) | \(report.surface.rawValue) | \(report.category.rawValue) | \(cell(report.defense)) | \(result) | \(cell(report.evidence)) |")
+        table(reports.map { (row($0), $0.outcome == .defended) })
+    }
+
+    /// `table`'s rows with those of `reports` put in place of their attacks' earlier rows, in the
+    /// suite's order: what `--only … --update` writes, so playing a few attacks keeps the others'.
+    /// Throws, naming it, for an attack of the suite the table has no row for.
+    public static func merging(_ reports: [AttackReport], into table: String) throws(TableError) -> String {
+        // A numbered row is "| n | " and then the row `row` writes, and " |".
+        let earlier = table.split(separator: "\n").compactMap { line -> Substring? in
+            let cells = line.split(separator: " | ", maxSplits: 1)
+            guard cells.count == 2, cells[0].hasPrefix("| "), Int(cells[0].dropFirst(2)) != nil, cells[1].hasSuffix(" |") else { return nil }
+            return cells[1].dropLast(2)
         }
-        let defended = reports.count { $0.outcome == .defended }
+        let played = Dictionary(uniqueKeysWithValues: reports.map { ($0.id, $0) })
+        var rows: [(text: String, defended: Bool)] = []
+        for attack in all {
+            if let report = played[attack.id] {
+                rows.append((row(report), report.outcome == .defended))
+            } else if let text = earlier.first(where: { $0.hasPrefix(cell(attack.name) + " | ") }) {
+                rows.append((String(text), text.contains(" | defended | ")))
+            } else {
+                throw TableError(attack: attack.id)
+            }
+        }
+        return Self.table(rows)
+    }
+
+    /// An attack of the suite with no row in the table being merged into.
+    public struct TableError: Error, CustomStringConvertible {
+        public let attack: String
+        public var description: String { "the table has no row for \(attack); play the whole suite to write it" }
+    }
+
+    /// A report's row without its number (and without the closing " |").
+    static func row(_ report: AttackReport) -> String {
+        let result = report.outcome == .defended ? "defended" : "**\(report.outcome.rawValue)**"
+        return "\(cell(report.attack)) | \(report.surface.rawValue) | \(report.category.rawValue) | \(cell(report.defense)) | \(result) | \(cell(report.evidence))"
+    }
+
+    static func cell(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
+
+    static func table(_ rows: [(text: String, defended: Bool)]) -> String {
+        var lines = ["| # | Attack | Surface | Threat | A defended system | Result | Evidence |", "|---|---|---|---|---|---|---|"]
+        for (index, row) in rows.enumerated() { lines.append("| \(index + 1) | \(row.text) |") }
         lines.append("")
-        lines.append("\(defended) of \(reports.count) attacks defended.")
+        lines.append("\(rows.count { $0.defended }) of \(rows.count) attacks defended.")
         return lines.joined(separator: "\n")
     }
 }

@@ -25,7 +25,7 @@ public struct AttacksCommand: AsyncParsableCommand {
     @Option(help: "Keep the system in this directory instead of a temporary one.")
     var dir: String?
 
-    @Option(help: "Rewrite the table between the attack markers of this Markdown file (SECURITY.md).")
+    @Option(help: "Rewrite the table between the attack markers of this Markdown file (SECURITY.md); with --only, just those attacks' rows.")
     var update: String?
 
     public init() {}
@@ -70,7 +70,7 @@ public struct AttacksCommand: AsyncParsableCommand {
         } else {
             write(table + "\n")
         }
-        if let update { try Self.replaceTable(in: update, with: table) }
+        if let update { try Self.replaceTable(in: update) { earlier in only.isEmpty ? table : try AttackSuite.merging(reports, into: earlier) } }
         let failed = reports.filter { $0.outcome != .defended }
         if !failed.isEmpty {
             FileHandle.standardError.write(Data("error: \(failed.count) attack(s) not defended: \(failed.map(\.id).joined(separator: ", "))\n".utf8))
@@ -86,12 +86,14 @@ public struct AttacksCommand: AsyncParsableCommand {
         return (begin, end)
     }
 
-    static func replaceTable(in path: String, with table: String) throws {
+    /// Puts `table(the table there now)` between the markers of the file at `path`.
+    static func replaceTable(in path: String, with table: (String) throws -> String) throws {
         let text = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
         guard let (begin, end) = markers(in: text) else {
             throw ValidationError("\(path) has no \(Self.begin) … \(Self.end) markers; add them where the table goes")
         }
-        let updated = String(text[..<begin.upperBound]) + "\n" + table + "\n" + String(text[end.lowerBound...])
+        let updated = String(text[..<begin.upperBound]) + "\n" + (try table(String(text[begin.upperBound..<end.lowerBound]))) + "\n"
+            + String(text[end.lowerBound...])
         try Data(updated.utf8).write(to: URL(fileURLWithPath: path))
     }
 

@@ -98,11 +98,41 @@ import TrubiZoneTesting
     }
 
     /// SECURITY.md shows the table as the suite last generated it: every attack has its row.
-    @Test func securityMDHasARowForEveryAttack() throws {
+    static func securityMD() throws -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let text = try String(contentsOf: root.appendingPathComponent("SECURITY.md"), encoding: .utf8)
+        return try String(contentsOf: root.appendingPathComponent("SECURITY.md"), encoding: .utf8)
+    }
+
+    @Test func securityMDHasARowForEveryAttack() throws {
+        let text = try Self.securityMD()
         for attack in AttackSuite.all {
             #expect(text.contains("| \(attack.name.replacingOccurrences(of: "|", with: "\\|")) |"), "SECURITY.md has no row for \(attack.id); run trubizone-attacks --update SECURITY.md")
         }
+    }
+
+    /// `--only … --update` rewrites the rows of the attacks it played and keeps every other row.
+    @Test func updatingTheTableWithSomeAttacksKeepsTheOthersRows() async throws {
+        let text = try Self.securityMD()
+        let table = String(text[text.range(of: "<!-- attacks:begin -->")!.upperBound..<text.range(of: "<!-- attacks:end -->")!.lowerBound])
+        let target = AttackSuite.all[3]
+        let replayed = Attack(target.id, target.name, target.surface, target.category, defense: target.defense) { _ in .accepted("taken, for this test") }
+        let directory = TemporaryDirectory("attacks-merge")
+        defer { withExtendedLifetime(directory) {} }
+        let reports = try await AttackSuite.run([replayed], directory: directory.path)
+
+        let merged = try AttackSuite.merging(reports, into: table)
+        let rows = { (table: String) in table.split(separator: "\n").filter { $0.hasPrefix("| ") && Int($0.dropFirst(2).prefix { $0 != " " }) != nil } }
+        #expect(rows(merged).count == AttackSuite.all.count)
+        for (index, (before, after)) in zip(rows(table), rows(merged)).enumerated() {
+            if index == 3 {
+                #expect(after.hasPrefix("| 4 | \(target.name.replacingOccurrences(of: "|", with: "\\|")) | ") && after.hasSuffix(" | **ACCEPTED** | taken, for this test |"))
+            } else {
+                #expect(before == after, "row \(index + 1) kept")
+            }
+        }
+        #expect(merged.hasSuffix("\(AttackSuite.all.count - 1) of \(AttackSuite.all.count) attacks defended."))
+        // An attack the table has no row for cannot be kept: the whole suite must be played.
+        let shorter = rows(table).filter { !$0.contains(AttackSuite.all[5].name.replacingOccurrences(of: "|", with: "\\|")) }.joined(separator: "\n")
+        #expect(throws: AttackSuite.TableError.self) { try AttackSuite.merging(reports, into: shorter) }
     }
 }

@@ -108,11 +108,11 @@ import TrubiZoneTesting
         #expect(throws: PackageError.sameVersionChanged(version: "1.0.0")) { try world.install(package: rebuilt) }
         #expect(try world.install(package: try package(version: "1.0.0")).measurement == installed.measurement, "the same bytes again are fine")
         let unnamed = try self.world(device)
-        #expect((unnamed.trustlet(Samples.hello) as? WasmTrustlet)?.displayName
-            == "hello · developer " + Self.groups(Hex.encode(SHA256.hash(data: developer.publicKey.x963Representation).prefix(10))))
+        let signerID = Array(SHA256.hash(data: developer.publicKey.x963Representation))
+        #expect((unnamed.trustlet(Samples.hello) as? WasmTrustlet)?.displayName == "hello · " + TrustPolicy().name(of: signerID))
         // 80 bits of the signer ID, so no other key of a developer's making shares the label; and
         // a manifest name may not draw the label's separator with a look-alike letter.
-        #expect(Self.groups("0123456789abcdef0123") == "0123-4567-89ab-cdef-0123")
+        #expect(TrustPolicy().name(of: Array(0..<32)) == "developer 0001-0203-0405-0607-0809")
         let lookalike = TrustletManifest(uuid: Samples.hello.description, name: "phr \u{A78F} developer", version: "1.0.0", capabilities: [])
         #expect(throws: PackageError.self) { try lookalike.validated() }
         let twins = [TrustPolicy.Signer(key: developer.publicKey, name: "Clinic Apps"),
@@ -189,10 +189,5 @@ import TrubiZoneTesting
             try await installer.invoke(command: 0, parameters: [.input([1, 2, 3]), .output(capacity: 64)])
         }
         #expect(garbage?.code == .badFormat)
-    }
-
-    static func groups(_ digits: String) -> String {
-        let characters = Array(digits)
-        return stride(from: 0, to: characters.count, by: 4).map { String(characters[$0..<min($0 + 4, characters.count)]) }.joined(separator: "-")
     }
 }

@@ -78,21 +78,27 @@ final class BuiltInClients: Sendable {
         } catch {
             throw TrustletError(error.code, "the register of clients cannot be read: \(error.description)")
         }
-        guard bytes.count % Self.entrySize == 0 else { throw TrustletError(.corruptObject, "the register of clients is malformed") }
+        let malformed = TrustletError(.corruptObject, "the register of clients is malformed")
+        guard bytes.count % Self.entrySize == 0 else { throw malformed }
         var register: [[UInt8]: UInt32] = [:]
-        for start in stride(from: 0, to: bytes.count, by: Self.entrySize) {
-            let uid = bytes[start..<start + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-            register[Array(bytes[start + 4..<start + Self.entrySize])] = uid
+        var reader = ByteReader(bytes)
+        do {
+            while !reader.isAtEnd {
+                let uid = try reader.u32("uid")
+                register[try reader.raw(32, "subject digest")] = uid
+            }
+        } catch {
+            throw malformed
         }
         return register
     }
 
     private func save(_ register: [[UInt8]: UInt32], _ uuid: TrustletUUID) throws(TrustletError) {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(register.count * Self.entrySize)
+        var writer = ByteWriter(capacity: register.count * Self.entrySize)
         for (digest, uid) in register.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
-            bytes += [UInt8(uid >> 24), UInt8(uid >> 16 & 0xff), UInt8(uid >> 8 & 0xff), UInt8(uid & 0xff)] + digest
+            writer.u32(uid)
+            writer.raw(digest)
         }
-        try sealed { () throws(StorageError) in try storage.put(registerNamespace(uuid), id: Self.objectID, data: bytes) }
+        try sealed { () throws(StorageError) in try storage.put(registerNamespace(uuid), id: Self.objectID, data: writer.bytes) }
     }
 }
