@@ -1,10 +1,24 @@
-"""Talks to a running phr-server: health, a challenge, and the named refusals of bad requests."""
+"""Talks to a running phr-server: health, a challenge, and the named refusals of bad requests.
+
+    check-serve.py BASE-URL DATABASE NAMED-OUT
+
+Some requests name a patient of DATABASE and one of its records; their IDs are written to NAMED-OUT
+(one per line) so that the caller can search the server's log for them."""
 import json
+import sqlite3
 import sys
 import urllib.error
 import urllib.request
 
-base = sys.argv[1]
+base, database, named_out = sys.argv[1], sys.argv[2], sys.argv[3]
+with sqlite3.connect(database) as db:
+    patient = db.execute("SELECT id FROM resource WHERE type = 'Patient' ORDER BY id LIMIT 1").fetchone()[0]
+    record = db.execute("SELECT type, id FROM resource WHERE patient IN (?, ?) AND type != 'Patient' ORDER BY type, id LIMIT 1",
+                        (patient, "Patient/" + patient)).fetchone()
+if record is None:
+    sys.exit(f"error: {database} holds no record of its first patient")
+with open(named_out, "w") as out:
+    out.write(f"{patient}\n{record[1]}\n")
 
 
 def call(method, path, body=None, headers=None):
@@ -33,6 +47,8 @@ checks = [
     ("POST", "/v1/enrollment", json.dumps({"challenge": challenge["challenge"], "token": "AAAA", "code": "ZZZZ",
                                            "proof": "00" * 32}).encode(), {}, 403, "attestation-refused"),
     ("GET", "/v1/shared/Observation/x", None, {"Authorization": "Bearer tzp_nothing"}, 401, "unauthenticated"),
+    ("GET", f"/v1/shared/Patient/{patient}", None, {"Authorization": "Bearer tzp_nothing"}, 401, "unauthenticated"),
+    ("GET", f"/v1/shared/{record[0]}/{record[1]}", None, {}, 401, "unauthenticated"),
     ("POST", "/v1/observations", b"{}", {"TZ-Device": "0" * 32, "TZ-Time": "1", "TZ-Nonce": "0" * 32, "TZ-Signature": "00" * 64},
      401, "unauthenticated"),
 ]

@@ -31,8 +31,16 @@ done
 # driver. lld: gold trips over the sanitizer's symbols.
 flags=(-c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld)
 echo "== building the fuzzers (release, address sanitizer)"
-swift build "${flags[@]}" 2>&1 | grep -v "Cannot export local symbol" | grep -E "error|warning: |Compiling|Build" || true
 bin=$(swift build "${flags[@]}" --show-bin-path)
+# A binary left by an earlier build must not stand in for one that no longer builds.
+for name in "${chosen[@]}"; do rm -f "$bin/$name"; done
+mkdir -p .build
+if ! swift build "${flags[@]}" > .build/fuzz-build.log 2>&1; then
+    grep -v "Cannot export local symbol" .build/fuzz-build.log | grep -E "error" | head -20 >&2
+    echo "error: the fuzzers did not build; the whole log is Fuzz/.build/fuzz-build.log" >&2
+    exit 1
+fi
+grep -v "Cannot export local symbol" .build/fuzz-build.log | grep -E "warning: |Build" || true
 for name in "${chosen[@]}"; do
     [ -x "$bin/$name" ] || { echo "error: $name did not build; run 'swift build ${flags[*]}' in Fuzz/ to see why" >&2; exit 1; }
 done
@@ -53,9 +61,12 @@ for name in "${chosen[@]}"; do
         failed+=("$name")
         grep -E "ERROR|SUMMARY|Fatal error|Test unit written|Precondition" "$out/log.txt" | head -20 >&2 || true
         echo "error: $name failed; its log is fuzz-out/$name/log.txt; reproduce with: $bin/$name fuzz-out/$name/<crash-file>" >&2
-    else
+    elif [ "$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$out/log.txt" | tail -1)" -gt 0 ] 2>/dev/null; then
         grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "$out/log.txt" | sed "s/^/  /"
         echo "  corpus: $(ls "$corpus" | wc -l) inputs"
+    else
+        failed+=("$name")
+        echo "error: $name ran no input; its log is fuzz-out/$name/log.txt" >&2
     fi
 done
 [ ${#failed[@]} -eq 0 ] || { echo "error: fuzzers failed: ${failed[*]}" >&2; exit 1; }

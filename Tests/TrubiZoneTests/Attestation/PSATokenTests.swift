@@ -39,12 +39,16 @@ import TrubiZoneTesting
         #expect(token.claims.softwareComponents.count == 2)
         #expect(token.claims.softwareComponents.allSatisfy { $0.version != nil && $0.signerID.count == 32 })
         // A flipped bit anywhere in the signed part is caught.
-        for index in stride(from: 10, to: bytes.count - 70, by: 37) {
+        // (A flip the parser refuses is caught too; the count shows most flips reach the signature.)
+        var verified = 0
+        for index in stride(from: 1, to: bytes.count - 70, by: 37) {
             var tampered = bytes
             tampered[index] ^= 0x01
             guard let read = try? AttestationToken(tampered) else { continue }
+            verified += 1
             #expect(throws: COSEError.signatureInvalid, "bit flip at \(index)") { try read.message.verify(with: try Self.pemKey("psa/veraison-psatoken-tfm/public.pem")) }
         }
+        #expect(verified >= 8, "only \(verified) flipped tokens parsed, so few reached the signature check")
     }
 
     @Test func claimsThatBreakTheProfileAreRefusedByName() throws {

@@ -155,7 +155,8 @@ import TrubiZoneTesting
 
         // Application login separates apps of the same user.
         let phr = try await alice.openSession(uuid: BuiltInTrustlets.Storage.uuid, login: .application)
-        #expect(await (try? phr.get("diary")) == nil)
+        let other = await #expect(throws: TEEError.self) { _ = try await phr.get("diary") }
+        #expect(other?.code == .itemNotFound)
     }
 
     @Test func groupLoginRequiresTheClientsOwnGroup() async throws {
@@ -186,17 +187,25 @@ import TrubiZoneTesting
 
     @Test(arguments: TransportKind.allCases)
     func closingTheContextClosesItsSessions(_ kind: TransportKind) async throws {
-        let world = try World(kind)
+        // One session per user: the next connection gets one only once the closed one's is gone.
+        let world = try World(kind, limits: .init(maxSessionsPerUser: 1))
         let context = try world.context()
         let session = try await context.openSession(uuid: BuiltInTrustlets.Storage.uuid)
         try await session.put("kept", [1, 2, 3])
+        let crowded = try world.context()
+        let full = await #expect(throws: TEEError.self) { _ = try await crowded.openSession(uuid: BuiltInTrustlets.Storage.uuid) }
+        #expect(full?.code == .busy)
+        crowded.close()
         context.close()
         let error = await #expect(throws: TEEError.self) { _ = try await session.get("kept") }
-        #expect(error != nil)
-        // The data is still there for a new connection.
+        #expect(error?.origin == .comms)
+        let closedCode: ReturnCode = kind == .inProcess ? .badState : .communication
+        #expect(error?.code == closedCode)
+        // The session is closed in the secure world, and the data is still there for a new connection.
         let again = try world.context()
         defer { again.close() }
-        #expect(try await again.openSession(uuid: BuiltInTrustlets.Storage.uuid).get("kept") == [1, 2, 3])
+        let reopened = try await Self.openWhenFree(again)
+        #expect(try await reopened.get("kept") == [1, 2, 3])
     }
 
     @Test(arguments: TransportKind.allCases)
@@ -216,5 +225,20 @@ import TrubiZoneTesting
         #expect(error?.code == .security)
         try await session.invoke(command: StorageCommand.reset.rawValue)
         #expect(try await session.invoke(command: StorageCommand.list.rawValue, parameters: [.output(capacity: 100)]).bytes(0) == [])
+    }
+
+    /// A storage session on `context` as soon as the user's one session is free again (the daemon
+    /// sees a closed socket on its own time).
+    static func openWhenFree(_ context: TEEContext) async throws -> TEESession {
+        var tries = 0
+        while true {
+            do {
+                return try await context.openSession(uuid: BuiltInTrustlets.Storage.uuid)
+            } catch {
+                tries += 1
+                guard let refusal = error as? TEEError, refusal.code == .busy, tries < 100 else { throw error }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
     }
 }

@@ -103,6 +103,11 @@ import TrubiZoneTesting
     @Test func connectionClosedMidFrameHarmsNobody() async throws {
         let daemon = try DaemonHarness()
         defer { daemon.stop() }
+        // An honest session open before, with the session number the cut frames name.
+        let honest = try daemon.client()
+        defer { honest.close() }
+        let session = try await honest.openSession(uuid: BuiltInTrustlets.Storage.uuid)
+        try await session.put("before", [9])
         let frame = WorldSwitchCodec.encode(.invokeCommand(session: 1, command: 0, parameters: Parameters([.memrefInput([UInt8](repeating: 1, count: 1000))]),
                                                            cancellationToken: .none), requestID: 1)
         for cut in [3, 16, 40, 500] {
@@ -110,9 +115,12 @@ import TrubiZoneTesting
             attacker.send(Array(frame.prefix(cut)))
             attacker.close()
         }
-        let honest = try daemon.client()
-        defer { honest.close() }
-        try await honest.openSession(uuid: BuiltInTrustlets.Storage.uuid).put("ok", [1])
+        // The honest session, its data and the daemon are as they were.
+        #expect(try await session.get("before") == [9])
+        try await session.put("after", [1])
+        #expect(try await session.get("after") == [1])
+        #expect(daemon.world.invokesRunning == 0)
+        #expect(try await daemon.client().openSession(uuid: BuiltInTrustlets.Storage.uuid).get("before") == [9])
     }
 
     /// A client that hangs up while its call runs takes the call with it: the hostile trustlet's
@@ -240,11 +248,27 @@ import TrubiZoneTesting
         #expect(countersError?.description.contains("chmod 700") == true)
     }
 
-    @Test func aSecondDaemonOnTheSameSocketIsRefused() throws {
+    @Test func aSecondDaemonOnTheSameSocketIsRefused() async throws {
         let daemon = try DaemonHarness()
         defer { daemon.stop() }
+        let first = try daemon.client()
+        defer { first.close() }
+        let session = try await first.openSession(uuid: BuiltInTrustlets.Storage.uuid)
+        try await session.put("first", [1])
         let second = WorldSwitchServer(endpoint: daemon.world, configuration: .init(socketPath: daemon.socketPath))
-        #expect(throws: WorldSwitchServer.StartError.self) { try second.start() }
+        let error = #expect(throws: WorldSwitchServer.StartError.self) { try second.start() }
+        guard case .inUse(let path)? = error else {
+            Issue.record("expected inUse, got \(String(describing: error))")
+            return
+        }
+        #expect(path == daemon.socketPath)
+        // The first daemon keeps its socket and its clients: an open session and a new one.
+        var status = stat()
+        #expect(stat(daemon.socketPath, &status) == 0)
+        let mode: mode_t = status.st_mode & 0o777
+        #expect(mode == 0o600)
+        #expect(try await session.get("first") == [1])
+        #expect(try await daemon.client().openSession(uuid: BuiltInTrustlets.Storage.uuid).get("first") == [1])
     }
 }
 

@@ -26,6 +26,51 @@ import TrubiZoneProtocol
         #expect(decoded == request)
     }
 
+    /// Frames written out byte by byte from the layout the README and `WorldSwitchCodec` state, so
+    /// a change to the wire (not only one that breaks a round trip) fails here.
+    @Test func framesAreTheDocumentedBytes() throws {
+        func frame(kind: UInt8, id: [UInt8], _ parts: [[UInt8]]) -> [UInt8] {
+            let body = parts.flatMap { $0 }
+            let header: [[UInt8]] = [Array("TZWS".utf8), [1, kind, 0, 0], id, [0, 0, UInt8(body.count >> 8), UInt8(body.count & 0xFF)]]
+            return header.flatMap { $0 } + body
+        }
+        #expect(WorldSwitchCodec.encode(.closeSession(session: 42), requestID: 7) == frame(kind: 3, id: [0, 0, 0, 7], [[0, 0, 0, 42]]))
+
+        // session, command, token, then four slots: type u8 and its fields.
+        let invoke: [[UInt8]] = [
+            [0, 0, 0, 1], [0, 0, 0xDE, 0xAD], Array(1...16),
+            [1, 1, 2, 3, 4, 0, 0, 0, 5],        // value input a = 0x01020304, b = 5
+            [5, 0, 0, 0, 2, 0xAA, 0xBB],        // memref input, length 2
+            [6, 0, 0, 0, 16],                   // memref output, capacity 16
+            [7, 0, 0, 0, 8, 0, 0, 0, 1, 0xCC],  // memref inout, capacity 8, length 1
+        ]
+        let request = Request.invokeCommand(session: 1, command: 0xDEAD, parameters: Parameters([
+            .valueInput(a: 0x0102_0304, b: 5), .memrefInput([0xAA, 0xBB]), .memrefOutput(capacity: 16), .memrefInout([0xCC], capacity: 8),
+        ]), cancellationToken: Self.token)
+        #expect(WorldSwitchCodec.encode(request, requestID: 0x0A0B_0C0D) == frame(kind: 2, id: [0x0A, 0x0B, 0x0C, 0x0D], invoke))
+        #expect(try WorldSwitchCodec.decodeRequest(kind: 2, body: invoke.flatMap { $0 }) == request)
+
+        // uuid, login, connection data, token, slots (an empty slot is its type alone).
+        let open: [[UInt8]] = [Self.uuid.bytes, [0, 0, 0, 1], [0, 0, 0, 7], [UInt8](repeating: 0, count: 16), [2, 0, 0, 0]]
+        let openRequest = Request.openSession(uuid: Self.uuid, login: .user, connectionData: 7, parameters: Parameters([.valueOutput]),
+                                              cancellationToken: .none)
+        #expect(WorldSwitchCodec.encode(openRequest, requestID: 1) == frame(kind: 1, id: [0, 0, 0, 1], open))
+
+        // code, origin, session, four slots (value: a, b; memref: size and a u32-counted blob), message.
+        let reply: [[UInt8]] = [
+            [0xFF, 0xFF, 0x00, 0x10], [0, 0, 0, 4], [0, 0, 0, 9],
+            [1, 0, 0, 0, 1, 0, 0, 0, 2],
+            [2, 0, 0, 0, 3, 0, 0, 0, 3, 7, 8, 9],
+            [2, 0, 0, 1, 0, 0, 0, 0, 0],
+            [0],
+            [0, 2], Array("ok".utf8),
+        ]
+        let replyValue = Reply(code: .shortBuffer, origin: .trustedApp, session: 9,
+                               parameters: [.value(a: 1, b: 2), .memref(size: 3, bytes: [7, 8, 9]), .memref(size: 256, bytes: []), .none], message: "ok")
+        #expect(WorldSwitchCodec.encode(replyValue, requestID: 5) == frame(kind: 0x80, id: [0, 0, 0, 5], reply))
+        #expect(try WorldSwitchCodec.decodeReply(kind: 0x80, body: reply.flatMap { $0 }) == replyValue)
+    }
+
     @Test func repliesRoundTrip() throws {
         let reply = Reply(code: .shortBuffer, origin: .trustedApp, session: 9,
                           parameters: [.value(a: 1, b: 2), .memref(size: 100, bytes: []), .memref(size: 2, bytes: [7, 7]), .none],

@@ -124,7 +124,15 @@ import X509
         }
         #expect(try await setup.server.store.device(setup.device.id) == nil)
         let outcomes = try await setup.server.store.auditTrail().map(\.outcome)
-        #expect(outcomes.filter { $0.hasPrefix("refused") }.count >= 3, "\(outcomes)")
+        // Each refusal that reached a code or a token is audited, once: the wrong code, the token
+        // for another challenge, the unknown code (which answers as a wrong one). Refusals of the
+        // request itself (an unknown or used challenge, a malformed body, no such route) name no
+        // code and no device, and are only logged.
+        let refusals = outcomes.filter { $0.hasPrefix("refused") }
+        #expect(refusals.count == 3, "\(refusals)")
+        #expect(refusals.contains("refused: wrong code"), "\(refusals)")
+        #expect(refusals.contains("refused: no such code"), "\(refusals)")
+        #expect(refusals.contains { $0.hasPrefix("refused: attestation:") && $0.contains("nonce") }, "\(refusals)")
     }
 
     @Test(arguments: TestDatabase.available) func junkTokensNeverUseACodesAttemptsNorTellCodesApart(_ database: TestDatabase) async throws {
@@ -476,15 +484,22 @@ import X509
         try await setup.server.withClient(logger: Logger(label: "phr-server", factory: logs.handler)) { client in
             try await setup.enrolled(client)
             let now = setup.server.clock.read()
-            _ = try await setup.device.send(client, .post, "/v1/sync", time: now)
-            _ = try await setup.device.send(client, .post, "/v1/observations", body: try setup.device.sealed(
-                Self.reading(patient: setup.patient, sequence: 1, at: now), purpose: PHRMessage.uploadPurpose, sequence: 1), time: now)
-            _ = try await setup.device.send(client, .post, "/v1/grants", body: try setup.device.sealed(Array(try JSONEncoder().encode(
-                GrantRequest(practitioner: "Practitioner/clinic-1", resources: [records[1]], expiresAt: Int64(now.timeIntervalSince1970) + 60,
-                             clock: Int64(now.timeIntervalSince1970)))),
-                purpose: PHRMessage.grantPurpose, sequence: 1), time: now)
-            _ = try await client.send(.get, "/v1/shared/\(records[1])", headers: [("Authorization", "Bearer \(token)")])
-            _ = try await client.send(.get, "/v1/shared/\(records[2])", headers: [("Authorization", "Bearer \(token)")])
+            let synced = try await setup.device.send(client, .post, "/v1/sync", time: now)
+            #expect(synced.status == 200)
+            let reading = try await setup.device.sealed(Self.reading(patient: setup.patient, sequence: 1, at: now), purpose: PHRMessage.uploadPurpose, sequence: 1)
+            let uploaded = try await setup.device.send(client, .post, "/v1/observations", body: reading, time: now)
+            #expect(uploaded.status == 201)
+            let seconds = Int64(now.timeIntervalSince1970)
+            let grant = GrantRequest(practitioner: "Practitioner/clinic-1", resources: [records[1]], expiresAt: seconds + 60, clock: seconds)
+            let sealedGrant = try await setup.device.sealed(Array(try JSONEncoder().encode(grant)), purpose: PHRMessage.grantPurpose, sequence: 1)
+            let granted = try await setup.device.send(client, .post, "/v1/grants", body: sealedGrant, time: now)
+            #expect(granted.status == 201)
+            // The logs are searched after requests that did their work: one shared record read, one refused.
+            let bearer = [("Authorization", "Bearer \(token)")]
+            let shared = try await client.send(.get, "/v1/shared/\(records[1])", headers: bearer)
+            #expect(shared.status == 200)
+            let notShared = try await client.send(.get, "/v1/shared/\(records[2])", headers: bearer)
+            #expect(notShared.status == 403)
         }
         let text = logs.all.joined(separator: "\n")
         #expect(text.contains("/v1/shared/{type}/{id}") && text.contains("/v1/sync"), "requests are logged by route")

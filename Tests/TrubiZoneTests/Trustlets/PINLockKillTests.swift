@@ -31,7 +31,7 @@ import TrubiZoneTesting
 
         /// Reveals the vault's secret with the PIN the script holds; killed after `allowed` host calls.
         func reveal(killAfter allowed: Int?) async -> (code: ReturnCode, hostCalls: Int) {
-            trustlet.plannedKill.withLock { $0 = (allowed, 0) }
+            trustlet.plannedKill.withLock { $0 = .init(remaining: allowed) }
             defer { trustlet.plannedKill.withLock { $0.remaining = nil } }
             do {
                 _ = try await session.invoke(command: 1, parameters: [])
@@ -43,7 +43,7 @@ import TrubiZoneTesting
 
         /// The probe's lock with a wait: `action` 0 sets `pin`, 1 tries it; killed after `allowed` host calls.
         func probeLock(_ pin: [UInt8], _ action: UInt32, killAfter allowed: Int? = nil) async -> (code: ReturnCode, wrong: UInt32, wait: UInt32, hostCalls: Int) {
-            trustlet.plannedKill.withLock { $0 = (allowed, 0) }
+            trustlet.plannedKill.withLock { $0 = .init(remaining: allowed) }
             defer { trustlet.plannedKill.withLock { $0.remaining = nil } }
             do {
                 let result = try await session.invoke(command: 18, parameters: [.input(pin), .valueInput(action), .valueOutput, .valueOutput])

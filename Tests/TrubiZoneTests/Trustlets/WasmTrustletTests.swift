@@ -171,7 +171,19 @@ import WAT
         try Samples.install("hello", as: Samples.hello, in: world.runtime)
         let session = try await world.context().openSession(uuid: Samples.hello)
         let payload = [UInt8](repeating: 0x5A, count: 16 * 1024)
-        for _ in 0..<2_000 { _ = try await session.invoke(command: 0, parameters: [.input(payload), .output(capacity: payload.count), .valueOutput]) }
+        var first: UInt32?
+        for i in 0..<2_000 {
+            let result = try await session.invoke(command: 0, parameters: [.input(payload), .output(capacity: payload.count), .valueOutput])
+            let count: UInt32 = try #require(result.value(2)?.a)
+            let start: UInt32 = first ?? count
+            first = start
+            if i % 250 == 0 || i == 1_999 {
+                let echoed: [UInt8]? = result.bytes(1)
+                #expect(echoed == payload, "echo \(i) is whole")
+                let expected: UInt32 = start + UInt32(i)
+                #expect(count == expected, "invocation \(i) counted once")
+            }
+        }
     }
 
     @Test func linearMemoryStaysFlatOver100000Calls() async throws {

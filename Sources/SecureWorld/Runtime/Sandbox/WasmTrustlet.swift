@@ -49,8 +49,15 @@ public final class WasmTrustlet: NativeTrustlet {
     let slot: Slot
     /// For tests only, through `@testable import` (no shipped binary sets it): a planned kill.
     /// `remaining` host calls are let through, and the next one ends the session before it does
-    /// anything, as if the secure world had lost power there; `made` counts the host calls.
-    let plannedKill = Mutex<(remaining: Int?, made: Int)>((nil, 0))
+    /// anything, as if the secure world had lost power there; `made` counts the host calls. With
+    /// `only`, just the host calls of those names count (a test that needs a kill before every
+    /// write need not also stop before every read).
+    struct PlannedKill {
+        var remaining: Int?
+        var made = 0
+        var only: Set<String>?
+    }
+    let plannedKill = Mutex(PlannedKill())
     /// For tests only, through `@testable import`: seconds added to the REE wall clock this
     /// trustlet reads, as a normal world that sets the phone's clock would.
     let wallClockShift = Mutex<Int64>(0)
@@ -58,6 +65,7 @@ public final class WasmTrustlet: NativeTrustlet {
     /// Lets a host call through, or ends the session where a test planned a kill.
     func admitHostCall(_ name: String) throws(SandboxFault) {
         let killed = plannedKill.withLock { plan -> Bool in
+            if let only = plan.only, !only.contains(name) { return false }
             plan.made += 1
             guard let remaining = plan.remaining else { return false }
             if remaining == 0 { plan.remaining = nil; return true }
