@@ -56,23 +56,27 @@ struct AttestCommand: AsyncParsableCommand {
         @Option(name: .long, help: ArgumentHelp("Trusted manufacturer root certificates (PEM); repeatable.", valueName: "file")) var roots: [String]
         @Option(name: .long, help: ArgumentHelp("Reference values (JSON from `trubizone attest reference`).", valueName: "file")) var reference: String
         @Option(name: .long, help: ArgumentHelp("The nonce that was sent, in hex.", valueName: "hex")) var nonce: String
-        @Option(name: .long, help: "Seconds a token may be old.") var maxAge: Int = 300
+        @Option(name: .long, parsing: .unconditional, help: "Seconds a token may be old.") var maxAge: Int = 300
         @Flag(name: .long, help: "Print the appraisal as JSON.") var json = false
 
         func validate() throws {
             guard Hex.decode(nonce) != nil else { throw ValidationError("--nonce is not hex") }
             guard !roots.isEmpty else { throw ValidationError("give at least one --roots certificate") }
+            guard maxAge >= 0 else { throw ValidationError("--max-age must be 0 or more seconds, not \(maxAge)") }
         }
 
         func run() async throws {
             var certificates: [Certificate] = []
             for path in roots {
                 guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail("cannot read \(path)", code: 64) }
+                let found: [Certificate]
                 do {
-                    certificates += try PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) }
+                    found = try PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) }
                 } catch {
                     throw fail("\(path) holds no PEM certificate", code: 64)
                 }
+                guard !found.isEmpty else { throw fail("\(path) holds no PEM certificate; give the manufacturer's ca-cert.pem", code: 64) }
+                certificates += found
             }
             let referenceValues: ReferenceValues
             do {

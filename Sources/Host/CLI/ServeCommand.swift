@@ -25,22 +25,22 @@ public struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    @Option(name: .long, help: "The largest world-switch frame, in bytes.")
+    @Option(name: .long, parsing: .unconditional, help: "The largest world-switch frame, in bytes.")
     var maxFrameSize: Int = WorldSwitchCodec.defaultMaxFrameSize
 
-    @Option(name: .long, help: "The largest sealed object, in bytes.")
+    @Option(name: .long, parsing: .unconditional, help: "The largest sealed object, in bytes.")
     var maxObjectSize: Int = 1 << 20
 
-    @Option(name: .long, help: "Open sessions allowed per connection.")
+    @Option(name: .long, parsing: .unconditional, help: "Open sessions allowed per connection.")
     var maxSessions: Int = 32
 
-    @Option(name: .long, help: "Open sessions allowed per user, across connections.")
+    @Option(name: .long, parsing: .unconditional, help: "Open sessions allowed per user, across connections.")
     var maxSessionsPerUser: Int = 256
 
-    @Option(name: .long, help: "Connections allowed at once.")
+    @Option(name: .long, parsing: .unconditional, help: "Connections allowed at once.")
     var maxConnections: Int = 256
 
-    @Option(name: .long, help: "Seconds a connection may stay idle before it is closed.")
+    @Option(name: .long, parsing: .unconditional, help: "Seconds a connection may stay idle before it is closed.")
     var idleTimeout: Int = 300
 
     @Option(name: .long, help: ArgumentHelp("A developer public key (PEM) whose trustlet packages this device accepts; repeatable.",
@@ -73,6 +73,13 @@ public struct ServeCommand: ParsableCommand {
         }
         guard maxSessions > 0, maxSessionsPerUser > 0, maxConnections > 0, idleTimeout > 0 else {
             throw ValidationError("limits must be positive")
+        }
+        var isDirectory: ObjCBool = false
+        if let trustlets, !(FileManager.default.fileExists(atPath: trustlets, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            throw ValidationError("--trustlets \(trustlets) is not a directory; give the folder that holds the .tzpkg files")
+        }
+        if FileManager.default.fileExists(atPath: ree, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ValidationError("--ree \(ree) is a file, not a directory; give a directory for the sealed objects (it is made if missing)")
         }
     }
 

@@ -82,7 +82,12 @@ struct TrustletCommand: AsyncParsableCommand {
             let manifestBytes = try readInput(manifest)
             let parsed: TrustletManifest
             do { parsed = try TrustletManifest(decoding: manifestBytes) } catch { throw fail("\(manifest): \(error)") }
-            let package = try TrustletPackage.sign(manifest: parsed, wasm: try readInput(wasm), key: signingKey)
+            let code = try readInput(wasm)
+            // A WebAssembly module starts "\0asm" and version 1; anything else would be refused at install.
+            guard code.starts(with: [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]) else {
+                throw fail("\(wasm) is not a WebAssembly module (no \\0asm version 1 header); build it with `trubizone trustlet build`", code: 64)
+            }
+            let package = try TrustletPackage.sign(manifest: parsed, wasm: code, key: signingKey)
             guard FileManager.default.createFile(atPath: output, contents: Data(package.bytes)) else { throw fail("cannot write \(output)") }
             print("signed \(parsed.name) \(parsed.version) into \(output)")
         }

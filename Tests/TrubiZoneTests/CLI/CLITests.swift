@@ -154,4 +154,43 @@ import TrubiZoneTesting
         let badLevel = try runProcess(daemonTool, ["--state", "/x", "--ree", "/x", "--log-level", "loud"])
         #expect(badLevel.status == 64)
     }
+
+    /// Bad local input is refused before anything starts, as usage (64), with what to give instead.
+    @Test func badPathsNumbersAndFilesAreRefusedByName() throws {
+        let work = TemporaryDirectory("cli-bad-input")
+        defer { withExtendedLifetime(work) {} }
+        let file = work.appending("plain-file")
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("not a directory, not wasm, no certificate".utf8)))
+        let provisioned = try runProcess(tool, ["device", "provision", "--state", work.appending("state"), "--manufacturer", work.appending("ca")])
+        #expect(provisioned.status == 0)
+        let base = ["--state", work.appending("state"), "--socket", work.appending("tz.sock")]
+
+        let missingFolder = try runProcess(daemonTool, base + ["--ree", work.appending("ree"), "--trustlets", work.appending("nowhere")])
+        #expect(missingFolder.status == 64)
+        #expect(missingFolder.stderr.contains("is not a directory"))
+        let reeIsAFile = try runProcess(daemonTool, base + ["--ree", file])
+        #expect(reeIsAFile.status == 64)
+        #expect(reeIsAFile.stderr.contains("is a file, not a directory"))
+        let negative = try runProcess(daemonTool, base + ["--ree", work.appending("ree"), "--max-sessions", "-1"])
+        #expect(negative.status == 64)
+        #expect(negative.stderr.contains("limits must be positive"), "a negative number is read as one, not as a missing value")
+
+        let keygen = try runProcess(tool, ["keygen", "--out", work.appending("developer")])
+        #expect(keygen.status == 0)
+        let manifest = work.appending("manifest.json")
+        let manifestJSON = #"{"uuid": "7e1d0c2a-95b3-4f0e-8c61-3a9d2b4e5f70", "name": "hello", "version": "1.0.0", "capabilities": []}"#
+        #expect(FileManager.default.createFile(atPath: manifest, contents: Data(manifestJSON.utf8)))
+        let notWasm = try runProcess(tool, ["trustlet", "sign", "--key", work.appending("developer/developer-key.pem"), "--manifest", manifest, file,
+                                            "-o", work.appending("x.tzpkg")])
+        #expect(notWasm.status == 64)
+        #expect(notWasm.stderr.contains("is not a WebAssembly module"))
+        #expect(!FileManager.default.fileExists(atPath: work.appending("x.tzpkg")), "nothing was signed")
+
+        let noRoots = try runProcess(tool, ["attest", "verify", file, "--roots", file, "--reference", file, "--nonce", "00"])
+        #expect(noRoots.status == 64)
+        #expect(noRoots.stderr.contains("holds no PEM certificate"))
+        let oldAge = try runProcess(tool, ["attest", "verify", file, "--roots", file, "--reference", file, "--nonce", "00", "--max-age", "-5"])
+        #expect(oldAge.status == 64)
+        #expect(oldAge.stderr.contains("--max-age must be 0 or more"))
+    }
 }

@@ -128,10 +128,24 @@ struct ListCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Only this category, e.g. laboratory, vital-signs, condition.") var category: String?
     @Option(name: .long, help: ArgumentHelp("From this day (YYYY-MM-DD).", valueName: "day")) var since: String?
     @Option(name: .long, help: ArgumentHelp("Before this day (YYYY-MM-DD).", valueName: "day")) var until: String?
-    @Option(name: .long, help: "At most this many (1 to 1000).") var limit = 50
+    @Option(name: .long, parsing: .unconditional, help: "At most this many (1 to 1000).") var limit = 50
 
     func validate() throws {
         guard (1...1000).contains(limit) else { throw ValidationError("--limit must be 1 to 1000") }
+        for (name, day) in [("--since", since), ("--until", until)] {
+            if let day, !Self.isCalendarDay(day) { throw ValidationError("\(name) takes a calendar day as YYYY-MM-DD, e.g. 2026-03-01, not '\(day)'") }
+        }
+        if let since, let until, until <= since { throw ValidationError("--until must be after --since") }
+    }
+
+    /// YYYY-MM-DD naming a day that exists (2026-02-29 does not).
+    static func isCalendarDay(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard text.utf8.count == 10, parts.count == 3, parts.allSatisfy({ $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
+              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]), (1...12).contains(month) else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return (1...days).contains(day)
     }
 
     func run() async throws {
@@ -218,11 +232,12 @@ struct ShareCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The practitioner, as Practitioner/ID.", valueName: "reference")) var practitioner: String
     @Option(name: .long, help: "A name to show beside the reference.") var display: String?
     @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Record numbers from `phr list`.", valueName: "n")) var record: [Int]
-    @Option(name: .long, help: "For this many hours (1 to 8784).") var hours = 24
+    @Option(name: .long, parsing: .unconditional, help: "For this many hours (1 to 8784).") var hours = 24
 
     func validate() throws {
         guard practitioner.hasPrefix("Practitioner/"), practitioner.count > 13 else { throw ValidationError("--practitioner must be Practitioner/ID") }
         guard !record.isEmpty, record.count <= 100 else { throw ValidationError("give 1 to 100 --record numbers") }
+        guard record.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--record numbers start at 1, as `phr list` shows them") }
         guard (1...8784).contains(hours) else { throw ValidationError("--hours must be 1 to 8784") }
     }
 
@@ -238,6 +253,12 @@ struct RevokeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "revoke", abstract: "End a grant at once (confirmed on the trusted UI).")
     @OptionGroup var connection: Connection
     @Argument(help: "The grant ID `phr share` printed.") var grant: String
+
+    func validate() throws {
+        guard grant.utf8.count == 32, grant.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            throw ValidationError("a grant ID is the 32 lowercase hex digits `phr share` printed, not '\(grant)'")
+        }
+    }
 
     func run() async throws {
         let receipt = try await connection.run { app throws(PHRAppError) in try await app.revoke(grant: grant) }
