@@ -12,11 +12,13 @@ import urllib.request
 
 base, database, named_out = sys.argv[1], sys.argv[2], sys.argv[3]
 with sqlite3.connect(database) as db:
-    patient = db.execute("SELECT id FROM resource WHERE type = 'Patient' ORDER BY id LIMIT 1").fetchone()[0]
-    record = db.execute("SELECT type, id FROM resource WHERE patient IN (?, ?) AND type != 'Patient' ORDER BY type, id LIMIT 1",
-                        (patient, "Patient/" + patient)).fetchone()
-if record is None:
-    sys.exit(f"error: {database} holds no record of its first patient")
+    # A patient with records of its own, and an ID long enough not to turn up by chance in a log.
+    found = db.execute("SELECT p.id, r.type, r.id FROM resource p JOIN resource r ON r.patient IN (p.id, 'Patient/' || p.id) "
+                       "WHERE p.type = 'Patient' AND r.type != 'Patient' AND length(p.id) >= 16 AND length(r.id) >= 16 "
+                       "ORDER BY p.id, r.type, r.id LIMIT 1").fetchone()
+if found is None:
+    sys.exit(f"error: {database} holds no patient with a record of its own")
+patient, record = found[0], (found[1], found[2])
 with open(named_out, "w") as out:
     out.write(f"{patient}\n{record[1]}\n")
 

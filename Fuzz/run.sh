@@ -36,7 +36,7 @@ bin=$(swift build "${flags[@]}" --show-bin-path)
 for name in "${chosen[@]}"; do rm -f "$bin/$name"; done
 mkdir -p .build
 if ! swift build "${flags[@]}" > .build/fuzz-build.log 2>&1; then
-    grep -v "Cannot export local symbol" .build/fuzz-build.log | grep -E "error" | head -20 >&2
+    { grep -v "Cannot export local symbol" .build/fuzz-build.log | grep -E "error" || tail -20 .build/fuzz-build.log; } | head -20 >&2 || true
     echo "error: the fuzzers did not build; the whole log is Fuzz/.build/fuzz-build.log" >&2
     exit 1
 fi

@@ -58,6 +58,7 @@ public final class WorldSwitchServer: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let group = DispatchGroup()
+    private static let umaskLock = Mutex(())
 
     public init(endpoint: any WorldSwitchEndpoint, configuration: Configuration,
                 logger: Logger = Logger(label: "trubizone.daemon")) {
@@ -73,9 +74,12 @@ public final class WorldSwitchServer: Sendable {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .system("socket: errno \(errno)") }
         // The socket is created 0600 from the start: no window in which another user could connect.
-        let oldMask = umask(0o177)
-        let bound = FrameSocket.withAddress(path) { bind(fd, $0, $1) }
-        umask(oldMask)
+        // The umask is the process's: two servers starting at once must not interleave it.
+        let bound = Self.umaskLock.withLock { _ in
+            let oldMask = umask(0o177)
+            defer { umask(oldMask) }
+            return FrameSocket.withAddress(path) { bind(fd, $0, $1) }
+        }
         guard let bound else {
             close(fd)
             throw .pathTooLong(path)

@@ -230,13 +230,12 @@ import TrubiZoneTesting
     /// A storage session on `context` as soon as the user's one session is free again (the daemon
     /// sees a closed socket on its own time).
     static func openWhenFree(_ context: TEEContext) async throws -> TEESession {
-        var tries = 0
+        let deadline = ContinuousClock.now + .seconds(15)
         while true {
             do {
                 return try await context.openSession(uuid: BuiltInTrustlets.Storage.uuid)
             } catch {
-                tries += 1
-                guard let refusal = error as? TEEError, refusal.code == .busy, tries < 100 else { throw error }
+                guard let refusal = error as? TEEError, refusal.code == .busy, ContinuousClock.now < deadline else { throw error }
                 try await Task.sleep(for: .milliseconds(20))
             }
         }

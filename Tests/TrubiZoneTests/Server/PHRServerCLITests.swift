@@ -146,10 +146,8 @@ import X509
             once.connectionPool.retryConnectionEstablishment = false
             let stranger = HTTPClient(eventLoopGroupProvider: .singleton, configuration: once)
             let refused = await #expect(throws: NIOSSLError.self) { _ = try await stranger.execute(HTTPClientRequest(url: url + "/health"), timeout: .seconds(10)) }
-            guard case .handshakeFailed? = refused else {
+            if case .handshakeFailed? = refused {} else {
                 Issue.record("expected the TLS handshake to fail on the certificate, got \(String(describing: refused))")
-                try await stranger.shutdown()
-                return
             }
             try await stranger.shutdown()
         } catch {
