@@ -46,12 +46,13 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
-        // Shared by both worlds. Depends on nothing so either side can embed it.
-        .target(name: "TrubiZoneProtocol", path: "Sources/Protocol", swiftSettings: weakenings),
+        // Shared by both worlds. Depends only on the shared wire numbers, so either side can embed it.
+        .target(name: "TrubiZoneProtocol", dependencies: ["TrubiZoneWire"], path: "Sources/Protocol", swiftSettings: weakenings),
 
         // CBOR (RFC 8949): small and strict, no dependencies; used inside and outside the TCB.
         .target(name: "TrubiZoneCBOR", path: "Sources/Attestation/CBOR"),
@@ -90,7 +91,7 @@ let package = Package(
         .target(
             name: "TrubiZoneSecureWorld",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneEAT",
+                "TrubiZoneProtocol", "TrubiZoneEAT", "TrubiZoneWire",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "WasmKit", package: "WasmKit"),
@@ -128,11 +129,27 @@ let package = Package(
             path: "Sources/Host/Manufacturer"
         ),
 
+        // trubizoned's command: the TCB binary's only code beyond the runtime and the daemon.
+        .target(
+            name: "TrubiZoneDaemonCommand",
+            dependencies: [
+                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneCLISupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/SecureWorld/DaemonCommand"
+        ),
+        // What every command shares: exit statuses, `error:` lines, files a user names.
+        .target(
+            name: "TrubiZoneCLISupport",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/Host/CLISupport"
+        ),
         // The developer tool's commands, as a library so tests drive them like users do.
         .target(
             name: "TrubiZoneCLI",
             dependencies: [
-                "TrubiZoneProtocol",
+                "TrubiZoneProtocol", "TrubiZoneCLISupport", "TrubiZoneDaemonCommand",
                 "TrubiZoneClient",
                 "TrubiZoneSecureWorld",
                 "TrubiZoneDaemon",
@@ -146,7 +163,7 @@ let package = Package(
             path: "Sources/Host/CLI"
         ),
         .executableTarget(name: "trubizone", dependencies: ["TrubiZoneCLI"], path: "Sources/Tools/trubizone"),
-        .executableTarget(name: "trubizoned", dependencies: ["TrubiZoneCLI"], path: "Sources/Tools/trubizoned"),
+        .executableTarget(name: "trubizoned", dependencies: ["TrubiZoneDaemonCommand"], path: "Sources/Tools/trubizoned"),
         // A child process the crash test kills at random points of a write loop.
         .executableTarget(
             name: "trubizone-storage-stress",
@@ -200,7 +217,7 @@ let package = Package(
         .target(
             name: "PHRServerCommands",
             dependencies: [
-                "PHRServer", "PHRServerHTTP", "TrubiZoneVerifier", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PHRServer", "PHRServerHTTP", "TrubiZoneVerifier", "TrubiZoneCLISupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
@@ -227,7 +244,8 @@ let package = Package(
             dependencies: [
                 "TrubiZoneClient", "TrubiZoneProtocol", "PHRProtocol",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             path: "Sources/Apps/PHR/App"
         ),
@@ -236,7 +254,7 @@ let package = Package(
             name: "PHRAppCommands",
             dependencies: [
                 "PHRApp", "PHRProtocol", "PHRServer", "PHRServerHTTP", "TrubiZoneClient", "TrubiZoneProtocol", "TrubiZoneSecureWorld",
-                "TrubiZoneDaemon", "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets", "TrubiZoneVerifier", "TrubiZoneEAT",
+                "TrubiZoneDaemon", "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets", "TrubiZoneVerifier", "TrubiZoneEAT", "TrubiZoneCLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -283,7 +301,7 @@ let package = Package(
             name: "TrubiZoneTests",
             dependencies: [
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
-                "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
+                "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneWire", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
                 "trubizone", "trubizoned", "trubizone-storage-stress", "PHRFHIR", "PHRServer", "PHRProtocol", "PHRServerHTTP", "phr-server",
                 "PHRApp", "PHRAppCommands", "phr", "TrubiZoneAttacks",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,3 +1,5 @@
+import TrubiZoneWire
+
 /// The framing of the world switch.
 ///
 /// Every frame is a 16-byte header followed by a body:
@@ -217,14 +219,14 @@ public enum WorldSwitchCodec {
         var slots: [Parameter] = []
         for slot in 0..<Parameters.count {
             let type = try reader.u8("parameter type")
-            switch type {
-            case 0: slots.append(.none)
-            case 1: slots.append(.valueInput(a: try reader.u32("value a"), b: try reader.u32("value b")))
-            case 2: slots.append(.valueOutput)
-            case 3: slots.append(.valueInout(a: try reader.u32("value a"), b: try reader.u32("value b")))
-            case 5: slots.append(.memrefInput(try reader.blob("memref bytes")))
-            case 6: slots.append(.memrefOutput(capacity: try reader.u32("memref capacity")))
-            case 7:
+            switch UInt32(type) {
+            case GPParameterType.none: slots.append(.none)
+            case GPParameterType.valueInput: slots.append(.valueInput(a: try reader.u32("value a"), b: try reader.u32("value b")))
+            case GPParameterType.valueOutput: slots.append(.valueOutput)
+            case GPParameterType.valueInout: slots.append(.valueInout(a: try reader.u32("value a"), b: try reader.u32("value b")))
+            case GPParameterType.memrefInput: slots.append(.memrefInput(try reader.blob("memref bytes")))
+            case GPParameterType.memrefOutput: slots.append(.memrefOutput(capacity: try reader.u32("memref capacity")))
+            case GPParameterType.memrefInout:
                 let capacity = try reader.u32("memref capacity")
                 let bytes = try reader.blob("memref bytes")
                 guard bytes.count <= Int(capacity) else { throw FrameError.memrefSizeMismatch(slot: slot) }

@@ -1,3 +1,5 @@
+import TrubiZoneWire
+
 /// One of the four GlobalPlatform operation parameters as it crosses the world switch.
 ///
 /// The type numbers are GP's `TEEC_VALUE_*` and `TEEC_MEMREF_TEMP_*`. A memory reference travels by
@@ -12,17 +14,18 @@ public enum Parameter: Equatable, Sendable {
     case memrefOutput(capacity: UInt32)
     case memrefInout([UInt8], capacity: UInt32)
 
-    /// The GP parameter type number (`TEEC_NONE` = 0 … `TEEC_MEMREF_TEMP_INOUT` = 7).
+    /// The GP parameter type number (`GPParameterType`: `TEEC_NONE` = 0 … `TEEC_MEMREF_TEMP_INOUT` = 7).
     public var typeCode: UInt8 {
-        switch self {
-        case .none: 0
-        case .valueInput: 1
-        case .valueOutput: 2
-        case .valueInout: 3
-        case .memrefInput: 5
-        case .memrefOutput: 6
-        case .memrefInout: 7
+        let type: UInt32 = switch self {
+        case .none: GPParameterType.none
+        case .valueInput: GPParameterType.valueInput
+        case .valueOutput: GPParameterType.valueOutput
+        case .valueInout: GPParameterType.valueInout
+        case .memrefInput: GPParameterType.memrefInput
+        case .memrefOutput: GPParameterType.memrefOutput
+        case .memrefInout: GPParameterType.memrefInout
         }
+        return UInt8(type)
     }
 
     /// Whether the reply carries something back for this slot.

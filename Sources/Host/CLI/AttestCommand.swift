@@ -1,12 +1,13 @@
 import ArgumentParser
 import Crypto
 import Foundation
+import SwiftASN1
+import TrubiZoneCLISupport
 import TrubiZoneClient
 import TrubiZoneEAT
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
 import TrubiZoneVerifier
-import SwiftASN1
 import X509
 
 struct AttestCommand: AsyncParsableCommand {
@@ -38,7 +39,7 @@ struct AttestCommand: AsyncParsableCommand {
             }
             let token = result.bytes(2) ?? []
             if let output {
-                guard FileManager.default.createFile(atPath: output, contents: Data(token)) else { throw fail("cannot write \(output)") }
+                try CommandFile.write(token, to: output)
                 if connection.json { printJSON(["token": output, "bytes": token.count]) }
             } else if connection.json {
                 printJSON(["token": Hex.encode(token)])
@@ -68,23 +69,23 @@ struct AttestCommand: AsyncParsableCommand {
         func run() async throws {
             var certificates: [Certificate] = []
             for path in roots {
-                guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail("cannot read \(path)", code: 64) }
+                guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail("cannot read \(path)", code: ExitStatus.usage) }
                 let found: [Certificate]
                 do {
                     found = try PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) }
                 } catch {
-                    throw fail("\(path) holds no PEM certificate", code: 64)
+                    throw fail("\(path) holds no PEM certificate", code: ExitStatus.usage)
                 }
-                guard !found.isEmpty else { throw fail("\(path) holds no PEM certificate; give the manufacturer's ca-cert.pem", code: 64) }
+                guard !found.isEmpty else { throw fail("\(path) holds no PEM certificate; give the manufacturer's ca-cert.pem", code: ExitStatus.usage) }
                 certificates += found
             }
             let referenceValues: ReferenceValues
             do {
                 referenceValues = try JSONDecoder().decode(ReferenceValues.self, from: Data(try readInput(reference)))
             } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
-                throw fail("\(reference): \(context.debugDescription)", code: 64)
+                throw fail("\(reference): \(context.debugDescription)", code: ExitStatus.usage)
             } catch {
-                throw fail("\(reference) is not reference values JSON (make one with `trubizone attest reference`)", code: 64)
+                throw fail("\(reference) is not reference values JSON (make one with `trubizone attest reference`)", code: ExitStatus.usage)
             }
             var bytes = try readInput(token)
             // A hex token (as `attest issue` prints it) is accepted too.
@@ -119,7 +120,7 @@ struct AttestCommand: AsyncParsableCommand {
         func run() throws {
             let executable = runtime ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("trubizoned").path
             guard let data = FileManager.default.contents(atPath: executable) else {
-                throw fail("cannot read the runtime executable \(executable); name it with --runtime", code: 64)
+                throw fail("cannot read the runtime executable \(executable); name it with --runtime", code: ExitStatus.usage)
             }
             // The implementation ID is the runtime build; the keystore is measured as part of it.
             let build = Hex.encode(SHA256.hash(data: data))
@@ -132,7 +133,7 @@ struct AttestCommand: AsyncParsableCommand {
                 do {
                     package = try TrustletPackage(bytes: try readInput(path))
                 } catch {
-                    throw fail("\(path): \(error)")
+                    throw fail("\(path): \(error)", code: ExitStatus.refused)
                 }
                 values.trustlets.append(.init(measurement: Hex.encode(package.measurement), signer: Hex.encode(package.signerID)))
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Crypto
 import Foundation
+import TrubiZoneCLISupport
 import TrubiZoneChannel
 
 /// `trubizone channel`: seals and opens end-to-end channel messages with keys in PEM files, so
@@ -30,7 +31,7 @@ struct ChannelCommand: ParsableCommand {
                                                       answering: request, minimumBucket: bucket)
                 try write(message, to: output)
             } catch let error as ChannelError {
-                throw fail("\(error)")
+                throw fail("\(error)", code: ExitStatus.refused)
             }
         }
     }
@@ -51,7 +52,7 @@ struct ChannelCommand: ParsableCommand {
                 let opened = try SealedEnvelope.open(try readInput(input), with: recipient, from: sender, purpose: purpose, answering: request, after: after)
                 try write(opened.payload, to: output)
             } catch let error as ChannelError {
-                throw fail("refused: \(error)")
+                throw fail("refused: \(error)", code: ExitStatus.refused)
             }
         }
     }
@@ -76,7 +77,7 @@ private func publicKey(_ path: String) throws -> P256.KeyAgreement.PublicKey {
 
 private func write(_ bytes: [UInt8], to path: String?) throws {
     if let path {
-        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw fail("cannot write \(path)") }
+        try CommandFile.write(bytes, to: path)
     } else {
         FileHandle.standardOutput.write(Data(bytes))
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TrubiZoneCLISupport
 import TrubiZoneClient
 import TrubiZoneProtocol
 
@@ -57,7 +58,7 @@ func listNames(_ uuid: TrustletUUID, command: UInt32, _ options: ConnectionOptio
     let bytes = try await withSession(uuid, options) { (session) async throws(TEEError) in
         try await invokeGrowing(session, command, [], slot: 0)
     }
-    guard let entries = BuiltInTrustlets.decodeList(bytes) else { throw fail("the secure world sent a malformed list") }
+    guard let entries = BuiltInTrustlets.decodeList(bytes) else { throw fail("the secure world sent a malformed list", code: ExitStatus.refused) }
     return entries.map { String(decoding: $0, as: UTF8.self) }
 }
 
@@ -105,9 +106,7 @@ struct StorageCommand: AsyncParsableCommand {
                 try await invokeGrowing(session, Command.get.rawValue, [.input(Array(alias.utf8))], slot: 1)
             }
             if let output {
-                guard FileManager.default.createFile(atPath: output, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
-                    throw fail("cannot write \(output)")
-                }
+                try CommandFile.write(bytes, to: output, mode: 0o600)
             } else if connection.json {
                 printJSON(["alias": alias, "size": bytes.count, "base64": Data(bytes).base64EncodedString()])
             } else {

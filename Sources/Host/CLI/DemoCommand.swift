@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TrubiZoneCLISupport
 import TrubiZoneClient
 import TrubiZoneDaemon
 import TrubiZoneManufacturer
@@ -18,7 +19,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let root = dir ?? NSTemporaryDirectory() + "trubizone-demo-\(getpid())"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try CommandFile.makeDirectory(root)
         defer { if dir == nil { try? FileManager.default.removeItem(atPath: root) } }
         let state = root + "/device/state", ree = root + "/device/ree", socket = root + "/trubizone.sock"
 
@@ -70,7 +71,7 @@ struct DemoCommand: AsyncParsableCommand {
         say(leaked ? "LEAKED: a record or its name is readable" : "no record, value or object name is readable")
 
         step(6, "The attacker restores its old copy of \"pin-attempts\" (0 attempts) to get more PIN guesses")
-        guard let fourFile, let zeroCopy else { throw fail("demo: could not find the object files to tamper with") }
+        guard let fourFile, let zeroCopy else { throw fail("demo: could not find the object files to tamper with", code: ExitStatus.refused) }
         _ = FileManager.default.createFile(atPath: fourFile, contents: zeroCopy)
         say("overwrote \(fourFile.dropFirst(ree.count + 1)) with the copy taken when it held 0")
         var accepted = false

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TrubiZoneCLISupport
 import TrubiZoneManufacturer
 import TrubiZoneSecureWorld
 
@@ -28,11 +29,14 @@ struct DeviceCommand: ParsableCommand {
             let stateDirectory = URL(fileURLWithPath: state).standardizedFileURL.path
             let caDirectory = manufacturer ?? URL(fileURLWithPath: stateDirectory).deletingLastPathComponent()
                 .appendingPathComponent("manufacturer-ca").path
+            // Both folders are checked first, so a path that cannot be written is named as usage.
+            try CommandFile.makeDirectory(caDirectory, mode: 0o700)
+            try CommandFile.makeDirectory(stateDirectory, mode: 0o700)
             let device: Manufacturer.ProvisionedDevice
             do {
                 device = try Manufacturer.provision(stateDirectory: stateDirectory, caDirectory: caDirectory)
             } catch {
-                throw fail("\(error)")
+                throw fail("\(error)", code: ExitStatus.refused)
             }
             if json {
                 printJSON(["deviceID": device.deviceID, "stateDirectory": stateDirectory,
@@ -61,7 +65,7 @@ struct DeviceCommand: ParsableCommand {
             do {
                 root = try EmulatedRootOfTrust(directory: state, durable: false)
             } catch {
-                throw fail("\(error)")
+                throw fail("\(error)", code: ExitStatus.refused)
             }
             let chain = (try? EmulatedRootOfTrust.certificateChainPEM(in: state)) ?? ""
             let counters = (try? root.counters.values()) ?? []

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import TrubiZoneCLISupport
+import TrubiZoneDaemonCommand
 
 /// `trubizone`: the developer tool.
 @available(macOS 10.15, macCatalyst 13, iOS 13, tvOS 13, watchOS 6, *)
@@ -51,10 +53,6 @@ struct Failure: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-func fail(_ message: String, code: Int32 = 1) -> ExitCode {
-    FileHandle.standardError.write(Data(("error: " + message + "\n").utf8))
-    return ExitCode(code)
-}
 
 /// Reads FILE, or standard input for `-` or no file.
 func readInput(_ path: String?) throws -> [UInt8] {

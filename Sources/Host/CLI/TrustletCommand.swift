@@ -1,6 +1,7 @@
 import ArgumentParser
 import Crypto
 import Foundation
+import TrubiZoneCLISupport
 import TrubiZoneClient
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
@@ -18,14 +19,12 @@ struct KeygenCommand: ParsableCommand {
     func run() throws {
         let keyPath = out + "/developer-key.pem", publicPath = out + "/developer-key.pub.pem"
         guard !FileManager.default.fileExists(atPath: keyPath) else {
-            throw fail("\(keyPath) exists; refusing to overwrite a signing key")
+            throw fail("\(keyPath) exists; refusing to overwrite a signing key", code: ExitStatus.usage)
         }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try CommandFile.makeDirectory(out, mode: 0o700)
         let key = P256.Signing.PrivateKey()
-        guard FileManager.default.createFile(atPath: keyPath, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw fail("cannot write \(keyPath)")
-        }
-        try key.publicKey.pemRepresentation.write(toFile: publicPath, atomically: true, encoding: .utf8)
+        try CommandFile.write(Array(key.pemRepresentation.utf8), to: keyPath, mode: 0o600, replacing: false)
+        try CommandFile.write(Array(key.publicKey.pemRepresentation.utf8), to: publicPath)
         let signerID = Hex.encode(SHA256.hash(data: key.publicKey.x963Representation))
         if json { printJSON(["privateKey": keyPath, "publicKey": publicPath, "signerID": signerID]) } else {
             print("developer key: \(keyPath) (keep it secret)")
@@ -57,7 +56,7 @@ struct TrustletCommand: AsyncParsableCommand {
             do {
                 try TrustletBuilder(sdk: sdk).build(directory: directory, output: out)
             } catch {
-                throw fail("\(error)")
+                throw fail("\(error)", code: ExitStatus.refused)
             }
             let wasm = try Data(contentsOf: URL(fileURLWithPath: out))
             print("built \(out) (\(wasm.count) bytes, measurement \(Hex.encode(SHA256.hash(data: wasm))))")
@@ -77,18 +76,18 @@ struct TrustletCommand: AsyncParsableCommand {
             do {
                 signingKey = try P256.Signing.PrivateKey(pemRepresentation: String(contentsOfFile: key, encoding: .utf8))
             } catch {
-                throw fail("cannot read a P-256 private key from \(key); make one with `trubizone keygen`")
+                throw fail("cannot read a P-256 private key from \(key); make one with `trubizone keygen`", code: ExitStatus.refused)
             }
             let manifestBytes = try readInput(manifest)
             let parsed: TrustletManifest
-            do { parsed = try TrustletManifest(decoding: manifestBytes) } catch { throw fail("\(manifest): \(error)") }
+            do { parsed = try TrustletManifest(decoding: manifestBytes) } catch { throw fail("\(manifest): \(error)", code: ExitStatus.refused) }
             let code = try readInput(wasm)
             // A WebAssembly module starts "\0asm" and version 1; anything else would be refused at install.
             guard code.starts(with: [0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]) else {
-                throw fail("\(wasm) is not a WebAssembly module (no \\0asm version 1 header); build it with `trubizone trustlet build`", code: 64)
+                throw fail("\(wasm) is not a WebAssembly module (no \\0asm version 1 header); build it with `trubizone trustlet build`", code: ExitStatus.usage)
             }
             let package = try TrustletPackage.sign(manifest: parsed, wasm: code, key: signingKey)
-            guard FileManager.default.createFile(atPath: output, contents: Data(package.bytes)) else { throw fail("cannot write \(output)") }
+            try CommandFile.write(package.bytes, to: output)
             print("signed \(parsed.name) \(parsed.version) into \(output)")
         }
     }
@@ -100,7 +99,7 @@ struct TrustletCommand: AsyncParsableCommand {
 
         func run() throws {
             let parsed: TrustletPackage
-            do { parsed = try TrustletPackage(bytes: try readInput(package)) } catch { throw fail("\(package): \(error)") }
+            do { parsed = try TrustletPackage(bytes: try readInput(package)) } catch { throw fail("\(package): \(error)", code: ExitStatus.refused) }
             let manifest = parsed.manifest
             if json {
                 printJSON(["uuid": manifest.uuid, "name": manifest.name, "version": manifest.version, "capabilities": manifest.capabilities,

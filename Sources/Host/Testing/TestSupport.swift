@@ -158,8 +158,10 @@ public struct ProcessResult: Sendable {
     public let stderr: String
 }
 
+/// Runs `executable` to its end; one still running after `timeout` is killed (its status then
+/// says so), so a command that hangs fails its test instead of the whole run.
 public func runProcess(_ executable: String, _ arguments: [String], stdin: [UInt8] = [],
-                       environment: [String: String]? = nil, directory: String? = nil) throws -> ProcessResult {
+                       environment: [String: String]? = nil, directory: String? = nil, timeout: TimeInterval = 300) throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -170,6 +172,9 @@ public func runProcess(_ executable: String, _ arguments: [String], stdin: [UInt
     process.standardError = err
     process.standardInput = input
     try process.run()
+    let watchdog = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+    defer { watchdog.cancel() }
     input.fileHandleForWriting.write(Data(stdin))
     try input.fileHandleForWriting.close()
     // Read both pipes concurrently so neither fills up and blocks the child.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PHRServer
+import TrubiZoneCLISupport
 
 /// What a clinic's staff does at the command line: enrollment codes, practitioners' API tokens,
 /// revoking a lost phone.
@@ -40,7 +41,7 @@ extension PHRServerCommand {
                         print("enrollment code for Patient/\(id): \(code.formatted) (valid until \(expiry))")
                     }
                 } catch let error as PHRError {
-                    throw fail("\(error.description) (see `phr-server patient list`)", code: 1)
+                    throw fail("\(error.description) (see `phr-server patient list`)", code: ExitStatus.refused)
                 }
             }
         }
@@ -59,7 +60,7 @@ extension PHRServerCommand {
             func run() async throws {
                 let id = practitioner.hasPrefix("Practitioner/") ? String(practitioner.dropFirst(13)) : practitioner
                 let store = try await options.open()
-                guard try await store.resource(type: "Practitioner", id: id) != nil else { throw fail("Practitioner/\(id) is not stored; import it first", code: 1) }
+                guard try await store.resource(type: "Practitioner", id: id) != nil else { throw fail("Practitioner/\(id) is not stored; import it first", code: ExitStatus.refused) }
                 let token = try await store.issuePractitionerToken("Practitioner/\(id)")
                 if options.json { print(#"{"practitioner":"Practitioner/\#(id)","token":"\#(token)"}"#) } else { print(token) }
             }
@@ -76,7 +77,7 @@ extension PHRServerCommand {
 
             func run() async throws {
                 guard try await options.open().revokeDevice(device, now: Date().timeIntervalSince1970) else {
-                    throw fail("no active device \(device.prefix(40))", code: 1)
+                    throw fail("no active device \(device.prefix(40))", code: ExitStatus.refused)
                 }
                 print(options.json ? #"{"revoked":"\#(device)"}"# : "revoked device \(device)")
             }

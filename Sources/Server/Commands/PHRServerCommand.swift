@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PHRServer
+import TrubiZoneCLISupport
 
 /// `phr-server`: the provider's side of the Personal Health Record.
 public struct PHRServerCommand: AsyncParsableCommand {
@@ -50,6 +51,12 @@ public struct PHRServerCommand: AsyncParsableCommand {
 
         func validate() throws {
             guard !files.isEmpty else { throw ValidationError("name at least one FHIR JSON file") }
+            // A name that is no file is a mistyped argument: nothing is imported until each is one.
+            for file in files {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory) else { throw ValidationError("\(file) does not exist") }
+                guard !isDirectory.boolValue else { throw ValidationError("\(file) is a folder; name the JSON files in it (e.g. \(file)/*.json)") }
+            }
         }
 
         func run() async throws {
@@ -117,27 +124,17 @@ public struct PHRServerCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
+            // The folder first: a path that cannot be written is refused before anything is stored.
+            if let out { try CommandFile.makeDirectory(out) }
             let store = try await options.open()
             var generator = PatientGenerator(seed: seed)
             var files: [(name: String, data: Data)] = [("clinic.json", PatientGenerator.clinicBundle())]
-            if let out {
-                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-                guard FileManager.default.createFile(atPath: out + "/clinic.json", contents: files[0].data) else {
-                    FileHandle.standardError.write(Data("error: cannot write \(out)/clinic.json\n".utf8))
-                    throw ExitCode(1)
-                }
-            }
+            if let out { try CommandFile.write(files[0].data, to: out + "/clinic.json") }
             for index in 0..<patients {
                 let bundle = generator.nextBundle()
                 let name = String(format: "patient-%05d.json", index + 1)
                 files.append((name, bundle))
-                if let out {
-                    try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-                    guard FileManager.default.createFile(atPath: out + "/" + name, contents: bundle) else {
-                        FileHandle.standardError.write(Data("error: cannot write \(out)/\(name)\n".utf8))
-                        throw ExitCode(1)
-                    }
-                }
+                if let out { try CommandFile.write(bundle, to: out + "/" + name) }
             }
             var resources = 0
             _ = try await store.importFiles(files) { index, outcome in

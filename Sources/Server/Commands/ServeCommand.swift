@@ -3,11 +3,12 @@ import Crypto
 import Foundation
 import Hummingbird
 import HummingbirdTLS
-import NIOSSL
 import Logging
+import NIOSSL
 import PHRServer
 import PHRServerHTTP
 import SwiftASN1
+import TrubiZoneCLISupport
 import TrubiZoneVerifier
 import X509
 
@@ -53,12 +54,14 @@ extension PHRServerCommand {
 
         func run() async throws {
             let referenceValues = try Self.readReference(reference ?? "")
+            let trustedRoots = try Self.readRoots(roots)
+            let tls = try Self.readTLS(certificate: tlsCert, key: tlsKey)
+            let store = try await options.open()
+            // Last, once every other input is known good: a mistyped option leaves no new key behind.
             let key = try Self.readChannelKey(channelKey ?? "")
-            let policy = PHRServerPolicy(trustedRoots: try Self.readRoots(roots), reference: referenceValues, channelKey: key)
-            let service = PHRService(store: try await options.open(), policy: policy)
+            let service = PHRService(store: store, policy: PHRServerPolicy(trustedRoots: trustedRoots, reference: referenceValues, channelKey: key))
             var logger = Logger(label: "phr-server")
             logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-            let tls = try Self.readTLS(certificate: tlsCert, key: tlsKey)
             let scheme = tls == nil ? "http" : "https"
             let app = try PHRApplication.application(service: service, host: host, port: port, logger: logger, tls: tls) { address in
                 // Written straight to the descriptor: a script waits for this line to know the port.
@@ -70,9 +73,9 @@ extension PHRServerCommand {
         static func readRoots(_ paths: [String]) throws -> [Certificate] {
             var certificates: [Certificate] = []
             for path in paths {
-                guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail("cannot read \(path)") }
+                guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw fail("cannot read \(path)", code: ExitStatus.usage) }
                 let found = try? PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) }
-                guard let found, !found.isEmpty else { throw fail("\(path) holds no PEM certificate") }
+                guard let found, !found.isEmpty else { throw fail("\(path) holds no PEM certificate", code: ExitStatus.usage) }
                 certificates += found
             }
             return certificates
@@ -82,49 +85,42 @@ extension PHRServerCommand {
         static func readChannelKey(_ path: String) throws -> P256.KeyAgreement.PrivateKey {
             if let pem = try? String(contentsOfFile: path, encoding: .utf8) {
                 guard let key = try? P256.KeyAgreement.PrivateKey(pemRepresentation: pem) else {
-                    throw fail("\(path) holds no P-256 private key (PEM); move it away to make a new one, and re-enroll every device")
+                    throw fail("\(path) holds no P-256 private key (PEM); move it away to make a new one, and re-enroll every device", code: ExitStatus.usage)
                 }
                 return key
             }
-            guard !FileManager.default.fileExists(atPath: path) else { throw fail("cannot read \(path)") }
+            guard !FileManager.default.fileExists(atPath: path) else { throw fail("cannot read \(path)", code: ExitStatus.usage) }
             let key = P256.KeyAgreement.PrivateKey()
-            guard FileManager.default.createFile(atPath: path, contents: Data(key.pemRepresentation.utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw fail("cannot create the channel key \(path)")
-            }
+            try CommandFile.write(Array(key.pemRepresentation.utf8), to: path, mode: 0o600, replacing: false)
             return key
         }
 
         static func readTLS(certificate: String?, key: String?) throws -> TLSConfiguration? {
             guard let certificate, let key else { return nil }
             let chain: [NIOSSLCertificate]
-            do { chain = try NIOSSLCertificate.fromPEMFile(certificate) } catch { throw fail("\(certificate) holds no PEM certificate chain") }
-            guard !chain.isEmpty else { throw fail("\(certificate) holds no PEM certificate chain") }
+            do { chain = try NIOSSLCertificate.fromPEMFile(certificate) } catch { throw fail("\(certificate) holds no PEM certificate chain", code: ExitStatus.usage) }
+            guard !chain.isEmpty else { throw fail("\(certificate) holds no PEM certificate chain", code: ExitStatus.usage) }
             let privateKey: NIOSSLPrivateKey
-            do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch { throw fail("\(key) holds no PEM private key") }
+            do { privateKey = try NIOSSLPrivateKey(file: key, format: .pem) } catch { throw fail("\(key) holds no PEM private key", code: ExitStatus.usage) }
             return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
         }
 
         static func readReference(_ path: String) throws -> ReferenceValues {
-            guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read \(path)") }
+            guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read \(path)", code: ExitStatus.usage) }
             do {
                 let values = try JSONDecoder().decode(ReferenceValues.self, from: data)
                 guard !values.trustlets.isEmpty, !values.runtimeImplementationIDs.isEmpty else {
-                    throw fail("\(path) names no trustlet (measurement and signer) or runtime build: no device could enroll")
+                    throw fail("\(path) names no trustlet (measurement and signer) or runtime build: no device could enroll", code: ExitStatus.usage)
                 }
                 return values
             } catch let exit as ExitCode {
                 throw exit
             } catch DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty {
-                throw fail("\(path): \(context.debugDescription)")
+                throw fail("\(path): \(context.debugDescription)", code: ExitStatus.usage)
             } catch {
-                throw fail("\(path) is not reference values JSON (make one with `trubizone attest reference`)")
+                throw fail("\(path) is not reference values JSON (make one with `trubizone attest reference`)", code: ExitStatus.usage)
             }
         }
     }
 }
 
-/// Prints `error: message` and gives the usage exit status.
-func fail(_ message: String, code: Int32 = 64) -> ExitCode {
-    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-    return ExitCode(code)
-}

@@ -1,4 +1,4 @@
-import TrubiZoneCLI
+import TrubiZoneDaemonCommand
 
-// trubizoned is `trubizone serve` under its daemon name.
+// trubizoned: the secure world of an emulated device (also `trubizone serve`).
 ServeCommand.main()

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import TrubiZoneProtocol
+import TrubiZoneSampleTrustlets
 import TrubiZoneTesting
 
 /// The tools as a user runs them: the built `trubizone` and `trubizoned` executables.
@@ -192,5 +193,18 @@ import TrubiZoneTesting
         let oldAge = try runProcess(tool, ["attest", "verify", file, "--roots", file, "--reference", file, "--nonce", "00", "--max-age", "-5"])
         #expect(oldAge.status == 64)
         #expect(oldAge.stderr.contains("--max-age must be 0 or more"))
+
+        // Paths it cannot write are named with the reason, as usage, and leave nothing half made.
+        let keyUnderAFile = try runProcess(tool, ["keygen", "--out", file + "/developer"])
+        #expect(keyUnderAFile.status == 64 && keyUnderAFile.stderr.contains("cannot make the folder \(file)/developer"), "\(keyUnderAFile.stderr)")
+        let secondKey = try runProcess(tool, ["keygen", "--out", work.appending("developer")])
+        #expect(secondKey.status == 64 && secondKey.stderr.contains("refusing to overwrite a signing key"))
+        let wasm = work.appending("hello.wasm")
+        #expect(FileManager.default.createFile(atPath: wasm, contents: Data(try SampleTrustlets.wasm("hello"))))
+        let nowhere = try runProcess(tool, ["trustlet", "sign", "--key", work.appending("developer/developer-key.pem"), "--manifest", manifest, wasm,
+                                            "-o", work.appending("no/such/x.tzpkg")])
+        #expect(nowhere.status == 64 && nowhere.stderr.contains("the folder \(work.appending("no/such")) does not exist"), "\(nowhere.stderr)")
+        let stateUnderAFile = try runProcess(tool, ["device", "provision", "--state", file + "/state", "--manufacturer", work.appending("ca")])
+        #expect(stateUnderAFile.status == 64 && stateUnderAFile.stderr.contains("plain-file is a file, not a folder"), "\(stateUnderAFile.stderr)")
     }
 }

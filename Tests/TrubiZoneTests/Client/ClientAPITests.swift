@@ -235,7 +235,7 @@ import TrubiZoneTesting
             do {
                 return try await context.openSession(uuid: BuiltInTrustlets.Storage.uuid)
             } catch {
-                guard let refusal = error as? TEEError, refusal.code == .busy, ContinuousClock.now < deadline else { throw error }
+                guard error.code == .busy, ContinuousClock.now < deadline else { throw error }
                 try await Task.sleep(for: .milliseconds(20))
             }
         }

@@ -1,5 +1,6 @@
 import Testing
 import TrubiZoneProtocol
+import TrubiZoneWire
 
 @Suite struct FrameCodecTests {
     static let uuid = TrustletUUID("12345678-9abc-def0-1234-56789abcdef0")!
@@ -170,5 +171,28 @@ extension Request: CustomTestStringConvertible {
         case .closeSession: "closeSession"
         case .requestCancellation: "requestCancellation"
         }
+    }
+}
+
+/// The GlobalPlatform numbers exist once (Trustlets/SDK/Wire/GlobalPlatform.swift), for the
+/// protocol, the runtime, the client and TrustletKit alike.
+@Suite struct GlobalPlatformNumberTests {
+    @Test func eachReturnCodeHasOneNumberAndItsGPName() {
+        #expect(GPReturnCode.all.count == 26)
+        #expect(Set(GPReturnCode.all.map(\.code)).count == GPReturnCode.all.count, "no two codes share a number")
+        for (code, name) in GPReturnCode.all {
+            #expect(ReturnCode(rawValue: code).name == "\(name)")
+            #expect("\(name)".hasPrefix("TEEC_") || "\(name)".hasPrefix("TEE_"))
+        }
+        #expect(ReturnCode.busy.rawValue == 0xFFFF_000D && ReturnCode.macInvalid.rawValue == 0xFFFF_3071, "GP's own numbers")
+        #expect(ReturnCode(rawValue: 0x1234).name == "0x1234")
+    }
+
+    @Test func parameterTypesAreGPsAndFourIsNone() {
+        let slots: [Parameter] = [.none, .valueInput(a: 1, b: 2), .valueOutput, .valueInout(a: 3, b: 4), .memrefInput([1]), .memrefOutput(capacity: 2),
+                                  .memrefInout([3], capacity: 4)]
+        #expect(slots.map(\.typeCode) == [0, 1, 2, 3, 5, 6, 7])
+        #expect(slots.map { GPParameterType.isOutput(UInt32($0.typeCode)) } == slots.map(\.isOutput))
+        #expect(!GPParameterType.isKnown(4) && !GPParameterType.isKnown(8) && (0...7).filter { GPParameterType.isKnown($0) }.count == 7)
     }
 }

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Crypto
 import Foundation
 import NIOSSL
+import PHRApp
 import PHRProtocol
 import SwiftASN1
 import Testing
@@ -68,12 +69,14 @@ import X509
         let digest = String(repeating: "ab", count: 32)
         try Data(#"{"trustlets":[{"measurement":"\#(digest)","signer":"\#(digest)"}],"runtimeImplementationIDs":["\#(digest)"]}"#.utf8)
             .write(to: URL(fileURLWithPath: good))
+        let root = directory.appending("ca.pem")
+        try Data(try PHRServerTLSTests.selfSigned().pem.utf8).write(to: URL(fileURLWithPath: root))
         let key = ["--channel-key", directory.appending("channel-key.pem")]
         let cases: [([String], String)] = [
             (["--roots", notPEM], "give --reference"),
             (["--reference", good], "give --roots"),
             (["--reference", good, "--roots", notPEM], "give --channel-key"),
-            (["--reference", good, "--roots", notPEM, "--channel-key", notPEM], "holds no P-256 private key"),
+            (["--reference", good, "--roots", root, "--channel-key", notPEM], "holds no P-256 private key"),
             (["--reference", empty, "--roots", notPEM] + key, "names no trustlet (measurement and signer)"),
             (["--reference", unpaired, "--roots", notPEM] + key, "list each trustlet as"),
             (["--reference", notPEM, "--roots", notPEM] + key, "is not reference values JSON"),
@@ -86,15 +89,28 @@ import X509
             let result = try runProcess(Self.tool, ["serve", "--database", database] + arguments, environment: [:])
             #expect(result.status == 64 && result.stderr.contains(message), "\(arguments): \(result.status) \(result.stderr)")
         }
+        #expect(!FileManager.default.fileExists(atPath: directory.appending("channel-key.pem")), "a refused start makes no channel key")
+    }
+
+    @Test func filesThatCannotBeReadOrWrittenAreNamedAndNothingIsStored() throws {
+        let directory = TemporaryDirectory("phr-cli-files")
+        defer { withExtendedLifetime(directory) {} }
+        let database = directory.appending("phr.sqlite"), file = directory.appending("plain-file")
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("{}".utf8)))
+        let missing = try runProcess(Self.tool, ["import", file, directory.appending("nowhere.json"), "--database", database])
+        #expect(missing.status == 64 && missing.stderr.contains("nowhere.json does not exist"), "\(missing.stderr)")
+        let folder = try runProcess(Self.tool, ["import", directory.path, "--database", database])
+        #expect(folder.status == 64 && folder.stderr.contains("is a folder"), "\(folder.stderr)")
+        let underAFile = try runProcess(Self.tool, ["seed", "--patients", "1", "--out", file + "/bundles", "--database", database])
+        #expect(underAFile.status == 64 && underAFile.stderr.contains("cannot make the folder \(file)/bundles"), "\(underAFile.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: database), "no database was made for a refused command")
     }
 }
 
 /// `phr-server serve --tls-cert --tls-key`: HTTPS with the clinic's certificate.
 @Suite struct PHRServerTLSTests {
-    @Test func serveSpeaksTLSWithTheGivenCertificate() async throws {
-        let (directory, database) = try PHRServerCLITests.seeded()
-        defer { withExtendedLifetime(directory) {} }
-        // A self-signed certificate for 127.0.0.1, made with swift-certificates.
+    /// A self-signed certificate for 127.0.0.1, made with swift-certificates, and its key.
+    static func selfSigned() throws -> (pem: String, key: P256.Signing.PrivateKey) {
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName { CommonName("phr-server test") }
         let certificate = try Certificate(
@@ -102,7 +118,13 @@ import X509
             notValidAfter: Date().addingTimeInterval(3600), issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions { SubjectAlternativeNames([.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]) },
             issuerPrivateKey: .init(key))
-        let certificatePEM = try certificate.serializeAsPEM().pemString
+        return (try certificate.serializeAsPEM().pemString, key)
+    }
+
+    @Test func serveSpeaksTLSWithTheGivenCertificate() async throws {
+        let (directory, database) = try PHRServerCLITests.seeded()
+        defer { withExtendedLifetime(directory) {} }
+        let (certificatePEM, key) = try Self.selfSigned()
         try Data(certificatePEM.utf8).write(to: URL(fileURLWithPath: directory.appending("cert.pem")))
         try Data(key.pemRepresentation.utf8).write(to: URL(fileURLWithPath: directory.appending("key.pem")))
         let digest = String(repeating: "ab", count: 32)
@@ -150,6 +172,11 @@ import X509
                 Issue.record("expected the TLS handshake to fail on the certificate, got \(String(describing: refused))")
             }
             try await stranger.shutdown()
+            // The phone's app says so in words.
+            let untrusted = try #require(await PHRConnectionTests.refusal(url))
+            if case let .serverUnreachable(_, why) = untrusted { #expect(why.contains("certificate is not one this machine trusts"), "\(why)") } else {
+                Issue.record("\(untrusted)")
+            }
         } catch {
             try? await client.shutdown()
             throw error

@@ -5,8 +5,8 @@ import PHRProtocol
 import PHRServer
 import PHRServerHTTP
 import Testing
-import TrubiZoneProtocol
 import TrubiZoneManufacturer
+import TrubiZoneProtocol
 import TrubiZoneTesting
 import TrubiZoneVerifier
 import X509
@@ -483,6 +483,9 @@ import X509
         let token = try await setup.server.store.issuePractitionerToken("Practitioner/clinic-1")
         try await setup.server.withClient(logger: Logger(label: "phr-server", factory: logs.handler)) { client in
             try await setup.enrolled(client)
+            // The grant below lasts 60 seconds: the clock stops, so a loaded machine cannot end it
+            // before the practitioner reads (CI once took longer than that between the two).
+            setup.server.clock.freeze()
             let now = setup.server.clock.read()
             let synced = try await setup.device.send(client, .post, "/v1/sync", time: now)
             #expect(synced.status == 200)

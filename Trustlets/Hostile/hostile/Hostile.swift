@@ -106,7 +106,7 @@ func callHost(_ function: UInt32, _ a: [UInt32]) -> UInt32 {
     case 24: return raw_ui_read_text(a[0], a[1], a[2], a[3], a[4])
     case 25: return raw_hpke_seal_auth(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12])
     case 26: return raw_hpke_open_auth(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12])
-    default: return 0xFFFF_000A
+    default: return GPReturnCode.notSupported
     }
 }
 
@@ -204,7 +204,7 @@ struct Hostile: Trustlet {
                     data.withUnsafeBytes { raw_log(UInt32(UInt(bitPattern: $0.baseAddress)), 64) }
                     return 0
                 default:
-                    return 0xFFFF_000A
+                    return GPReturnCode.notSupported
                 }
             }
             if code != 0 { return (done, code) }

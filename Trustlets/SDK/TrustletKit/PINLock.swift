@@ -18,7 +18,7 @@
 ///     guard try lock.attempt(pin) else { throw .accessDenied }
 public struct PINLock {
     /// GP `TEE_ERROR_BUSY`: the next attempt must wait.
-    public static let busy = TrustletError(code: 0xFFFF_000D)
+    public static let busy = TrustletError.busy
 
     public let maxAttempts: UInt64
     /// Seconds to wait before the next attempt after `index` wrong PINs in a row (none beyond the list).

@@ -37,37 +37,72 @@ extension Trustlet {
     }
 }
 
-/// A GlobalPlatform return code from a trustlet.
+/// A GlobalPlatform return code from a trustlet: every one `GPReturnCode` (Wire/GlobalPlatform.swift) has.
 public struct TrustletError: Error, Equatable {
     public let code: UInt32
     public init(code: UInt32) { self.code = code }
 
-    public static let generic = TrustletError(code: 0xFFFF_0000)
-    public static let accessDenied = TrustletError(code: 0xFFFF_0001)
-    public static let cancel = TrustletError(code: 0xFFFF_0002)
-    public static let accessConflict = TrustletError(code: 0xFFFF_0003)
-    public static let badFormat = TrustletError(code: 0xFFFF_0005)
-    public static let badParameters = TrustletError(code: 0xFFFF_0006)
-    public static let badState = TrustletError(code: 0xFFFF_0007)
-    public static let itemNotFound = TrustletError(code: 0xFFFF_0008)
-    public static let notSupported = TrustletError(code: 0xFFFF_000A)
-    public static let outOfMemory = TrustletError(code: 0xFFFF_000C)
-    public static let security = TrustletError(code: 0xFFFF_000F)
-    public static let shortBuffer = TrustletError(code: 0xFFFF_0010)
-    public static let macInvalid = TrustletError(code: 0xFFFF_3071)
-    public static let signatureInvalid = TrustletError(code: 0xFFFF_3072)
-    public static let corruptObject = TrustletError(code: 0xF010_0001)
+    public static let generic = TrustletError(code: GPReturnCode.generic)
+    public static let accessDenied = TrustletError(code: GPReturnCode.accessDenied)
+    public static let cancel = TrustletError(code: GPReturnCode.cancel)
+    public static let accessConflict = TrustletError(code: GPReturnCode.accessConflict)
+    public static let excessData = TrustletError(code: GPReturnCode.excessData)
+    public static let badFormat = TrustletError(code: GPReturnCode.badFormat)
+    public static let badParameters = TrustletError(code: GPReturnCode.badParameters)
+    public static let badState = TrustletError(code: GPReturnCode.badState)
+    public static let itemNotFound = TrustletError(code: GPReturnCode.itemNotFound)
+    public static let notImplemented = TrustletError(code: GPReturnCode.notImplemented)
+    public static let notSupported = TrustletError(code: GPReturnCode.notSupported)
+    public static let noData = TrustletError(code: GPReturnCode.noData)
+    public static let outOfMemory = TrustletError(code: GPReturnCode.outOfMemory)
+    public static let busy = TrustletError(code: GPReturnCode.busy)
+    public static let communication = TrustletError(code: GPReturnCode.communication)
+    public static let security = TrustletError(code: GPReturnCode.security)
+    public static let shortBuffer = TrustletError(code: GPReturnCode.shortBuffer)
+    public static let externalCancel = TrustletError(code: GPReturnCode.externalCancel)
+    public static let overflow = TrustletError(code: GPReturnCode.overflow)
+    public static let targetDead = TrustletError(code: GPReturnCode.targetDead)
+    public static let storageNoSpace = TrustletError(code: GPReturnCode.storageNoSpace)
+    public static let macInvalid = TrustletError(code: GPReturnCode.macInvalid)
+    public static let signatureInvalid = TrustletError(code: GPReturnCode.signatureInvalid)
+    public static let corruptObject = TrustletError(code: GPReturnCode.corruptObject)
+    public static let storageNotAvailable = TrustletError(code: GPReturnCode.storageNotAvailable)
 
     /// Throws unless `code` is success.
     static func check(_ code: UInt32) throws(TrustletError) {
-        if code != 0 { throw TrustletError(code: code) }
+        if code != GPReturnCode.success { throw TrustletError(code: code) }
     }
 }
 
 /// The GP parameter types.
-public enum ParameterType: UInt32 {
-    case none = 0, valueInput = 1, valueOutput = 2, valueInout = 3
-    case memrefInput = 5, memrefOutput = 6, memrefInout = 7
+public enum ParameterType: RawRepresentable {
+    case none, valueInput, valueOutput, valueInout, memrefInput, memrefOutput, memrefInout
+
+    /// `GPParameterType`'s number for the type.
+    public var rawValue: UInt32 {
+        switch self {
+        case .none: GPParameterType.none
+        case .valueInput: GPParameterType.valueInput
+        case .valueOutput: GPParameterType.valueOutput
+        case .valueInout: GPParameterType.valueInout
+        case .memrefInput: GPParameterType.memrefInput
+        case .memrefOutput: GPParameterType.memrefOutput
+        case .memrefInout: GPParameterType.memrefInout
+        }
+    }
+
+    public init?(rawValue: UInt32) {
+        switch rawValue {
+        case GPParameterType.none: self = .none
+        case GPParameterType.valueInput: self = .valueInput
+        case GPParameterType.valueOutput: self = .valueOutput
+        case GPParameterType.valueInout: self = .valueInout
+        case GPParameterType.memrefInput: self = .memrefInput
+        case GPParameterType.memrefOutput: self = .memrefOutput
+        case GPParameterType.memrefInout: self = .memrefInout
+        default: return nil
+        }
+    }
 }
 
 /// The four parameters of a call, with the GP short-buffer rule built in. The runtime places them

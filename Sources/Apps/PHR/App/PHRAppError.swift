@@ -10,7 +10,7 @@ public enum PHRAppError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The secure world cannot be reached (no daemon on the socket, or the connection broke).
     case secureWorldUnreachable(String)
     /// The provider server cannot be reached.
-    case serverUnreachable(String)
+    case serverUnreachable(String, String)
     /// The server answered with an error (`{"error", "message"}`).
     case server(status: Int, error: String, message: String)
     /// An answer that is not what the protocol says.
@@ -51,7 +51,7 @@ public enum PHRAppError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case let .refused(code, meaning): "\(meaning) (\(code.name))"
         case let .secureWorldUnreachable(why): "cannot reach the secure world (\(why)); is trubizoned running? (--socket, TRUBIZONE_SOCKET)"
-        case let .serverUnreachable(url): "cannot reach the PHR server at \(url); is `phr-server serve` running? (--server, PHR_SERVER)"
+        case let .serverUnreachable(url, why): "cannot reach the PHR server at \(url): \(why); is `phr-server serve` running there? (--server, PHR_SERVER)"
         case let .server(status, error, message): "the server refused (\(status) \(error)): \(message)"
         case let .badAnswer(why): "unexpected answer: \(why)"
         }

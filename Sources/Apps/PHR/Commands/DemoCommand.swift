@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TrubiZoneCLISupport
 
 /// `phr demo`: the whole PHR story on this machine, in a temporary directory.
 struct DemoCommand: AsyncParsableCommand {
@@ -30,7 +31,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let root = dir ?? NSTemporaryDirectory() + "phr-demo-\(getpid())"
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try CommandFile.makeDirectory(root)
         defer { if dir == nil { try? FileManager.default.removeItem(atPath: root) } }
         var options = DemoStory.Options(directory: root)
         options.records = imports.isEmpty ? .seeded(patients: patients) : .files(imports)

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import PHRApp
 import PHRProtocol
+import TrubiZoneCLISupport
 import TrubiZoneClient
 import TrubiZoneProtocol
 
@@ -165,6 +166,10 @@ struct ShowCommand: AsyncParsableCommand {
     @OptionGroup var connection: Connection
     @Argument(help: "The record's number, from `phr list`.") var number: Int
 
+    func validate() throws {
+        guard number >= 1 else { throw ValidationError("record numbers start at 1 (see `phr list`)") }
+    }
+
     func run() async throws {
         try await connection.run { app throws(PHRAppError) in try await app.device.show(number) }
         print("shown on the trusted UI")
@@ -189,12 +194,16 @@ struct ReleaseCommand: AsyncParsableCommand {
     @Argument(help: "The record's number, from `phr list`.") var number: Int
     @Option(name: .shortAndLong, help: ArgumentHelp("Write the record here (default: standard output).", valueName: "file")) var output: String?
 
+    func validate() throws {
+        guard number >= 1 else { throw ValidationError("record numbers start at 1 (see `phr list`)") }
+    }
+
     func run() async throws {
+        // Before the trusted UI asks: a record released and then not written would be lost to the user.
+        if let output { try CommandFile.checkWritable(output) }
         let record = try await connection.run { app throws(PHRAppError) in try await app.device.release(number) }
         if let output {
-            guard FileManager.default.createFile(atPath: output, contents: Data(record), attributes: [.posixPermissions: 0o600]) else {
-                throw ValidationError("cannot write \(output)")
-            }
+            try CommandFile.write(record, to: output, mode: 0o600)
         } else {
             FileHandle.standardOutput.write(Data(record + [0x0A]))
         }
@@ -315,15 +324,12 @@ struct PackageCommand: ParsableCommand {
     @Option(name: .long, help: "The version in the manifest (a later one replaces an installed one).") var version = "1.0.0"
 
     func run() throws {
-        guard let pem = try? String(contentsOfFile: key, encoding: .utf8), let signing = try? P256.Signing.PrivateKey(pemRepresentation: pem) else {
-            FileHandle.standardError.write(Data("error: cannot read a P-256 private key from \(key); make one with `trubizone keygen`\n".utf8))
-            throw ExitCode(64)
+        let pem = String(decoding: try CommandFile.read(key, what: "the developer key"), as: UTF8.self)
+        guard let signing = try? P256.Signing.PrivateKey(pemRepresentation: pem) else {
+            throw fail("\(key) holds no P-256 private key (PEM); make one with `trubizone keygen`", code: ExitStatus.usage)
         }
         let package = try PHRPackage.signed(with: signing, version: version)
-        guard FileManager.default.createFile(atPath: output, contents: Data(package.bytes)) else {
-            FileHandle.standardError.write(Data("error: cannot write \(output)\n".utf8))
-            throw ExitCode(73)
-        }
+        try CommandFile.write(package.bytes, to: output)
         print("signed phr \(version) into \(output): measurement \(Hex.encode(package.measurement)), signer \(Hex.encode(package.signerID))")
     }
 }

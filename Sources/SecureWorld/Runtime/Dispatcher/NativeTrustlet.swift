@@ -1,5 +1,6 @@
 import Synchronization
 import TrubiZoneProtocol
+import TrubiZoneWire
 
 /// A trustlet compiled into the runtime (the equivalent of an OP-TEE pseudo-TA).
 public protocol NativeTrustlet: Sendable {
@@ -76,9 +77,27 @@ public final class Cancellation: Sendable {
 }
 
 /// The GP parameter types, as a trustlet declares what it expects.
-public enum ParameterType: UInt8, Sendable {
-    case none = 0, valueInput = 1, valueOutput = 2, valueInout = 3
-    case memrefInput = 5, memrefOutput = 6, memrefInout = 7
+public enum ParameterType: RawRepresentable, Sendable, CaseIterable {
+    case none, valueInput, valueOutput, valueInout, memrefInput, memrefOutput, memrefInout
+
+    public init?(rawValue: UInt8) {
+        guard let type = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
+        self = type
+    }
+
+    /// `GPParameterType`'s number for the type.
+    public var rawValue: UInt8 {
+        let type: UInt32 = switch self {
+        case .none: GPParameterType.none
+        case .valueInput: GPParameterType.valueInput
+        case .valueOutput: GPParameterType.valueOutput
+        case .valueInout: GPParameterType.valueInout
+        case .memrefInput: GPParameterType.memrefInput
+        case .memrefOutput: GPParameterType.memrefOutput
+        case .memrefInout: GPParameterType.memrefInout
+        }
+        return UInt8(type)
+    }
 }
 
 /// The four parameters of an operation as a trustlet sees them: typed reads of the inputs and

@@ -1,4 +1,5 @@
 import TrubiZoneProtocol
+import TrubiZoneWire
 @_spi(Fuzzing) import WasmKit
 
 /// One instance of a wasm trustlet: its store, memory and entry points. Not thread-safe; its
@@ -149,7 +150,7 @@ final class Sandbox {
                 case let .memrefOutput(requested), let .memrefInout(_, requested):
                     capacity = requested
                 }
-                if slot.typeCode >= 5 {
+                if GPParameterType.isMemoryReference(UInt32(slot.typeCode)) {
                     guard let buffer = try allocate(max(Int(capacity), 1)) else { return .completed(.outOfMemory, []) }
                     address = buffer
                     switch slot {
@@ -173,10 +174,10 @@ final class Sandbox {
             var reply: [ReplyParameter] = []
             for (index, slot) in layout.enumerated() {
                 let base = block + UInt32(index * 16)
-                switch slot.type {
-                case 2, 3:
+                switch UInt32(slot.type) {
+                case GPParameterType.valueOutput, GPParameterType.valueInout:
                     reply.append(.value(a: try guest.readU32(base + 4, "the parameter block"), b: try guest.readU32(base + 8, "the parameter block")))
-                case 6, 7:
+                case GPParameterType.memrefOutput, GPParameterType.memrefInout:
                     let size = try guest.readU32(base + 8, "the parameter block")
                     if size > slot.capacity {
                         reply.append(.memref(size: size, bytes: []))

@@ -2,11 +2,14 @@ import ArgumentParser
 import Crypto
 import Foundation
 import Logging
+import TrubiZoneCLISupport
 import TrubiZoneDaemon
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
 
-/// `trubizone serve`, which is also `trubizoned`: the secure world of an emulated device.
+/// `trubizoned`, also `trubizone serve`: the secure world of an emulated device. This target and
+/// what it links are the TCB binary; it links nothing of the developer tool, the client, the
+/// manufacturer or the verifier (`swift test` checks the imports).
 public struct ServeCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -91,7 +94,7 @@ public struct ServeCommand: ParsableCommand {
         var keys: [P256.Signing.PublicKey] = []
         for path in trustedKey {
             guard let pem = try? String(contentsOfFile: path, encoding: .utf8), let key = try? P256.Signing.PublicKey(pemRepresentation: pem) else {
-                throw fail("cannot read a P-256 public key from \(path) (--trusted-key takes developer-key.pub.pem)")
+                throw fail("cannot read a P-256 public key from \(path) (--trusted-key takes developer-key.pub.pem)", code: ExitStatus.refused)
             }
             keys.append(key)
         }
@@ -101,7 +104,7 @@ public struct ServeCommand: ParsableCommand {
                 let loaded = try TrustPolicyFile.load(trustPolicy)
                 policy = try TrustPolicy(signers: Array(loaded.signers.values) + policy.signers.values.filter { loaded.signers[$0.id] == nil })
             } catch {
-                throw fail("\(error)", code: 64)
+                throw fail("\(error)", code: ExitStatus.usage)
             }
         }
         let world: SecureWorld
@@ -112,22 +115,22 @@ public struct ServeCommand: ParsableCommand {
                 limits: .init(maxConnections: maxConnections, maxSessionsPerConnection: maxSessions,
                               maxSessionsPerUser: maxSessionsPerUser), logger: logger)
         } catch {
-            throw fail("\(error)")
+            throw fail("\(error)", code: ExitStatus.refused)
         }
         if let trustlets {
             let packages = ((try? FileManager.default.contentsOfDirectory(atPath: trustlets)) ?? []).filter { $0.hasSuffix(".tzpkg") }.sorted()
             // Two packages for one UUID would leave it to the file order which one runs: refuse to start.
             var claimed: [String: String] = [:]
             for name in packages {
-                guard let uuid = try? TrustletPackage(bytes: readInput(trustlets + "/" + name)).manifest.uuid.lowercased() else { continue }
+                guard let uuid = try? TrustletPackage(bytes: Self.read(trustlets + "/" + name)).manifest.uuid.lowercased() else { continue }
                 if let first = claimed[uuid] {
-                    throw fail("\(first) and \(name) in \(trustlets) both claim trustlet UUID \(uuid); keep one of them")
+                    throw fail("\(first) and \(name) in \(trustlets) both claim trustlet UUID \(uuid); keep one of them", code: ExitStatus.refused)
                 }
                 claimed[uuid] = name
             }
             for name in packages {
                 do {
-                    let trustlet = try world.install(package: try readInput(trustlets + "/" + name))
+                    let trustlet = try world.install(package: try Self.read(trustlets + "/" + name))
                     logger.info("trustlet loaded", metadata: ["package": "\(name)", "trustlet": "\(trustlet.name)", "version": "\(trustlet.version)"])
                 } catch {
                     logger.error("trustlet package refused", metadata: ["package": "\(name)", "reason": "\(error)"])
@@ -141,7 +144,7 @@ public struct ServeCommand: ParsableCommand {
         do {
             try server.start()
         } catch {
-            throw fail("\(error)")
+            throw fail("\(error)", code: ExitStatus.refused)
         }
         logger.info("secure world ready", metadata: ["device": "\(world.rootOfTrust.deviceID.hex.prefix(16))…"])
 
@@ -161,6 +164,12 @@ public struct ServeCommand: ParsableCommand {
         _ = sources
     }
 
+    /// A package's bytes (the folder was listed a moment ago; a file gone since is refused like a bad package).
+    private static func read(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw CocoaError(.fileReadNoSuchFile) }
+        return Array(data)
+    }
+
     /// The device behind `--trusted-ui`.
     private func makeTrustedUI() throws -> TrustedUI {
         guard let trustedUI else { return .none }
@@ -168,13 +177,13 @@ public struct ServeCommand: ParsableCommand {
             do {
                 return TrustedUI(device: try TerminalTrustedUI())
             } catch {
-                throw fail("--trusted-ui tty needs a terminal, and this process has none; use --trusted-ui script:FILE")
+                throw fail("--trusted-ui tty needs a terminal, and this process has none; use --trusted-ui script:FILE", code: ExitStatus.refused)
             }
         }
         do {
             return TrustedUI(device: try ScriptedTrustedUI(scriptFile: String(trustedUI.dropFirst("script:".count))))
         } catch {
-            throw fail("\(error)")
+            throw fail("\(error)", code: ExitStatus.refused)
         }
     }
 }
