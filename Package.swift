@@ -121,7 +121,7 @@ let package = Package(
         .target(
             name: "TrubiZoneManufacturer",
             dependencies: [
-                "TrubiZoneSecureWorld",
+                "TrubiZoneSecureWorld", "TrubiZoneProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

@@ -157,6 +157,9 @@ public struct COSESign1: Sendable, Equatable {
         if unprotectedEntries.contains(where: { $0.key == .int(COSE.Label.algorithm) || $0.key == .int(COSE.Label.critical) }) {
             throw .malformed("the algorithm and the critical list must be protected")
         }
+        for entry in protectedEntries + unprotectedEntries where entry.key == .int(COSE.Label.keyID) {
+            guard case .bytes = entry.value else { throw .malformed("the key ID (kid) is a \(entry.value.typeName), not a byte string") }
+        }
         guard let algorithm = protectedHeader[COSE.Label.algorithm] else { throw .missingAlgorithm }
         guard algorithm == .int(COSE.es256) else { throw .unsupportedAlgorithm("\(algorithm)") }
         if let critical = protectedHeader[COSE.Label.critical] {

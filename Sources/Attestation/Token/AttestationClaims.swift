@@ -18,10 +18,16 @@ public struct AttestationClaims: Equatable, Sendable {
         public static let softwareComponents: Int64 = 2399
     }
 
-    /// The EAT profile of TrubiZone tokens: PSA claims, a runtime and a trustlet component, keys in `cnf`.
-    public static let trubizoneProfile = "tag:trubizone.dev,2026:psa-trustlet#1"
-    /// Profiles whose claims this type reads (ours, RFC 9783's and its drafts').
-    public static let knownProfiles = [trubizoneProfile, "tag:psacertified.org,2023:psa#tfm", "http://arm.com/psa/2.0.0", "PSA_IOT_PROFILE_1"]
+    /// The profile TrubiZone tokens carry: RFC 9783's baseline PSA profile, which independent PSA
+    /// verifiers know. What TrubiZone adds (`iat`, `cnf`, a trustlet as the second software
+    /// component) are claims the profile lets a receiver ignore (RFC 9783 §5.1.3, RFC 9711).
+    public static let psaProfile = "tag:psacertified.org,2023:psa#tfm"
+    /// The profile of TrubiZone's first tokens, which named their own.
+    public static let firstTrubizoneProfile = "tag:trubizone.dev,2026:psa-trustlet#1"
+    /// Profiles whose claims this type reads (RFC 9783's, its drafts' and TrubiZone's first).
+    public static let knownProfiles = [psaProfile, firstTrubizoneProfile, "http://arm.com/psa/2.0.0", "PSA_IOT_PROFILE_1"]
+    /// The boot seed TrubiZone makes (RFC 9783 allows 8 to 32 bytes; PSA 2.0.0 tools want 32).
+    public static let bootSeedSize = 32
     /// PSA security lifecycle "secured" (0x3000–0x30FF).
     public static let secured: UInt64 = 0x3000
 
@@ -41,7 +47,7 @@ public struct AttestationClaims: Equatable, Sendable {
     /// Keys the token binds to the attested software (`cnf`).
     public var boundKeys: [BoundKey]
 
-    public init(nonce: [UInt8], instanceID: [UInt8], profile: String = trubizoneProfile, clientID: Int64, securityLifecycle: UInt64 = secured,
+    public init(nonce: [UInt8], instanceID: [UInt8], profile: String = psaProfile, clientID: Int64, securityLifecycle: UInt64 = secured,
                 implementationID: [UInt8], softwareComponents: [SoftwareComponent], issuedAt: Int64? = nil, bootSeed: [UInt8]? = nil,
                 boundKeys: [BoundKey] = []) {
         self.nonce = nonce
@@ -68,7 +74,11 @@ public struct AttestationClaims: Equatable, Sendable {
             CBORMapEntry(key: .int(Key.softwareComponents), value: .array(softwareComponents.map(\.cbor))),
         ]
         if let issuedAt { entries.append(CBORMapEntry(key: .int(Key.issuedAt), value: .int(issuedAt))) }
-        if let bootSeed { entries.append(CBORMapEntry(key: .int(Key.bootSeed), value: .bytes(bootSeed))) }
+        if let bootSeed {
+            entries.append(CBORMapEntry(key: .int(Key.bootSeed), value: .bytes(bootSeed)))
+            // PSA 2.0.0's key too, which TF-M's tools still require (at 32 bytes); the same bytes.
+            if bootSeed.count == Self.bootSeedSize { entries.append(CBORMapEntry(key: .int(Key.legacyBootSeed), value: .bytes(bootSeed))) }
+        }
         if !boundKeys.isEmpty { entries.append(CBORMapEntry(key: .int(Key.confirmation), value: BoundKey.confirmation(boundKeys))) }
         return .map(entries)
     }
@@ -77,7 +87,7 @@ public struct AttestationClaims: Equatable, Sendable {
     /// - Throws: `TokenError.claims` naming the claim and what is wrong with it.
     public init(_ claims: CBOR) throws(TokenError) {
         guard case .map = claims else { throw .claims("the claims set is a \(claims.typeName), not a map") }
-        let claims = Self.modernKeys(claims)
+        let claims = try Self.modernKeys(claims)
         func bytes(_ key: Int64, _ name: String, sizes: Set<Int>? = nil) throws(TokenError) -> [UInt8] {
             guard let value = claims[key] else { throw .claims("\(name) (\(key)) is missing") }
             guard case let .bytes(bytes) = value else { throw .claims("\(name) (\(key)) is a \(value.typeName), not a byte string") }
@@ -121,8 +131,14 @@ public struct AttestationClaims: Equatable, Sendable {
 
     /// Claims of the legacy `PSA_IOT_PROFILE_1` and of PSA 2.0.0's boot seed, under their
     /// current keys.
-    private static func modernKeys(_ claims: CBOR) -> CBOR {
+    private static func modernKeys(_ claims: CBOR) throws(TokenError) -> CBOR {
         guard case let .map(entries) = claims else { return claims }
+        // A token may carry the boot seed under both keys, as TrubiZone's do: then they must agree,
+        // and the modern one is read.
+        if let modern = claims[Key.bootSeed], let legacy = claims[Key.legacyBootSeed] {
+            guard modern == legacy else { throw .claims("the boot seed (268) and PSA 2.0.0's boot seed (2397) differ") }
+            return try modernKeys(.map(entries.filter { $0.key != .int(Key.legacyBootSeed) }))
+        }
         let legacy: [Int64: Int64] = [-75000: Key.profile, -75001: Key.clientID, -75002: Key.securityLifecycle, -75003: Key.implementationID,
                                       -75004: Key.bootSeed, -75006: Key.softwareComponents, -75008: Key.nonce, -75009: Key.instanceID,
                                       Key.legacyBootSeed: Key.bootSeed]

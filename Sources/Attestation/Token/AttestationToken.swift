@@ -10,14 +10,21 @@ public struct AttestationToken: Sendable {
 
     /// Signs claims with the device attestation key.
     /// - Parameters:
+    ///   - keyID: the protected `kid`: SHA-256 of the attestation public key (SEC1 uncompressed),
+    ///     which is the instance ID without its type byte (`keyID(instanceID:)`).
     ///   - certificateChain: DER certificates, the device's first (the root is left out).
     ///   - sign: signs with the attestation key, which stays in the root of trust.
-    public static func issue(_ claims: AttestationClaims, certificateChain: [[UInt8]],
+    public static func issue(_ claims: AttestationClaims, keyID: [UInt8]?, certificateChain: [[UInt8]],
                              sign: ([UInt8]) throws -> P256.Signing.ECDSASignature) rethrows -> [UInt8] {
         let chain: CBOR = certificateChain.count == 1 ? .bytes(certificateChain[0]) : .array(certificateChain.map(CBOR.bytes))
-        let protected = certificateChain.isEmpty ? [] : [CBORMapEntry(key: .int(COSE.Label.x5chain), value: chain)]
+        var protected: [CBORMapEntry] = []
+        if let keyID { protected.append(CBORMapEntry(key: .int(COSE.Label.keyID), value: .bytes(keyID))) }
+        if !certificateChain.isEmpty { protected.append(CBORMapEntry(key: .int(COSE.Label.x5chain), value: chain)) }
         return try COSESign1.sign(payload: claims.cbor.encoded(), protected: protected, with: sign).encoded()
     }
+
+    /// The `kid` of a device's tokens: its instance ID (`0x01 ‖ SHA-256(attestation key)`) without the type byte.
+    public static func keyID(instanceID: [UInt8]) -> [UInt8] { Array(instanceID.dropFirst()) }
 
     /// Reads a token and its claims; the signature is not checked here (the verifier does, with
     /// the key from a chain it trusts).

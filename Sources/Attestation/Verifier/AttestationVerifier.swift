@@ -184,6 +184,12 @@ public struct AttestationVerifier: Sendable {
             let instance = [0x01] + Array(SHA256.hash(data: deviceKey.x963Representation))
             record("instance", instance == claims.instanceID ? .affirming : .contraindicated,
                    instance == claims.instanceID ? "the instance ID is the certified device's" : "the instance ID is not the certified device's key")
+            // A kid is optional (RFC 9783's examples carry none); one that names another key is refused.
+            if let keyID = token.message.keyID {
+                let matches = keyID == AttestationToken.keyID(instanceID: instance)
+                record("kid", matches ? .affirming : .contraindicated,
+                       matches ? "the key ID names the certified device's key" : "the key ID (kid) names another key than the certified device's")
+            }
         } else {
             record("signature", .contraindicated, "no device key to check the signature with")
         }

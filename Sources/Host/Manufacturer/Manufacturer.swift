@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SwiftASN1
+import TrubiZoneProtocol
 import TrubiZoneSecureWorld
 import X509
 
@@ -50,7 +51,8 @@ public enum Manufacturer {
         do {
             let subject = try DistinguishedName {
                 OrganizationName("TrubiZone emulated device")
-                CommonName(deviceID.hex)
+                // X.520 allows 64 characters: the SHA-256 of the key, which is also the tokens' kid.
+                CommonName(Hex.encode(Array(deviceID.bytes.dropFirst())))
             }
             let device = try Certificate(
                 version: .v3,

@@ -65,10 +65,30 @@ import TrubiZoneTesting
             (with(2394, .int(0)), "the client ID (2394) is missing or not a non-zero 32-bit integer"),
             (with(2395, .int(-1)), "the security lifecycle (2395) is missing or not a 16-bit unsigned integer"),
             (with(268, .bytes([1])), "the boot seed (268) is 1 bytes, not 8 to 32"),
+            (.map(good.entries! + [CBORMapEntry(key: .int(2397), value: .bytes([UInt8](repeating: 9, count: 32)))]),
+             "the boot seed (268) and PSA 2.0.0's boot seed (2397) differ"),
             (.array([]), "the claims set is a array, not a map"),
         ]
         for (claims, reason) in cases {
             #expect(throws: TokenError.claims(reason)) { try AttestationClaims(claims) }
         }
+        // Both keys with the same seed, as TrubiZone's tokens carry it, read as one.
+        let seed = try #require(try AttestationClaims(good).bootSeed)
+        let both = try AttestationClaims(.map(good.entries! + [CBORMapEntry(key: .int(2397), value: .bytes(seed))]))
+        #expect(both.bootSeed == seed)
+    }
+
+    @Test func aKeyIDIsAByteString() throws {
+        let key = P256.Signing.PrivateKey()
+        let payload = try #require(try? AttestationToken(Array(Data(contentsOf: URL(fileURLWithPath: SharedData.path("psa/rfc9783-example/psa-sign1.cbor")))))
+            .message.payload)
+        let text = try COSESign1.sign(payload: payload, protected: [CBORMapEntry(key: .int(COSE.Label.keyID), value: .text("device"))]) {
+            try key.signature(for: $0)
+        }.encoded()
+        #expect(throws: COSEError.malformed("the key ID (kid) is a text string, not a byte string")) { try COSESign1(decoding: text) }
+        let bytes = try COSESign1.sign(payload: payload, protected: [CBORMapEntry(key: .int(COSE.Label.keyID), value: .bytes([1, 2]))]) {
+            try key.signature(for: $0)
+        }.encoded()
+        #expect(try COSESign1(decoding: bytes).keyID == [1, 2])
     }
 }

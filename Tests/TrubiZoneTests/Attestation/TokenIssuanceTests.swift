@@ -1,12 +1,13 @@
 import Crypto
 import Foundation
 import Testing
+import TrubiZoneCBOR
 import TrubiZoneClient
 import TrubiZoneCOSE
 import TrubiZoneEAT
 import TrubiZoneProtocol
 import TrubiZoneSampleTrustlets
-import TrubiZoneSecureWorld
+@testable import TrubiZoneSecureWorld
 import TrubiZoneTesting
 import X509
 
@@ -30,7 +31,18 @@ import X509
         #expect(deviceKey.x963Representation == probe.world.rootOfTrust.attestationPublicKey.x963Representation)
         let claims = token.claims
         #expect(claims.nonce == nonce)
-        #expect(claims.profile == AttestationClaims.trubizoneProfile)
+        #expect(claims.profile == AttestationClaims.psaProfile, "RFC 9783's profile, which independent PSA verifiers know")
+        // RFC 9783's boot seed, also under PSA 2.0.0's key (TF-M's tools want it there), the same bytes.
+        #expect(claims.bootSeed?.count == 32)
+        let raw = try COSESign1.decoder.decode(try #require(token.message.payload))
+        #expect(raw[Int64(2397)] == .bytes(claims.bootSeed ?? []) && raw[Int64(268)] == raw[Int64(2397)])
+        // The kid names the attestation key; the protected header is alg, kid, x5chain, in that order.
+        #expect(token.message.keyID == Array(SHA256.hash(data: deviceKey.x963Representation)))
+        #expect(token.message.protectedHeader.entries?.map(\.key) == [.int(1), .int(4), .int(33)])
+        // The device certificate's common name fits X.520's 64 characters: the kid, in hex.
+        let certificate = try Certificate(derEncoded: try #require(token.message.x5chain?.first))
+        #expect(certificate.subject.description.contains("CN=\(Hex.encode(Array(SHA256.hash(data: deviceKey.x963Representation))))"),
+                "\(certificate.subject)")
         #expect(claims.instanceID == [0x01] + Array(SHA256.hash(data: deviceKey.x963Representation)))
         #expect(claims.implementationID == Attester.implementationID)
         #expect(claims.clientID > 0, "a trustlet is a secure-world caller")
@@ -42,6 +54,28 @@ import X509
         #expect(component.signerID == Samples.developer)
         #expect(claims.boundKeys == [BoundKey(use: .signing, publicKey: signing), BoundKey(use: .hpke, publicKey: hpke)])
         #expect(abs((claims.issuedAt ?? 0) - Int64(Date().timeIntervalSince1970)) < 60)
+    }
+
+    @Test func theBootSeedIsOnePerBootAndClientIDsStayInPSAsRange() async throws {
+        func seed(_ probe: InternalAPITests.Probe) async throws -> [UInt8]? {
+            let bytes = try await probe.call(15, [.input([UInt8](repeating: 3, count: 32)), .input([]), .input([]), .output(capacity: 4096)]).bytes(3) ?? []
+            return try AttestationToken(bytes).claims.bootSeed
+        }
+        let probe = try await InternalAPITests.Probe()
+        let first = try await seed(probe)
+        #expect(first != nil)
+        #expect(try await seed(probe) == first, "one seed for the whole boot")
+        #expect(try await seed(try await InternalAPITests.Probe()) != first, "another boot, another seed")
+
+        // Normal-world callers: −2 − uid for a user, −1 for a login that names nobody, and no uid
+        // beyond the range folded into another caller's ID.
+        #expect(Attester.clientID(for: ClientIdentity(login: .user, subject: "user:0", uid: 0)) == -2)
+        #expect(Attester.clientID(for: ClientIdentity(login: .user, subject: "user:2147483646", uid: 0x7FFF_FFFE)) == Int64(Int32.min))
+        #expect(Attester.clientID(for: ClientIdentity(login: .user, subject: "user:2147483647", uid: 0x7FFF_FFFF)) == nil)
+        #expect(Attester.clientID(for: ClientIdentity(login: .user, subject: "user:4294967295", uid: .max)) == nil)
+        #expect(Attester.clientID(for: ClientIdentity(login: .public, subject: "public", uid: 1000)) == -1)
+        let trustlets = (0..<64).map { _ in Attester.clientID(for: TrustletUUID(bytes: (0..<16).map { _ in UInt8.random(in: 0...255) })!) }
+        #expect(trustlets.allSatisfy { $0 >= 1 && $0 <= Int64(Int32.max) })
     }
 
     @Test func badRequestsForATokenAreRefused() async throws {

@@ -53,7 +53,7 @@ import X509
         let setup = try await Setup()
         let appraisal = await setup.appraise()
         #expect(appraisal.status == .affirming, "\(appraisal.problems)")
-        #expect(appraisal.checks.map(\.name) == ["format", "chain", "signature", "instance", "nonce", "freshness", "lifecycle", "implementation",
+        #expect(appraisal.checks.map(\.name) == ["format", "chain", "signature", "instance", "kid", "nonce", "freshness", "lifecycle", "implementation",
                                                  "component 0 (runtime)", "component 1 (trustlet:probe)", "keys"])
         #expect(appraisal.boundKeys.map(\.use) == ["signing", "hpke"])
         // A token that binds no key is only a warning: nothing to send records to.
@@ -109,13 +109,25 @@ import X509
         let attacker = P256.Signing.PrivateKey()
         var claims = original.claims
         claims.softwareComponents[1].measurementValue = [UInt8](repeating: 0xEE, count: 32)
-        let forged = try AttestationToken.issue(claims, certificateChain: original.message.x5chain ?? []) { try attacker.signature(for: $0) }
+        let forged = try AttestationToken.issue(claims, keyID: original.message.keyID, certificateChain: original.message.x5chain ?? []) {
+            try attacker.signature(for: $0)
+        }
         let appraisal = await setup.appraise(forged)
         #expect(Self.status(appraisal, "signature") == .contraindicated)
         // The attacker's own certificate, self-made: the chain fails, and the instance is not the device.
-        let selfSigned = try AttestationToken.issue(original.claims, certificateChain: []) { try attacker.signature(for: $0) }
+        let selfSigned = try AttestationToken.issue(original.claims, keyID: nil, certificateChain: []) { try attacker.signature(for: $0) }
         let noChain = await setup.appraise(selfSigned)
         #expect(Self.status(noChain, "chain") == .contraindicated && noChain.status == .contraindicated)
+        // Signed by the device itself, but its kid names another key: refused by name; no kid at all is not a fault.
+        let device = setup.probe.world.rootOfTrust
+        let otherKid = try AttestationToken.issue(original.claims, keyID: Array(SHA256.hash(data: attacker.publicKey.x963Representation)),
+                                                  certificateChain: original.message.x5chain ?? []) { try device.signWithAttestationKey($0) }
+        let misnamed = await setup.appraise(otherKid)
+        #expect(Self.status(misnamed, "kid") == .contraindicated && misnamed.status == .contraindicated)
+        #expect(Self.status(await setup.appraise(setup.token), "kid") == .affirming)
+        let noKid = try AttestationToken.issue(original.claims, keyID: nil, certificateChain: original.message.x5chain ?? []) { try device.signWithAttestationKey($0) }
+        let unnamed = await setup.appraise(noKid)
+        #expect(!unnamed.checks.contains { $0.name == "kid" } && Self.status(unnamed, "signature") == .affirming)
     }
 
     @Test func mutatedTokensNeverCrashTheDecoderOrTheVerifier() async throws {
@@ -172,7 +184,9 @@ extension VerifierTests {
         var serializer = DER.Serializer()
         try serializer.serialize(device)
         let claims = try AttestationToken(setup.token).claims
-        let token = try AttestationToken.issue(claims, certificateChain: [serializer.serializedBytes]) { try setup.probe.world.rootOfTrust.signWithAttestationKey($0) }
+        let token = try AttestationToken.issue(claims, keyID: nil, certificateChain: [serializer.serializedBytes]) {
+            try setup.probe.world.rootOfTrust.signWithAttestationKey($0)
+        }
         let appraisal = await setup.appraise(token, setup.policy(roots: [ca]))
         #expect(appraisal.status == .contraindicated)
         #expect(appraisal.checks.contains { $0.name == "chain" && $0.reason == "the device key is not a P-256 key" })

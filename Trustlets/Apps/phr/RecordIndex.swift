@@ -76,7 +76,7 @@ struct RecordIndex {
     static func padded(_ json: [UInt8], to size: Int) -> [UInt8] {
         guard json.count < size, !weakened("storagePadding") else { return json }
         var bytes = json
-        bytes.append(contentsOf: repeatElement(0x20, count: size - json.count))
+        bytes += [UInt8](repeating: 0x20, count: size - json.count)
         return bytes
     }
 
@@ -138,7 +138,7 @@ struct RecordIndex {
     /// A stored record's JSON, as the server sent it.
     static func record(_ entry: IndexEntry) throws(TrustletError) -> [UInt8] {
         guard let page = try SecureStorage.read(pageObject(entry.page)), entry.start + entry.length <= page.count else { throw .corruptObject }
-        return Array(page[entry.start..<(entry.start + entry.length)])
+        return [UInt8](copying: page[entry.start..<(entry.start + entry.length)])
     }
 }
 
@@ -245,7 +245,7 @@ enum FHIRIndexer {
 
 /// Byte-wise text helpers: comparing UTF-8 directly keeps the Unicode tables out of the trustlet.
 enum Text {
-    static func same(_ a: String, _ b: String) -> Bool { a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8) }
+    static func same(_ a: String, _ b: String) -> Bool { a.sameUTF8(b) }
 
     static func starts(_ text: String, with prefix: String) -> Bool {
         var iterator = text.utf8.makeIterator()

@@ -67,11 +67,11 @@ public enum Channel {
         guard let sequence = Bytes.readUInt64(message, at: 18) else { throw .badFormat }
         if let last, sequence <= last { throw .security }
         let info = Bytes.utf8("TrubiZone channel v1") + [0] + (try Digest.sha256(try key.publicKey()))
-        let plaintext = try key.hpkeOpen(Array(message[headerEnd...]), info: info, aad: Array(message[0..<headerEnd]))
+        let plaintext = try key.hpkeOpen([UInt8](copying: message[headerEnd...]), info: info, aad: [UInt8](copying: message[0..<headerEnd]))
         guard plaintext.count >= 4 else { throw .badFormat }
         let length = Int(plaintext[0]) << 24 | Int(plaintext[1]) << 16 | Int(plaintext[2]) << 8 | Int(plaintext[3])
         guard length <= plaintext.count - 4 else { throw .badFormat }
-        return (Array(plaintext[4..<(4 + length)]), sequence)
+        return ([UInt8](copying: plaintext[4..<(4 + length)]), sequence)
     }
     #endif
 

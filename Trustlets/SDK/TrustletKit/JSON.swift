@@ -78,7 +78,7 @@ public enum JSON: Equatable {
         guard case let .object(members) = self else { return nil }
         // Comparing lengths first (constant time for native strings) skips almost every member.
         let length = key.utf8.count
-        for member in members where member.key.utf8.count == length && member.key.utf8.elementsEqual(key.utf8) { return member.value }
+        for member in members where member.key.utf8.count == length && member.key.sameUTF8(key) { return member.value }
         return nil
     }
 
@@ -329,7 +329,7 @@ struct JSONReader {
             let key = try string()
             let keyBytes = Array(key.utf8)
             if members.count < 8 {
-                for member in members where member.key.utf8.count == keyBytes.count && member.key.utf8.elementsEqual(keyBytes) {
+                for member in members where member.key.utf8.count == keyBytes.count && member.key.sameUTF8(key) {
                     throw JSONError(.duplicateKey, at: keyStart)
                 }
                 if members.count == 7 { for member in members { seen.insert(Array(member.key.utf8)) }; seen.insert(keyBytes) }
@@ -367,7 +367,7 @@ struct JSONReader {
             index = plainEnd + 1
             return String(decoding: bytes[start..<plainEnd], as: UTF8.self)
         }
-        var out: [UInt8] = Array(bytes[start..<plainEnd])
+        var out = [UInt8](copying: bytes[start..<plainEnd])
         index = plainEnd
         while true {
             let byte = try peek()

@@ -130,12 +130,8 @@ public enum ChannelMessage {
         guard plaintext.count >= 4 else { throw .malformed }
         let length = Int(UInt32(plaintext[0]) << 24 | UInt32(plaintext[1]) << 16 | UInt32(plaintext[2]) << 8 | UInt32(plaintext[3]))
         guard length <= plaintext.count - 4, isBucket(plaintext.count), plaintext.count >= bucket(for: length) else { throw .badPadding }
-        var index = 4 + length
-        while index < plaintext.count {
-            guard plaintext[index] == 0 else { throw .badPadding }
-            index += 1
-        }
-        return Array(plaintext[4..<(4 + length)])
+        guard plaintext.isZero(from: 4 + length) else { throw .badPadding }
+        return [UInt8](copying: plaintext[4..<(4 + length)])
     }
 
     /// Seals `payload` from `crypto`'s key to `recipient` (65 bytes).
@@ -174,8 +170,8 @@ public enum ChannelMessage {
         guard header.request == request else { throw .wrongRequest }
         if let last, header.sequence <= last { throw .replayed }
         let plaintext = try crypto.openAuth(from: sender, info: info(recipientHash: recipientHash, senderHash: senderHash),
-                                            aad: Array(message[0..<header.associatedDataLength]),
-                                            sealed: Array(message[header.associatedDataLength...]))
+                                            aad: [UInt8](copying: message[0..<header.associatedDataLength]),
+                                            sealed: [UInt8](copying: message[header.associatedDataLength...]))
         return (try unpad(plaintext), header.sequence)
     }
 

@@ -30,12 +30,19 @@ public struct Attester: Sendable {
     public static var builtInSignerID: [UInt8] { BuiltInSigner.id }
 
     let rootOfTrust: any RootOfTrust
+    /// Random bytes made once per boot of the secure world (RFC 9783 §4.2.3), in each token.
+    let bootSeed: [UInt8]
+
+    init(rootOfTrust: any RootOfTrust, bootSeed: [UInt8]) {
+        self.rootOfTrust = rootOfTrust
+        self.bootSeed = bootSeed
+    }
 
     /// Makes a token.
     /// - Parameters:
     ///   - nonce: the verifier's challenge (32, 48 or 64 bytes).
     ///   - caller: the component asking (a trustlet).
-    ///   - clientID: PSA client ID: positive for a secure-world caller, negative for a normal-world one.
+    ///   - clientID: PSA client ID: 1…2³¹−1 for a secure-world caller, −2³¹…−1 for a normal-world one.
     ///   - boundKeys: runtime-held public keys to bind to the caller.
     func issue(nonce: [UInt8], caller: SoftwareComponent, clientID: Int64, boundKeys: [BoundKey]) throws(TrustletError) -> [UInt8] {
         guard Self.nonceSizes.contains(nonce.count) else {
@@ -43,11 +50,15 @@ public struct Attester: Sendable {
         }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
+        guard clientID != 0, clientID >= Int64(Int32.min), clientID <= Int64(Int32.max) else {
+            throw TrustletError(.badParameters, "a PSA client ID is a non-zero 32-bit integer")
+        }
         let claims = AttestationClaims(
             nonce: nonce, instanceID: rootOfTrust.deviceID.bytes, clientID: clientID, implementationID: Self.implementationID,
-            softwareComponents: [Self.runtimeComponent, caller], issuedAt: Int64(now.tv_sec), boundKeys: boundKeys)
+            softwareComponents: [Self.runtimeComponent, caller], issuedAt: Int64(now.tv_sec), bootSeed: bootSeed, boundKeys: boundKeys)
         do {
-            return try AttestationToken.issue(claims, certificateChain: Array(rootOfTrust.certificateChain.prefix(1))) {
+            return try AttestationToken.issue(claims, keyID: AttestationToken.keyID(instanceID: rootOfTrust.deviceID.bytes),
+                                              certificateChain: Array(rootOfTrust.certificateChain.prefix(1))) {
                 try rootOfTrust.signWithAttestationKey($0)
             }
         } catch {
@@ -61,10 +72,13 @@ public struct Attester: Sendable {
         return 1 + Int64(prefix % 0x7FFF_FFFE)
     }
 
-    /// A negative PSA client ID for a normal-world client: −1 − uid for a user login, else −1.
-    static func clientID(for client: ClientIdentity) -> Int64 {
-        if client.subject.hasPrefix("user:"), let uid = Int64(client.subject.dropFirst(5)) { return -1 - uid }
-        return -1
+    /// A negative PSA client ID for a normal-world client (RFC 9783 §4.2.1: −2³¹…−1): −2 − uid
+    /// for a user login, so no user shares −1 with the logins that name nobody; nil for a uid
+    /// beyond the range, which must not fold into another caller's ID.
+    static func clientID(for client: ClientIdentity) -> Int64? {
+        guard client.login == .user else { return -1 }
+        guard client.uid <= 0x7FFF_FFFE else { return nil }
+        return -2 - Int64(client.uid)
     }
 
     private static func executableMeasurement() -> [UInt8] {

@@ -68,7 +68,10 @@ struct KeystoreTrustlet: NativeTrustlet {
                 // The keystore is part of the runtime: its component is the runtime's build.
                 let caller = SoftwareComponent(measurementType: "builtin:keystore", measurementValue: Attester.runtimeComponent.measurementValue,
                                                version: Attester.runtimeVersion, signerID: BuiltInSigner.id)
-                try p.setBytes(2, try attester.issue(nonce: try p.bytes(0), caller: caller, clientID: Attester.clientID(for: client), boundKeys: bound))
+                guard let clientID = Attester.clientID(for: client) else {
+                    throw TrustletError(.badParameters, "this uid is beyond the PSA client IDs a token can name")
+                }
+                try p.setBytes(2, try attester.issue(nonce: try p.bytes(0), caller: caller, clientID: clientID, boundKeys: bound))
             }
         }
 

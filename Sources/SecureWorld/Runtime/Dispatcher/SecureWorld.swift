@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import TrubiZoneEAT
 import TrubiZoneProtocol
 
 /// The secure-world runtime as the world switch reaches it: connections, sessions, and the
@@ -81,7 +82,7 @@ public final class SecureWorld: WorldSwitchEndpoint {
     /// The trusted path to the user that trustlets reach through the internal API.
     public let trustedUI: TrustedUI
     /// Issues attestation tokens signed by the device.
-    public var attester: Attester { Attester(rootOfTrust: rootOfTrust) }
+    public let attester: Attester
     private let trustlets: Mutex<[TrustletUUID: any NativeTrustlet]>
     private let installer: TrustletInstaller
     private let logger: Logger
@@ -105,13 +106,16 @@ public final class SecureWorld: WorldSwitchEndpoint {
         self.logger = logger
         self.trustlets = Mutex([:])
         self.trustedUI = trustedUI
+        // One boot seed for this boot of the secure world, in every token it issues (RFC 9783 §4.2.3).
+        let attester = Attester(rootOfTrust: rootOfTrust, bootSeed: rootOfTrust.randomBytes(AttestationClaims.bootSeedSize))
+        self.attester = attester
         let installer = TrustletInstaller(storage: storage, counters: rootOfTrust.counters, policy: trustPolicy, secureLog: secureLog,
-                                          trustedUI: trustedUI, attester: Attester(rootOfTrust: rootOfTrust))
+                                          trustedUI: trustedUI, attester: attester)
         self.installer = installer
         let clients = BuiltInClients(storage: storage, bounds: .init(perUser: limits.builtInClientsPerUser, total: limits.builtInClients))
         let builtIn: [any NativeTrustlet] = [
             StorageTrustlet(storage: storage, clients: clients),
-            KeystoreTrustlet(storage: storage, clients: clients, attester: Attester(rootOfTrust: rootOfTrust)),
+            KeystoreTrustlet(storage: storage, clients: clients, attester: attester),
             InstallerTrustlet(installer: installer, register: { [weak self] in self?.install($0) },
                               current: { [weak self] in self?.trustlet($0) as? WasmTrustlet }),
         ]
