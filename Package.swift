@@ -41,7 +41,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
-        .package(url: "https://github.com/swiftwasm/WasmKit.git", from: "0.4.2"),
+        // Pinned: the memory cap rests on `Store.resourceLimiter`, which WasmKit 0.4.2 offers as SPI;
+        // WasmTrustletTests' memory bomb fails if a new version drops or changes it.
+        .package(url: "https://github.com/swiftwasm/WasmKit.git", exact: "0.4.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
@@ -54,8 +56,8 @@ let package = Package(
         // Shared by both worlds. Depends only on the shared wire numbers, so either side can embed it.
         .target(name: "TrubiZoneProtocol", dependencies: ["TrubiZoneWire"], path: "Sources/Protocol", swiftSettings: weakenings),
 
-        // CBOR (RFC 8949): small and strict, no dependencies; used inside and outside the TCB.
-        .target(name: "TrubiZoneCBOR", path: "Sources/Attestation/CBOR"),
+        // CBOR (RFC 8949): small and strict, only the shared UTF-8 check beneath; used inside and outside the TCB.
+        .target(name: "TrubiZoneCBOR", dependencies: ["TrubiZoneWire"], path: "Sources/Attestation/CBOR"),
         // COSE_Sign1 with ES256 (RFC 9052), over our CBOR and swift-crypto.
         .target(
             name: "TrubiZoneCOSE",

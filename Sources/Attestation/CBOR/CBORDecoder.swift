@@ -1,3 +1,5 @@
+import TrubiZoneWire
+
 /// Why bytes are not an acceptable CBOR item, and where the decoder stopped.
 public struct CBORError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Reason: Equatable, Sendable {
@@ -170,14 +172,14 @@ public struct CBORDecoder: Sendable {
                         guard head >> 5 == major, head & 0x1F != 31 else { throw CBORError(.invalidChunk, at: chunkStart) }
                         guard let length = try argument(head & 0x1F, start: chunkStart) else { throw CBORError(.invalidChunk, at: chunkStart) }
                         let chunk = try take(length)
-                        if major == 3, !UTF8Validation.isValid(chunk) { throw CBORError(.invalidUTF8, at: chunkStart) }
+                        if major == 3, !UTF8Check.isValid(chunk) { throw CBORError(.invalidUTF8, at: chunkStart) }
                         joined += chunk
                     }
                     offset += 1
                     content = joined
                 }
                 if major == 2 { return .bytes(content) }
-                guard UTF8Validation.isValid(content[...]) else { throw CBORError(.invalidUTF8, at: start) }
+                guard UTF8Check.isValid(content[...]) else { throw CBORError(.invalidUTF8, at: start) }
                 return .text(String(decoding: content, as: UTF8.self))
             case 4:
                 guard depth < limits.maxDepth else { throw CBORError(.tooDeep, at: start) }
@@ -281,29 +283,3 @@ public struct CBORDecoder: Sendable {
     }
 }
 
-/// UTF-8 validity as RFC 3629 defines it: no overlong forms, no surrogates, nothing above U+10FFFF.
-enum UTF8Validation {
-    static func isValid(_ bytes: ArraySlice<UInt8>) -> Bool {
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            let lead = bytes[index]
-            if lead < 0x80 { index += 1; continue }
-            let count: Int
-            var second: ClosedRange<UInt8> = 0x80...0xBF
-            switch lead {
-            case 0xC2...0xDF: count = 1
-            case 0xE0: count = 2; second = 0xA0...0xBF
-            case 0xE1...0xEC, 0xEE...0xEF: count = 2
-            case 0xED: count = 2; second = 0x80...0x9F
-            case 0xF0: count = 3; second = 0x90...0xBF
-            case 0xF1...0xF3: count = 3
-            case 0xF4: count = 3; second = 0x80...0x8F
-            default: return false
-            }
-            guard bytes.endIndex - index > count else { return false }
-            for position in 1...count where !(position == 1 ? second : 0x80...0xBF).contains(bytes[index + position]) { return false }
-            index += count + 1
-        }
-        return true
-    }
-}

@@ -163,6 +163,32 @@ import TrubiZoneTesting
         }
     }
 
+    /// The manifest is read inside the TCB by the strict JSON reader both worlds share, not by a
+    /// Foundation decoder: what it would let through (a duplicate, a misspelt field, a fraction
+    /// where a count goes, trailing bytes) is refused by name.
+    @Test func aManifestIsStrictJSONWithOnlyItsOwnFields() throws {
+        let uuid = Samples.hello.description
+        let cases: [(String, String)] = [
+            (#"{"uuid":"\#(uuid)","uuid":"\#(uuid)","name":"hello","version":"1.0.0","capabilities":[]}"#, "duplicateKey"),
+            (#"{"uuid":"\#(uuid)","name":"hello","version":"1.0.0","capabilities":[],"capabilites":["storage"]}"#, #"no field "capabilites""#),
+            (#"{"uuid":"\#(uuid)","name":"hello","version":"1.0.0","capabilities":[],"limits":{"memorypages":8}}"#, #"limits has no field "memorypages""#),
+            (#"{"uuid":"\#(uuid)","name":"hello","version":"1.0.0","capabilities":[],"limits":{"memoryPages":8.5}}"#, "limits.memoryPages is not a whole number"),
+            (#"{"uuid":"\#(uuid)","name":"hello","version":"1.0.0","capabilities":[],"limits":{"memoryPages":-1}}"#, "limits.memoryPages must be 1 to 1024"),
+            (#"{"uuid":"\#(uuid)","name":"hello","version":"1.0.0","capabilities":[1]}"#, "each capability is a string"),
+            (#"{"uuid":"\#(uuid)","name":"hello","version":"1.0.0"}"#, "needs uuid, name and version as strings and capabilities as an array"),
+            (#"{"uuid":"\#(uuid)","name":"hello","version":"1.0.0","capabilities":[]} x"#, "trailingData"),
+            (#"[1]"#, "is not a JSON object"),
+        ]
+        for (json, reason) in cases {
+            let error = #expect(throws: PackageError.self) { try TrustletManifest(decoding: Array(json.utf8)) }
+            #expect(error?.description.contains(reason) == true, "\(json): \(error?.description ?? "accepted")")
+        }
+        // What `encoded()` writes reads back as the same manifest.
+        let full = TrustletManifest(uuid: uuid, name: "hello", version: "1.2.3", capabilities: ["log", "storage"],
+                                    limits: .init(memoryPages: 64, fuelPerCall: 5_000_000_000, logLines: 10))
+        #expect(try TrustletManifest(decoding: try full.encoded()) == full)
+    }
+
     @Test func aCapabilityMissingFromTheManifestIsRefusedAtCallTime() async throws {
         let device = try EmulatedDevice()
         defer { withExtendedLifetime(device) {} }

@@ -43,6 +43,8 @@ import WAT
         #expect(error?.code == .notSupported)
     }
 
+    // Command 2, the memory bomb, is what holds the memory cap (WasmKit's `resourceLimiter` SPI,
+    // with WasmKit pinned in Package.swift) to its word.
     @Test(arguments: [(1, "execution budget"), (2, "ran out of its 2048 KiB of memory"), (3, "trapped"), (4, "execution budget"),
                       (10, "bad pointer"), (11, "bad pointer"), (12, "bad pointer"), (13, "bad pointer"),
                       (14, "bad pointer"), (15, "bad pointer"), (16, "bad pointer"), (17, "bad pointer"),

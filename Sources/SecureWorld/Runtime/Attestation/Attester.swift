@@ -19,8 +19,12 @@ public struct Attester: Sendable {
     public static let nonceSizes: Set<Int> = [32, 48, 64]
 
     /// The implementation ID (PSA 2396): identifies the runtime build — SHA-256 of the executable
-    /// that runs the secure world, root of trust included, measured when the runtime starts.
-    public static let implementationID = executableMeasurement()
+    /// that runs the secure world, root of trust included, measured when the runtime starts. In
+    /// `trubizoned` that is the TCB binary itself; where the runtime runs inside another process
+    /// (the tests, `phr demo`'s one process, the benchmarks), it is that process's executable, so
+    /// a verifier that lists only trubizoned builds refuses those tokens. Empty when the executable
+    /// cannot be read: then no token is issued, rather than one that names no build.
+    public static let implementationID = executableMeasurement() ?? []
 
     /// The runtime as a measured component: the same build measurement, with its version.
     public static let runtimeComponent = SoftwareComponent(
@@ -50,6 +54,7 @@ public struct Attester: Sendable {
         }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
+        guard Self.implementationID.count == 32 else { throw TrustletError(.generic, "the runtime's build could not be measured, so it cannot attest") }
         guard clientID != 0, clientID >= Int64(Int32.min), clientID <= Int64(Int32.max) else {
             throw TrustletError(.badParameters, "a PSA client ID is a non-zero 32-bit integer")
         }
@@ -81,15 +86,17 @@ public struct Attester: Sendable {
         return -2 - Int64(client.uid)
     }
 
-    private static func executableMeasurement() -> [UInt8] {
+    private static func executableMeasurement() -> [UInt8]? {
         var hasher = SHA256()
         let fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return Array(SHA256.hash(data: Array("unmeasured runtime".utf8))) }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count <= 0 { break }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { return nil }
+            if count == 0 { break }
             hasher.update(data: buffer[0..<count])
         }
         return Array(hasher.finalize())

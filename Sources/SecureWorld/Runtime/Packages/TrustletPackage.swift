@@ -1,6 +1,6 @@
 import Crypto
-import Foundation
 import TrubiZoneProtocol
+import TrubiZoneWire
 
 /// A signed trustlet: its manifest and wasm bytes, signed with the developer's P-256 key.
 ///
@@ -117,19 +117,65 @@ public struct TrustletManifest: Codable, Equatable, Sendable {
         self.limits = limits
     }
 
-    /// Decodes and checks a manifest: every field present and in range.
+    /// The manifest's fields; any other is refused, so a misspelt one never goes unnoticed.
+    static let fields: Set<String> = ["uuid", "name", "version", "capabilities", "limits"]
+    /// The largest manifest read.
+    static let maxBytes = 16 << 10
+
+    /// Decodes and checks a manifest, with the strict JSON reader both worlds share (no duplicate
+    /// or unknown member, nothing but RFC 8259): every field present and in range.
     public init(decoding bytes: [UInt8]) throws(PackageError) {
-        guard let manifest = try? JSONDecoder().decode(TrustletManifest.self, from: Data(bytes)) else {
-            throw .malformed("the manifest is not valid JSON with uuid, name, version and capabilities")
+        let document: JSON
+        do throws(JSONError) {
+            document = try JSON.parse(bytes, limits: .init(maxBytes: Self.maxBytes, maxDepth: 4))
+        } catch {
+            throw .malformed("the manifest is not strict JSON (\(error.reason) at byte \(error.offset))")
         }
-        self = manifest
+        guard let members = document.members else { throw .malformed("the manifest is not a JSON object") }
+        for member in members where !Self.fields.contains(member.key) { throw .malformed("the manifest has no field \"\(member.key)\"") }
+        guard let uuid = document["uuid"]?.string, let name = document["name"]?.string, let version = document["version"]?.string,
+              let listed = document["capabilities"]?.array else {
+            throw .malformed("the manifest needs uuid, name and version as strings and capabilities as an array")
+        }
+        var capabilities: [String] = []
+        for capability in listed {
+            guard let text = capability.string else { throw .malformed("each capability is a string") }
+            capabilities.append(text)
+        }
+        var limits: Limits?
+        if let asked = document["limits"], !asked.isNull {
+            guard let named = asked.members else { throw .malformed("limits is not an object") }
+            for member in named where !Self.limitNames.contains(member.key) { throw .malformed("limits has no field \"\(member.key)\"") }
+            func count(_ key: String) throws(PackageError) -> Int64? {
+                guard let value = asked[key] else { return nil }
+                guard let number = value.integer else { throw .malformed("limits.\(key) is not a whole number") }
+                return number
+            }
+            // A negative count is out of range like any other, when the limits are resolved.
+            func int(_ key: String) throws(PackageError) -> Int? { try count(key).map { Int(clamping: $0) } }
+            let fuel = try count("fuelPerCall")
+            limits = Limits(memoryPages: try int("memoryPages"), fuelPerCall: fuel.map { $0 < 0 ? UInt64.max : UInt64($0) },
+                            maxSessions: try int("maxSessions"), sealedBytes: try int("sealedBytes"), objects: try int("objects"),
+                            counters: try int("counters"), logLines: try int("logLines"))
+        }
+        self.init(uuid: uuid, name: name, version: version, capabilities: capabilities, limits: limits)
         _ = try validated(caps: nil)
     }
 
+    /// The manifest as JSON, members in name order, as `trubizone trustlet sign` writes it.
     public func encoded() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return Array(try encoder.encode(self))
+        var members = [JSONMember("capabilities", .array(capabilities.map(JSON.string)))]
+        if let limits {
+            let values: [(String, Int64?)] = [
+                ("counters", limits.counters.map(Int64.init)), ("fuelPerCall", limits.fuelPerCall.map { Int64(clamping: $0) }),
+                ("logLines", limits.logLines.map(Int64.init)), ("maxSessions", limits.maxSessions.map(Int64.init)),
+                ("memoryPages", limits.memoryPages.map(Int64.init)), ("objects", limits.objects.map(Int64.init)),
+                ("sealedBytes", limits.sealedBytes.map(Int64.init)),
+            ]
+            members.append(JSONMember("limits", .object(values.compactMap { name, value in value.map { JSONMember(name, .number(String($0))) } })))
+        }
+        members += [JSONMember("name", .string(name)), JSONMember("uuid", .string(uuid)), JSONMember("version", .string(version))]
+        return JSON.object(members).serialized()
     }
 
     /// The manifest's values, checked: each limit within the runtime's range and, at install,

@@ -28,6 +28,7 @@ final class Sandbox {
         let engine = Engine(configuration: EngineConfiguration(stackSize: trustlet.limits.stackSize, fuelMetering: true))
         store = Store(engine: engine)
         cap = MemoryCap(maxBytes: trustlet.limits.memoryPages * 65536)
+        // WasmKit SPI (pinned at 0.4.2 in Package.swift; the memory-bomb test fails if it stops working).
         store.resourceLimiter = cap
         store.fuel = Fuel(remaining: trustlet.limits.fuelPerCall)
         let imports = HostAPI(trustlet: trustlet, call: context).imports(in: store)

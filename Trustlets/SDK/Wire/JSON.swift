@@ -1,5 +1,7 @@
-// A strict JSON (RFC 8259) reader and writer for trustlets, in Embedded Swift: enough to read and
-// produce FHIR resources inside the secure world.
+// A strict JSON (RFC 8259) reader and writer, written once for both worlds: compiled into
+// TrustletKit (Embedded Swift, wasm32), where trustlets read and produce FHIR resources with it,
+// and into the host module TrubiZoneWire, where the runtime reads trustlet manifests with it (the
+// TCB uses no Foundation decoder).
 //
 // Strict means the reader accepts exactly RFC 8259 and I-JSON's (RFC 7493) further rules: UTF-8
 // only, no duplicate member names, no unpaired surrogates; no comments, trailing commas, leading
@@ -54,21 +56,6 @@ public enum JSON: Equatable {
         reader.skipWhitespace()
         guard reader.index == bytes.count else { throw JSONError(.trailingData, at: reader.index) }
         return (value, reader.ranges)
-    }
-
-    /// Reads a document in trustlet code: a refused document is `badFormat`.
-    public static func read(_ bytes: [UInt8], limits: Limits = Limits()) throws(TrustletError) -> JSON {
-        do throws(JSONError) {
-            return try parse(bytes, limits: limits)
-        } catch {
-            throw .badFormat
-        }
-    }
-
-    /// A number from an integer.
-    public static func integer(_ value: Int64) -> JSON {
-        let magnitude = value < 0 ? UInt64(0) &- UInt64(bitPattern: value) : UInt64(value)
-        return .number((value < 0 ? "-" : "") + Bytes.decimal(magnitude))
     }
 
     // MARK: Reading values
@@ -446,31 +433,11 @@ struct JSONReader {
         }
     }
 
-    /// One multi-byte UTF-8 sequence, checked as RFC 3629 defines it (no overlong forms, no
-    /// surrogates, nothing above U+10FFFF).
+    /// One multi-byte UTF-8 sequence, checked as RFC 3629 defines it (`UTF8Check`).
     private mutating func utf8Sequence(into out: inout [UInt8]) throws(JSONError) {
-        let start = index
-        let lead = bytes[index]
-        let count: Int
-        var secondRange: ClosedRange<UInt8> = 0x80...0xBF
-        switch lead {
-        case 0xC2...0xDF: count = 1
-        case 0xE0: count = 2; secondRange = 0xA0...0xBF
-        case 0xE1...0xEC, 0xEE...0xEF: count = 2
-        case 0xED: count = 2; secondRange = 0x80...0x9F
-        case 0xF0: count = 3; secondRange = 0x90...0xBF
-        case 0xF1...0xF3: count = 3
-        case 0xF4: count = 3; secondRange = 0x80...0x8F
-        default: throw JSONError(.invalidUTF8, at: start)
-        }
-        guard index + count < bytes.count else { throw JSONError(.invalidUTF8, at: start) }
-        for offset in 1...count {
-            let byte = bytes[index + offset]
-            let range: ClosedRange<UInt8> = offset == 1 ? secondRange : 0x80...0xBF
-            guard range.contains(byte) else { throw JSONError(.invalidUTF8, at: start) }
-        }
-        out += bytes[index...(index + count)]
-        index += count + 1
+        guard let length = UTF8Check.sequenceLength(in: bytes[...], at: index), length > 1 else { throw JSONError(.invalidUTF8, at: index) }
+        out += bytes[index..<(index + length)]
+        index += length
     }
 
     /// A number literal: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
