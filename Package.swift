@@ -303,7 +303,8 @@ let package = Package(
             name: "TrubiZoneTests",
             dependencies: [
                 "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
-                "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneWire", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneTesting", "TrubiZoneSampleTrustlets",
+                "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneWire", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneCLISupport", "TrubiZoneTesting",
+                "TrubiZoneSampleTrustlets",
                 "trubizone", "trubizoned", "trubizone-storage-stress", "PHRFHIR", "PHRServer", "PHRProtocol", "PHRServerHTTP", "phr-server",
                 "PHRApp", "PHRAppCommands", "phr", "TrubiZoneAttacks",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

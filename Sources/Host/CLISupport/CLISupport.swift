@@ -22,12 +22,24 @@ public func fail(_ message: String, code: Int32) -> ExitCode {
 /// Files a user names on the command line: each failure says which file and why, as usage (64)
 /// when the path is the problem, as a failure (1) when the disk is.
 public enum CommandFile {
-    /// Writes `bytes` to `path` with `mode`, replacing a file there unless `replacing` is false.
+    /// Writes `bytes` to `path` with exactly `mode`, replacing a file there unless `replacing` is
+    /// false. The bytes go to a new file beside it first (never through a symbolic link, never
+    /// into a file someone else made), which is synced and then renamed over `path`: a kill leaves
+    /// the old file or the new one, never half of one, and a file made readable by others
+    /// beforehand does not keep its mode. A symbolic link at `path` is refused.
     public static func write(_ bytes: some Collection<UInt8>, to path: String, mode: mode_t = 0o644, replacing: Bool = true) throws(ExitCode) {
-        let flags = O_WRONLY | O_CREAT | O_CLOEXEC | (replacing ? O_TRUNC : O_EXCL)
-        let fd = open(path, flags, mode)
+        var link = stat()
+        if lstat(path, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK {
+            throw fail("\(path) is a symbolic link; name the file itself", code: ExitStatus.usage)
+        }
+        let temporary = replacing ? "\(parent(of: path))/.\(path.split(separator: "/").last ?? "file").\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp" : path
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw fail("cannot write \(path): \(why(errno, path))", code: code(errno)) }
-        defer { close(fd) }
+        var done = false
+        defer {
+            close(fd)
+            if !done { unlink(temporary) }
+        }
         let data = Array(bytes)
         var written = 0
         while written < data.count {
@@ -36,11 +48,19 @@ public enum CommandFile {
             guard n > 0 else { throw fail("cannot write \(path): \(why(errno, path))", code: ExitStatus.refused) }
             written += n
         }
+        // The mode asked for, whatever the umask took away.
+        guard fchmod(fd, mode) == 0, fsync(fd) == 0 else { throw fail("cannot write \(path): \(why(errno, path))", code: ExitStatus.refused) }
+        if replacing, rename(temporary, path) != 0 { throw fail("cannot write \(path): \(why(errno, path))", code: code(errno)) }
+        done = true
     }
 
     /// Refuses, as usage, a path where `write` could not put a file: checked before work that
     /// cannot be repeated for free (a record released on the trusted UI, say) produces the bytes.
     public static func checkWritable(_ path: String) throws(ExitCode) {
+        var link = stat()
+        if lstat(path, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK {
+            throw fail("\(path) is a symbolic link; name the file itself", code: ExitStatus.usage)
+        }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard !isDirectory.boolValue else { throw fail("cannot write \(path): \(why(EISDIR, path))", code: ExitStatus.usage) }

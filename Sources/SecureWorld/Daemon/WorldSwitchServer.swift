@@ -102,6 +102,9 @@ public final class WorldSwitchServer: Sendable {
 
     /// Stops accepting, lets every request in progress finish and reply, closes every connection,
     /// and returns when all are closed. Acknowledged writes were durable before their reply left.
+    /// How many clients are connected now (a connection counts until its thread has let it go).
+    public var openConnections: Int { state.withLock { $0.connections.count } }
+
     public func shutdown() {
         let (listener, connections) = state.withLock { state -> (Int32, Set<Int32>) in
             state.stopping = true

@@ -118,19 +118,21 @@ public struct ServeCommand: ParsableCommand {
             throw fail("\(error)", code: ExitStatus.refused)
         }
         if let trustlets {
-            let packages = ((try? FileManager.default.contentsOfDirectory(atPath: trustlets)) ?? []).filter { $0.hasSuffix(".tzpkg") }.sorted()
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: trustlets)) ?? []).filter { $0.hasSuffix(".tzpkg") }.sorted()
+            // Each file read once, so what is checked below is what is installed.
+            let packages = names.map { name in (name, Result { () throws -> [UInt8] in try Self.readPackage(trustlets + "/" + name) }) }
             // Two packages for one UUID would leave it to the file order which one runs: refuse to start.
             var claimed: [String: String] = [:]
-            for name in packages {
-                guard let uuid = try? TrustletPackage(bytes: Self.read(trustlets + "/" + name)).manifest.uuid.lowercased() else { continue }
+            for (name, bytes) in packages {
+                guard let bytes = try? bytes.get(), let uuid = try? TrustletPackage(bytes: bytes).manifest.uuid.lowercased() else { continue }
                 if let first = claimed[uuid] {
                     throw fail("\(first) and \(name) in \(trustlets) both claim trustlet UUID \(uuid); keep one of them", code: ExitStatus.refused)
                 }
                 claimed[uuid] = name
             }
-            for name in packages {
+            for (name, bytes) in packages {
                 do {
-                    let trustlet = try world.install(package: try Self.read(trustlets + "/" + name))
+                    let trustlet = try world.install(package: try bytes.get())
                     logger.info("trustlet loaded", metadata: ["package": "\(name)", "trustlet": "\(trustlet.name)", "version": "\(trustlet.version)"])
                 } catch {
                     logger.error("trustlet package refused", metadata: ["package": "\(name)", "reason": "\(error)"])
@@ -164,10 +166,29 @@ public struct ServeCommand: ParsableCommand {
         _ = sources
     }
 
-    /// A package's bytes (the folder was listed a moment ago; a file gone since is refused like a bad package).
-    private static func read(_ path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw CocoaError(.fileReadNoSuchFile) }
-        return Array(data)
+    /// A package file's bytes: a regular file (no symbolic link, FIFO or device in the normal
+    /// world's folder can hang or flood the daemon) no larger than a package may be.
+    private static func readPackage(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw PackageFileError(reason: "it cannot be opened as a file (\(String(cString: strerror(errno))))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { throw PackageFileError(reason: "it is not a regular file") }
+        guard info.st_size <= TrustletPackage.maxSize else { throw PackageFileError(reason: "it is larger than a package may be (\(TrustletPackage.maxSize) bytes)") }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var filled = 0
+        while filled < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { throw PackageFileError(reason: "it could not be read whole") }
+            filled += count
+        }
+        return bytes
+    }
+
+    struct PackageFileError: Error, CustomStringConvertible {
+        let reason: String
+        var description: String { "the package file was refused: \(reason)" }
     }
 
     /// The device behind `--trusted-ui`.

@@ -117,12 +117,7 @@ public enum AttackSuite {
     /// suite's order: what `--only … --update` writes, so playing a few attacks keeps the others'.
     /// Throws, naming it, for an attack of the suite the table has no row for.
     public static func merging(_ reports: [AttackReport], into table: String) throws(TableError) -> String {
-        // A numbered row is "| n | " and then the row `row` writes, and " |".
-        let earlier = table.split(separator: "\n").compactMap { line -> Substring? in
-            let cells = line.split(separator: " | ", maxSplits: 1)
-            guard cells.count == 2, cells[0].hasPrefix("| "), Int(cells[0].dropFirst(2)) != nil, cells[1].hasSuffix(" |") else { return nil }
-            return cells[1].dropLast(2)
-        }
+        let earlier = numberedRows(table).map(\.row)
         let played = Dictionary(uniqueKeysWithValues: reports.map { ($0.id, $0) })
         var rows: [(text: String, defended: Bool)] = []
         for attack in all {
@@ -135,6 +130,16 @@ public enum AttackSuite {
             }
         }
         return Self.table(rows)
+    }
+
+    /// The table's numbered rows: each whole line, and what `row` wrote in it (a numbered row is
+    /// "| n | ", that, and " |").
+    public static func numberedRows(_ table: String) -> [(line: Substring, row: Substring)] {
+        table.split(separator: "\n").compactMap { line -> (Substring, Substring)? in
+            let cells = line.split(separator: " | ", maxSplits: 1)
+            guard cells.count == 2, cells[0].hasPrefix("| "), Int(cells[0].dropFirst(2)) != nil, cells[1].hasSuffix(" |") else { return nil }
+            return (line, cells[1].dropLast(2))
+        }
     }
 
     /// An attack of the suite with no row in the table being merged into.

@@ -8,6 +8,7 @@ public struct PHRServerCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "phr-server",
         abstract: "The PHR provider server: FHIR R4 records for patients' attested devices.",
+        discussion: "Exit codes: 0 success, 1 refused or failed, 64 bad usage (an option, a file), 69 the PostgreSQL server does not answer.",
         subcommands: [Serve.self, Import.self, Seed.self, Stats.self, Patient.self, Practitioner.self, DeviceCommand.self, Audit.self])
 
     public init() {}
@@ -33,6 +34,8 @@ public struct PHRServerCommand: AsyncParsableCommand {
                     return try await PostgresRecordStore(url: database)
                 }
                 return try RecordStore(path: database)
+            } catch let unreachable as PostgresUnreachable {
+                throw fail("\(unreachable); is it running, and is --database right?", code: ExitStatus.unavailable)
             } catch {
                 FileHandle.standardError.write(Data("error: cannot open the database \(displayName): \(String(describing: error).prefix(300))\n".utf8))
                 throw ExitCode(1)

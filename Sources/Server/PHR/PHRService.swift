@@ -78,7 +78,7 @@ public final class PHRService: Sendable {
     /// Enrolls a device: the challenge, the code's proof and the attestation token must all hold.
     public func enroll(_ request: EnrollmentRequest) async throws(PHRError) -> Enrollment {
         let now = clock()
-        guard PHRIdentifier.isDeviceID(request.challenge) else { throw .badRequest("challenge is not a challenge ID") }
+        guard PHRIdentifier.isIdentifier(request.challenge) else { throw .badRequest("challenge is not a challenge ID") }
         guard let token = Data(base64Encoded: request.token).map(Array.init), !token.isEmpty else { throw .badRequest("token is not base64") }
         guard let proof = Hex.decode(request.proof), proof.count == 32 else { throw .badRequest("proof is not 32 bytes of hex") }
         let nonce = try await store.consumeChallenge(request.challenge, now: now.timeIntervalSince1970)
@@ -293,7 +293,7 @@ public final class PHRService: Sendable {
 
     /// Revokes one of the patient's grants.
     public func revoke(device: Device, grant id: String) async throws(PHRError) -> GrantReceipt {
-        guard PHRIdentifier.isDeviceID(id) else { throw .notFound("grant \(id.prefix(40))") }
+        guard PHRIdentifier.isIdentifier(id) else { throw .notFound("grant \(id.prefix(40))") }
         guard let grant = try await guarded({ try await store.revokeGrant(id, device: device, now: clock().timeIntervalSince1970) }) else {
             throw .notFound("grant \(id)")
         }

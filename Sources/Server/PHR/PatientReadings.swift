@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import PHRProtocol
 import TrubiZoneProtocol
 
 /// Readings a patient takes at home and uploads from the PHR trustlet: blood pressure, weight and
@@ -123,7 +124,7 @@ public enum PatientReadings {
         guard b.count >= 20, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A,
               let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
               let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else { return nil }
+              PHRCalendar.isDay(year: year, month: month, day: day), hour < 24, minute < 60, second < 60 else { return nil }
         var index = 19
         var fraction = 0.0
         if b[index] == 0x2E {

@@ -94,10 +94,14 @@ public enum PHRIdentifier {
         Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
     }
 
-    /// A device ID: 32 lowercase hex digits, given by the server at enrollment.
-    public static func isDeviceID(_ text: String) -> Bool {
+    /// An identifier as `random()` makes them (device, challenge, grant, nonce): exactly 32
+    /// lowercase hex digits.
+    public static func isIdentifier(_ text: String) -> Bool {
         text.utf8.count == 32 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
+
+    /// A device ID: an identifier the server gave at enrollment.
+    public static func isDeviceID(_ text: String) -> Bool { isIdentifier(text) }
 
     /// A FHIR logical ID: `[A-Za-z0-9\-\.]{1,64}`.
     public static func isFHIRID(_ text: Substring) -> Bool {
@@ -116,5 +120,16 @@ public enum PHRIdentifier {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, isResourceType(parts[0]), isFHIRID(parts[1]) else { return nil }
         return (String(parts[0]), String(parts[1]))
+    }
+}
+
+/// The Gregorian calendar's days, one rule for the app's date options and the server's FHIR dateTime reader.
+public enum PHRCalendar {
+    /// Whether `year-month-day` names a day that exists (2026-02-29 does not).
+    public static func isDay(year: Int, month: Int, day: Int) -> Bool {
+        guard (1...12).contains(month) else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return (1...days).contains(day)
     }
 }

@@ -14,15 +14,19 @@ import Testing
         } catch { return error }
     }
 
-    @Test func aPortNobodyListensOnIsRefusedAtOnce() async throws {
-        // A port that was free a moment ago: bound, read, closed.
+    /// A loopback port that was free a moment ago: bound, read, closed.
+    static func closedPort() -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in(sin_family: sa_family_t(AF_INET), sin_port: 0, sin_addr: in_addr(s_addr: inet_addr("127.0.0.1")), sin_zero: (0, 0, 0, 0, 0, 0, 0, 0))
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
         _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         close(fd)
-        let url = "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))"
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    @Test func aPortNobodyListensOnIsRefusedAtOnce() async throws {
+        let url = "http://127.0.0.1:\(Self.closedPort())"
         let error = try #require(await Self.refusal(url))
         guard case let .serverUnreachable(named, why) = error else { Issue.record("\(error)"); return }
         #expect(named == url && why.contains("connection refused"), "\(why)")

@@ -141,6 +141,10 @@ extension TrustletCLITests {
         let untrusted = try TrustletPackage.sign(manifest: other, wasm: SampleTrustlets.wasm("hello"), key: stranger)
         _ = FileManager.default.createFile(atPath: work.appending("trustlets/hello.tzpkg"), contents: Data(good.bytes))
         _ = FileManager.default.createFile(atPath: work.appending("trustlets/untrusted.tzpkg"), contents: Data(untrusted.bytes))
+        // What the normal world may leave in the folder: a FIFO that would block a reader for
+        // good, and a link to an endless device. The daemon starts and names each.
+        #expect(mkfifo(work.appending("trustlets/a-fifo.tzpkg"), 0o644) == 0)
+        try FileManager.default.createSymbolicLink(atPath: work.appending("trustlets/b-zero.tzpkg"), withDestinationPath: "/dev/zero")
         #expect(try runProcess(tool, ["device", "provision", "--state", work.appending("state")]).status == 0)
 
         let (daemon, socket, log) = try startDaemon(in: work, ["--trusted-key", work.appending("developer.pub.pem"),
@@ -155,6 +159,8 @@ extension TrustletCLITests {
         daemon.waitUntilExit()
         let logged = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(logged.contains("trustlet package refused") && logged.contains("does not trust"))
+        #expect(logged.contains("a-fifo.tzpkg") && logged.contains("it is not a regular file"), "\(logged)")
+        #expect(logged.contains("b-zero.tzpkg") && logged.contains("cannot be opened as a file"), "\(logged)")
     }
 
     @Test func theTrustPolicyFileNamesSignersGivesThemUUIDsAndCapsWhatTheyAskFor() async throws {

@@ -115,7 +115,11 @@ import TrubiZoneTesting
             attacker.send(Array(frame.prefix(cut)))
             attacker.close()
         }
-        // The honest session, its data and the daemon are as they were.
+        // Once the daemon has read each cut frame and let its connection go (only the honest
+        // one is left), the honest session, its data and the daemon are as they were.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while daemon.server.openConnections > 1 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(daemon.server.openConnections == 1, "the cut connections were let go")
         #expect(try await session.get("before") == [9])
         try await session.put("after", [1])
         #expect(try await session.get("after") == [1])

@@ -121,7 +121,7 @@ import TrubiZoneTesting
         let reports = try await AttackSuite.run([replayed], directory: directory.path)
 
         let merged = try AttackSuite.merging(reports, into: table)
-        let rows = { (table: String) in table.split(separator: "\n").filter { $0.hasPrefix("| ") && Int($0.dropFirst(2).prefix { $0 != " " }) != nil } }
+        let rows = { (table: String) in AttackSuite.numberedRows(table).map(\.line) }
         #expect(rows(merged).count == AttackSuite.all.count)
         for (index, (before, after)) in zip(rows(table), rows(merged)).enumerated() {
             if index == 3 {

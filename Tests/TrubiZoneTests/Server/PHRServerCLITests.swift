@@ -105,6 +105,14 @@ import X509
         #expect(underAFile.status == 64 && underAFile.stderr.contains("cannot make the folder \(file)/bundles"), "\(underAFile.stderr)")
         #expect(!FileManager.default.fileExists(atPath: database), "no database was made for a refused command")
     }
+
+    @Test func aPostgreSQLThatDoesNotAnswerIsUnavailableAndItsPasswordUnsaid() throws {
+        let port = PHRConnectionTests.closedPort()
+        let result = try runProcess(Self.tool, ["patient", "list", "--database", "postgres://clinic:s3cretpw@127.0.0.1:\(port)/phr"], timeout: 60)
+        #expect(result.status == 69, "\(result.stderr)")
+        #expect(result.stderr.contains("cannot reach PostgreSQL at 127.0.0.1:\(port)"), "\(result.stderr)")
+        #expect(!result.stderr.contains("s3cretpw") && !result.stdout.contains("s3cretpw"), "the password is never printed")
+    }
 }
 
 /// `phr-server serve --tls-cert --tls-key`: HTTPS with the clinic's certificate.

@@ -353,7 +353,9 @@ import X509
         let precise = try #require(PatientReadings.dateTime("2026-11-27T10:15:00.250Z"))
         #expect(abs(precise.timeIntervalSince1970 - (try #require(formatter.date(from: "2026-11-27T10:15:00Z"))).timeIntervalSince1970 - 0.25) < 1e-6)
         for bad in ["2026-11-27", "2026-11-27T10:15:00", "2026-13-01T00:00:00Z", "2026-11-27T24:00:00Z", "2026-11-27T10:15:00+1:00",
-                    "2026-11-27T10:15:00.Z", "2026-11-27T10:15:00Z ", "２026-11-27T10:15:00Z", ""] {
+                    "2026-11-27T10:15:00.Z", "2026-11-27T10:15:00Z ", "２026-11-27T10:15:00Z", "",
+                    // Days that do not exist, by the calendar rule `phr list --since` uses too (PHRCalendar).
+                    "2026-02-29T10:00:00Z", "2026-04-31T10:00:00Z", "1900-02-29T10:00:00Z"] {
             #expect(PatientReadings.dateTime(bad) == nil, "\(bad)")
         }
     }

@@ -70,7 +70,7 @@ public enum Channel {
         let plaintext = try key.hpkeOpen([UInt8](copying: message[headerEnd...]), info: info, aad: [UInt8](copying: message[0..<headerEnd]))
         guard plaintext.count >= 4 else { throw .badFormat }
         let length = Int(plaintext[0]) << 24 | Int(plaintext[1]) << 16 | Int(plaintext[2]) << 8 | Int(plaintext[3])
-        guard length <= plaintext.count - 4 else { throw .badFormat }
+        guard length >= 0, length <= plaintext.count - 4 else { throw .badFormat }
         return ([UInt8](copying: plaintext[4..<(4 + length)]), sequence)
     }
     #endif

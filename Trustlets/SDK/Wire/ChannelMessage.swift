@@ -128,8 +128,12 @@ public enum ChannelMessage {
     /// The payload of a padded plaintext; anything but a bucket of zeros after it is refused.
     public static func unpad(_ plaintext: [UInt8]) throws(ChannelFormatError) -> [UInt8] {
         guard plaintext.count >= 4 else { throw .malformed }
-        let length = Int(UInt32(plaintext[0]) << 24 | UInt32(plaintext[1]) << 16 | UInt32(plaintext[2]) << 8 | UInt32(plaintext[3]))
-        guard length <= plaintext.count - 4, isBucket(plaintext.count), plaintext.count >= bucket(for: length) else { throw .badPadding }
+        // Compared as UInt32 first: in a trustlet Int is 32 bits, and a length of 2³¹ or more must
+        // be refused, not trap.
+        let declared = UInt32(plaintext[0]) << 24 | UInt32(plaintext[1]) << 16 | UInt32(plaintext[2]) << 8 | UInt32(plaintext[3])
+        guard UInt64(declared) <= UInt64(plaintext.count - 4) else { throw .badPadding }
+        let length = Int(declared)
+        guard isBucket(plaintext.count), plaintext.count >= bucket(for: length) else { throw .badPadding }
         guard plaintext.isZero(from: 4 + length) else { throw .badPadding }
         return [UInt8](copying: plaintext[4..<(4 + length)])
     }

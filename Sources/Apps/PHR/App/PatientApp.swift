@@ -80,7 +80,7 @@ public struct PatientApp: Sendable {
     }
 
     public func revoke(grant: String) async throws(PHRAppError) -> GrantReceipt {
-        guard grant.utf8.count == 32, grant.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+        guard PHRIdentifier.isIdentifier(grant) else {
             throw .badAnswer("a grant ID is 32 lowercase hex digits")
         }
         let answer = try await server.send(try await device.revoke(grant: grant)).checked()

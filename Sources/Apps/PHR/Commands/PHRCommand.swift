@@ -143,10 +143,8 @@ struct ListCommand: AsyncParsableCommand {
     static func isCalendarDay(_ text: String) -> Bool {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard text.utf8.count == 10, parts.count == 3, parts.allSatisfy({ $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }),
-              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]), (1...12).contains(month) else { return false }
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-        return (1...days).contains(day)
+              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]) else { return false }
+        return PHRCalendar.isDay(year: year, month: month, day: day)
     }
 
     func run() async throws {
@@ -264,7 +262,7 @@ struct RevokeCommand: AsyncParsableCommand {
     @Argument(help: "The grant ID `phr share` printed.") var grant: String
 
     func validate() throws {
-        guard grant.utf8.count == 32, grant.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+        guard PHRIdentifier.isIdentifier(grant) else {
             throw ValidationError("a grant ID is the 32 lowercase hex digits `phr share` printed, not '\(grant)'")
         }
     }

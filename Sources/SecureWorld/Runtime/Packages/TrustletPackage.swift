@@ -132,7 +132,10 @@ public struct TrustletManifest: Codable, Equatable, Sendable {
             throw .malformed("the manifest is not strict JSON (\(error.reason) at byte \(error.offset))")
         }
         guard let members = document.members else { throw .malformed("the manifest is not a JSON object") }
-        for member in members where !Self.fields.contains(member.key) { throw .malformed("the manifest has no field \"\(member.key)\"") }
+        // Names compare as bytes, as the reader's lookups do (String's == would take U+212A for K).
+        for member in members where !Self.fields.contains(where: { $0.sameUTF8(member.key) }) {
+            throw .malformed("the manifest has no field \"\(member.key)\"")
+        }
         guard let uuid = document["uuid"]?.string, let name = document["name"]?.string, let version = document["version"]?.string,
               let listed = document["capabilities"]?.array else {
             throw .malformed("the manifest needs uuid, name and version as strings and capabilities as an array")
@@ -145,7 +148,9 @@ public struct TrustletManifest: Codable, Equatable, Sendable {
         var limits: Limits?
         if let asked = document["limits"], !asked.isNull {
             guard let named = asked.members else { throw .malformed("limits is not an object") }
-            for member in named where !Self.limitNames.contains(member.key) { throw .malformed("limits has no field \"\(member.key)\"") }
+            for member in named where !Self.limitNames.contains(where: { $0.sameUTF8(member.key) }) {
+                throw .malformed("limits has no field \"\(member.key)\"")
+            }
             func count(_ key: String) throws(PackageError) -> Int64? {
                 guard let value = asked[key] else { return nil }
                 guard let number = value.integer else { throw .malformed("limits.\(key) is not a whole number") }
@@ -189,7 +194,7 @@ public struct TrustletManifest: Codable, Equatable, Sendable {
         guard let number = Self.versionNumber(version) else { throw .malformed("manifest version \"\(version)\" is not MAJOR.MINOR.PATCH") }
         var granted: Capabilities = []
         for capability in capabilities {
-            guard let group = Capabilities.names.first(where: { $0.0 == capability })?.1 else {
+            guard let group = Capabilities.names.first(where: { $0.0.sameUTF8(capability) })?.1 else {
                 throw .malformed("unknown capability \"\(capability)\"; known: \(Capabilities.names.map(\.0).joined(separator: ", "))")
             }
             granted.insert(group)

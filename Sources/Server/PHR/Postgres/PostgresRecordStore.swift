@@ -23,8 +23,20 @@ public final class PostgresRecordStore: PHRStore {
             throw PHRError.badRequest("a PostgreSQL URL is postgres://user[:password]@host[:port]/database")
         }
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        let configuration = PostgresClient.Configuration(host: host, port: components.port ?? 5432, username: user,
+        let port = components.port ?? 5432
+        // One connection first, with a short timeout: an address where no PostgreSQL answers is
+        // named in seconds (the pool would keep retrying while its first query waits).
+        var probe = PostgresConnection.Configuration(host: host, port: port, username: user, password: components.password,
+                                                     database: database.isEmpty ? nil : database, tls: .disable)
+        probe.options.connectTimeout = .seconds(Int64(Self.connectTimeoutSeconds))
+        do {
+            try await PostgresConnection.connect(configuration: probe, id: 0, logger: logger).close()
+        } catch {
+            throw PostgresUnreachable(host: host, port: port, reason: Self.reason(error))
+        }
+        var configuration = PostgresClient.Configuration(host: host, port: port, username: user,
                                                          password: components.password, database: database.isEmpty ? nil : database, tls: .disable)
+        configuration.options.connectTimeout = .seconds(Self.connectTimeoutSeconds)
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
         let client = self.client
@@ -33,6 +45,21 @@ public final class PostgresRecordStore: PHRStore {
     }
 
     deinit { runner.cancel() }
+
+    /// How long connecting to PostgreSQL may take.
+    static let connectTimeoutSeconds = 5
+
+    /// Why a connection failed, in words that carry no password or query.
+    static func reason(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .connectionError: return "no PostgreSQL answered there (refused or no connection within \(connectTimeoutSeconds) s)"
+            case .server: return "PostgreSQL refused the login or the database (\(error.serverInfo?[.sqlState] ?? "no SQLSTATE"))"
+            default: return "the connection failed (\(error.code))"
+            }
+        }
+        return "the connection failed (\(type(of: error)))"
+    }
 
     /// Creates a database on a server (`postgres://user[:password]@host[:port]`), for tests and setup.
     public static func createDatabase(_ name: String, server: String) async throws {
@@ -389,4 +416,12 @@ func binds(_ values: String...) -> PostgresBindings {
     var bindings = PostgresBindings()
     for value in values { bindings.append(value) }
     return bindings
+}
+
+/// No PostgreSQL could be reached at the database's address.
+public struct PostgresUnreachable: Error, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+    public let reason: String
+    public var description: String { "cannot reach PostgreSQL at \(host):\(port): \(reason)" }
 }
