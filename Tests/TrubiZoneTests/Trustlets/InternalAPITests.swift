@@ -77,6 +77,34 @@ import TrubiZoneTesting
         #expect(checked == 86)
     }
 
+    /// A recipient key comes from the other side of the wire; the runtime's hpke_seal takes only a
+    /// point on P-256, uncompressed, as Wycheproof's ECDH point vectors tell them apart.
+    @Test func hpkeSealTakesOnlyAValidRecipientPointAsWycheproofSays() async throws {
+        struct Vectors: Decodable {
+            struct Group: Decodable { let tests: [Case] }
+            struct Case: Decodable { let tcId: Int; let `public`: String; let result: String }
+            let testGroups: [Group]
+        }
+        let file = SharedData.path("wycheproof/ecdh_secp256r1_ecpoint_test.json")
+        let vectors = try JSONDecoder().decode(Vectors.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
+        let probe = try await Probe()
+        var sealed = 0, refused = 0
+        for vector in vectors.testGroups.flatMap(\.tests) {
+            let code = await probe.code(8, [.input(hexBytes(vector.public)), .input([]), .input([1, 2, 3]), .output(capacity: 256)])
+            switch vector.result {
+            case "valid":
+                #expect(code == .success, "Wycheproof ECDH point case \(vector.tcId) is a valid key")
+                sealed += 1
+            case "invalid":
+                #expect(code == .badParameters, "Wycheproof ECDH point case \(vector.tcId) must be refused")
+                refused += 1
+            default:
+                #expect(code == .success || code == .badParameters, "case \(vector.tcId)")
+            }
+        }
+        #expect(sealed == 330 && refused == 24)
+    }
+
     @Test func signingKeysStayInTheRuntimeAndSignES256() async throws {
         let probe = try await Probe()
         let publicKey = try P256.Signing.PublicKey(x963Representation: try await probe.generate("signer", kind: 1))
