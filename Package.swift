@@ -156,7 +156,7 @@ let package = Package(
                 "TrubiZoneSecureWorld",
                 "TrubiZoneDaemon",
                 "TrubiZoneManufacturer",
-                "TrubiZoneEAT", "TrubiZoneVerifier", "TrubiZoneChannel", .product(name: "X509", package: "swift-certificates"),
+                "TrubiZoneEAT", "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneWire", .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -202,16 +202,19 @@ let package = Package(
             ],
             path: "Sources/Server/PHR"
         ),
+        // What the PHR trustlet, its app and its server all know (commands, reading kinds, purposes,
+        // routes): compiled into the trustlet too, from Trustlets/Apps/phr/Contract.
+        .target(name: "PHRContract", path: "Trustlets/Apps/phr/Contract"),
         // The wire protocol between the PHR app (and its trustlet) and the server: signed requests, bodies.
         .target(
             name: "PHRProtocol",
-            dependencies: ["TrubiZoneProtocol", "TrubiZoneWire", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["PHRContract", "TrubiZoneProtocol", "TrubiZoneWire", .product(name: "Crypto", package: "swift-crypto")],
             path: "Sources/Server/Protocol"
         ),
         // The server's HTTP face (Hummingbird 2): routes, limits, errors; the logic stays in PHRServer.
         .target(
             name: "PHRServerHTTP",
-            dependencies: ["PHRServer", "PHRProtocol", .product(name: "Hummingbird", package: "hummingbird"),
+            dependencies: ["PHRServer", "PHRProtocol", "PHRContract", .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdTLS", package: "hummingbird"),
                            .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "Logging", package: "swift-log")],
             path: "Sources/Server/HTTP"
@@ -244,7 +247,7 @@ let package = Package(
         .target(
             name: "PHRApp",
             dependencies: [
-                "TrubiZoneClient", "TrubiZoneProtocol", "PHRProtocol",
+                "TrubiZoneClient", "TrubiZoneProtocol", "PHRProtocol", "PHRContract",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -286,6 +289,7 @@ let package = Package(
         .plugin(name: "TrustletBuilder", capability: .buildTool(), path: "Plugins/TrustletBuilder"),
         .target(
             name: "TrubiZoneSampleTrustlets",
+            dependencies: ["TrubiZoneWire"],
             path: "Sources/Host/SampleTrustlets",
             plugins: ["TrustletBuilder"]
         ),
@@ -306,7 +310,7 @@ let package = Package(
                 "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneWire", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneCLISupport", "TrubiZoneTesting",
                 "TrubiZoneSampleTrustlets",
                 "trubizone", "trubizoned", "trubizone-storage-stress", "PHRFHIR", "PHRServer", "PHRProtocol", "PHRServerHTTP", "phr-server",
-                "PHRApp", "PHRAppCommands", "phr", "TrubiZoneAttacks",
+                "PHRApp", "PHRAppCommands", "PHRContract", "phr", "TrubiZoneAttacks",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),

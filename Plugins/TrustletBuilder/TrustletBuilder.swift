@@ -5,7 +5,8 @@ import PackagePlugin
 /// `wasm32-unknown-none-wasm`, so `swift build` and `swift test` build them too.
 ///
 /// Each folder under `Trustlets/Apps`, `Trustlets/Samples`, `Trustlets/Hostile`, `Trustlets/Probes` and `Trustlets/Bench` becomes `<folder>.wasm`, a
-/// resource of the target this plugin is applied to; each app also `<folder>-weakened.wasm`, its
+/// resource of the target this plugin is applied to, with `<folder>.manifest.json` when the folder
+/// has a `manifest.json`; each app also `<folder>-weakened.wasm`, its
 /// test build for the attack suite's negative controls. The recipe is `Trustlets/SDK/build-trustlet.sh`,
 /// the same one `trubizone trustlet build` runs, so both give the same bytes.
 @main
@@ -22,7 +23,7 @@ struct TrustletBuilder: BuildToolPlugin {
             let folder = root.appending(path: group)
             for name in ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted() {
                 let directory = folder.appending(path: name)
-                let sources = swiftFiles(in: directory)
+                let sources = swiftFiles(in: directory) + swiftFiles(in: directory.appending(path: "Contract"))
                 guard !sources.isEmpty else { continue }
                 let output = context.pluginWorkDirectoryURL.appending(path: "trustlets/\(name).wasm")
                 commands.append(.buildCommand(
@@ -31,6 +32,17 @@ struct TrustletBuilder: BuildToolPlugin {
                     arguments: [script.path, swiftc.path, output.path, directory.path, sdk.path],
                     inputFiles: [script] + sdkSources + sources,
                     outputFiles: [output]))
+                // Its manifest, beside its sources: what `phr package`, the tests and the developer's
+                // `trubizone trustlet sign` all sign it with.
+                let manifest = directory.appending(path: "manifest.json")
+                if FileManager.default.fileExists(atPath: manifest.path) {
+                    commands.append(.buildCommand(
+                        displayName: "Copying the manifest of trustlet \(name)",
+                        executable: URL(fileURLWithPath: "/bin/cp"),
+                        arguments: [manifest.path, context.pluginWorkDirectoryURL.appending(path: "trustlets/\(name).manifest.json").path],
+                        inputFiles: [manifest],
+                        outputFiles: [context.pluginWorkDirectoryURL.appending(path: "trustlets/\(name).manifest.json")]))
+                }
                 // Each app's test build, for the attack suite's negative controls (never packaged).
                 guard group == "Apps" else { continue }
                 let weakened = context.pluginWorkDirectoryURL.appending(path: "trustlets/\(name)-weakened.wasm")

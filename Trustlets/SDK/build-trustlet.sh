@@ -8,7 +8,9 @@
 # turned off (TrustletKit's `weakened`). It is never packaged for a phone.
 #
 # TrustletKit is compiled with the wire formats both worlds share (`Wire/` beside it, also the
-# host module TrubiZoneWire), so the trustlet and the server build them from one source.
+# host module TrubiZoneWire), so the trustlet and the server build them from one source. A
+# trustlet's `Contract/` folder (what its app and server know too, a host module of its own) is
+# compiled with its sources.
 #
 # The build is reproducible: the sources are copied into a scratch directory and compiled there
 # with relative paths, because the Swift module hash covers the paths the compiler is given. The
@@ -34,6 +36,8 @@ mkdir "$work/TrustletKit" "$work/trustlet"
 cp "$sdk"/*.swift "$work/TrustletKit/"
 cp "$wire"/*.swift "$work/TrustletKit/"
 cp "$source"/*.swift "$work/trustlet/"
+# What the trustlet shares with its app and server (`Contract/`, also a host module) is its own code too.
+if [ -d "$source/Contract" ]; then cp "$source"/Contract/*.swift "$work/trustlet/"; fi
 cd "$work"
 
 flags="-target wasm32-unknown-none-wasm -enable-experimental-feature Embedded -enable-experimental-feature Extern \

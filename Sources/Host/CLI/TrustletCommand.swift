@@ -38,7 +38,16 @@ struct TrustletCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trustlet",
         abstract: "Build, sign, inspect and install trustlets.",
-        subcommands: [Build.self, Sign.self, Inspect.self, Install.self])
+        subcommands: [Build.self, Sign.self, Inspect.self, Install.self, ABI.self])
+
+    struct ABI: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "abi",
+            abstract: "Print TrustletKit's declarations of the internal API, generated from its one table (HostABI).",
+            discussion: "The output is \(InternalAPIDeclarations.path); a test fails when they differ.")
+
+        func run() { print(InternalAPIDeclarations.render(), terminator: "") }
+    }
 
     struct Build: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -66,8 +75,9 @@ struct TrustletCommand: AsyncParsableCommand {
     struct Sign: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Sign WASM with its manifest into a trustlet package.")
         @Option(name: .long, help: ArgumentHelp("The developer key (PEM).", valueName: "file")) var key: String
-        @Option(name: .long, help: ArgumentHelp("The manifest (JSON: uuid, name, version, capabilities, limits).", valueName: "file"))
-        var manifest: String
+        @Option(name: .long, help: ArgumentHelp("The manifest (JSON: uuid, name, version, capabilities, limits; default: manifest.json beside the wasm).",
+                                                 valueName: "file"))
+        var manifest: String?
         @Argument(help: "The trustlet's wasm.") var wasm: String
         @Option(name: .shortAndLong, help: ArgumentHelp("The package to write (.tzpkg).", valueName: "file")) var output: String
 
@@ -78,6 +88,8 @@ struct TrustletCommand: AsyncParsableCommand {
             } catch {
                 throw fail("cannot read a P-256 private key from \(key); make one with `trubizone keygen`", code: ExitStatus.refused)
             }
+            // `trustlet build DIR` writes DIR/NAME.wasm, beside the manifest.json the sources keep.
+            let manifest = self.manifest ?? URL(fileURLWithPath: wasm).deletingLastPathComponent().appending(path: "manifest.json").path
             let manifestBytes = try readInput(manifest)
             let parsed: TrustletManifest
             do { parsed = try TrustletManifest(decoding: manifestBytes) } catch { throw fail("\(manifest): \(error)", code: ExitStatus.refused) }

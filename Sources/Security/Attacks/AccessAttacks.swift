@@ -200,7 +200,7 @@ enum AccessAttacks {
         defer { phone.shutdown() }
         // Under a UUID of its own: the PHR trustlet's is the genuine developer's, and that refusal
         // (a UUID given to another signer) is the takeover attack's.
-        var manifest = PHRPackage.manifest(version: "2.0.0")
+        var manifest = try PHRPackage.manifest(version: "2.0.0")
         manifest.uuid = "4a0d6f0e-7c1b-4e55-8f3a-5048520000b1"
         let foreign = try TrustletPackage.sign(manifest: manifest, wasm: try PHRPackage.wasm(), key: P256.Signing.PrivateKey())
         var bytes = try PHRPackage.signed(with: lab.stage.developer, version: "2.0.0").bytes
@@ -219,7 +219,7 @@ enum AccessAttacks {
         let phone = try await lab.phone("uuid-takeover", alsoTrusting: [rogue.publicKey], answers: [])
         defer { phone.shutdown() }
         func package(_ uuid: TrustletUUID, name: String, version: String, wasm: String = PHRTrustlet.name, key: P256.Signing.PrivateKey) throws -> TrustletPackage {
-            var manifest = PHRPackage.manifest(version: version)
+            var manifest = try PHRPackage.manifest(version: version)
             (manifest.uuid, manifest.name) = (uuid.description, name)
             return try TrustletPackage.sign(manifest: manifest, wasm: try SampleTrustlets.wasm(wasm), key: key)
         }

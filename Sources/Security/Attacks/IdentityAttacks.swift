@@ -49,7 +49,7 @@ enum IdentityAttacks {
         // A custom section appended: the module still loads and runs, its measurement differs.
         let name = Array("attacker".utf8)
         let section: [UInt8] = [0x00, UInt8(name.count + 1 + 4), UInt8(name.count)] + name + [1, 2, 3, 4]
-        let package = try TrustletPackage.sign(manifest: PHRPackage.manifest(), wasm: lab.stage.package.wasm + section, key: attacker)
+        let package = try TrustletPackage.sign(manifest: try PHRPackage.manifest(), wasm: lab.stage.package.wasm + section, key: attacker)
         let phone = try await lab.phone("modified", developer: attacker.publicKey, package: package, answers: AttackLab.enrollmentAnswers(code: code))
         defer { phone.shutdown() }
         return try await refused("enrollment of a modified PHR trustlet on a genuine device", expecting: .server(403, "attestation-refused")) { try await enroll(lab, phone) }

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTLS
 import Logging
 import NIOCore
+import PHRContract
 import PHRProtocol
 import PHRServer
 
@@ -28,16 +29,16 @@ public enum PHRApplication {
         let routes = Routes(service: service, limiter: challengeLimiter)
 
         router.get("/health") { _, _ in try json(["status": "ok"]) }
-        router.post("/v1/enrollment/challenge") { request, context in await respond { try await routes.challenge(request, context) } }
-        router.post("/v1/enrollment") { request, _ in await respond { try await routes.enroll(request) } }
-        router.post("/v1/sync") { request, context in await respond { try await routes.sync(request, context) } }
-        router.post("/v1/observations") { request, _ in await respond { try await routes.upload(request) } }
-        router.post("/v1/grants") { request, _ in await respond { try await routes.grant(request) } }
-        router.delete("/v1/grants/:grant") { request, context in
+        router.post(RouterPath(PHRRoute.enrollmentChallenge)) { request, context in await respond { try await routes.challenge(request, context) } }
+        router.post(RouterPath(PHRRoute.enrollment)) { request, _ in await respond { try await routes.enroll(request) } }
+        router.post(RouterPath(PHRRoute.sync)) { request, context in await respond { try await routes.sync(request, context) } }
+        router.post(RouterPath(PHRRoute.observations)) { request, _ in await respond { try await routes.upload(request) } }
+        router.post(RouterPath(PHRRoute.grants)) { request, _ in await respond { try await routes.grant(request) } }
+        router.delete(RouterPath(PHRRoute.grantPrefix + ":grant")) { request, context in
             await respond { try await routes.revoke(request, grant: context.parameters.get("grant") ?? "") }
         }
-        router.get("/v1/audit") { request, _ in await respond { try await routes.audit(request) } }
-        router.get("/v1/clock") { request, _ in await respond { try await routes.clock(request) } }
+        router.get(RouterPath(PHRRoute.audit)) { request, _ in await respond { try await routes.audit(request) } }
+        router.get(RouterPath(PHRRoute.clock)) { request, _ in await respond { try await routes.clock(request) } }
         router.get("/v1/shared") { request, _ in await respond { try await routes.shared(request) } }
         router.get("/v1/shared/:type/:id") { request, context in
             await respond { try await routes.read(request, type: context.parameters.get("type") ?? "", id: context.parameters.get("id") ?? "") }

@@ -1,4 +1,5 @@
 import Foundation
+import PHRContract
 
 /// The JSON bodies of the PHR protocol. Binary values are hex (keys, nonces, proofs) or base64
 /// (attestation tokens); times are Unix seconds.
@@ -26,21 +27,21 @@ import Foundation
 /// - Errors: a status and `ErrorBody`.
 public enum PHRMessage {
     /// The purpose of sealed sync pages.
-    public static let syncPurpose = "phr-sync"
+    public static let syncPurpose = PHRPurpose.sync
     /// Readings sealed to the server.
-    public static let uploadPurpose = "phr-upload"
+    public static let uploadPurpose = PHRPurpose.upload
     /// Upload receipts sealed to the device.
-    public static let receiptPurpose = "phr-receipt"
+    public static let receiptPurpose = PHRPurpose.receipt
     /// Grant receipts sealed to the device.
-    public static let grantReceiptPurpose = "phr-grant-receipt"
+    public static let grantReceiptPurpose = PHRPurpose.grantReceipt
     /// Revocation receipts sealed to the device.
-    public static let revokeReceiptPurpose = "phr-revoke-receipt"
+    public static let revokeReceiptPurpose = PHRPurpose.revokeReceipt
     /// Grants sealed to the server.
-    public static let grantPurpose = "phr-grant"
+    public static let grantPurpose = PHRPurpose.grant
     /// The patient's audit trail sealed to the device.
-    public static let auditPurpose = "phr-audit"
+    public static let auditPurpose = PHRPurpose.audit
     /// The server's time, sealed to the device.
-    public static let clockPurpose = "phr-clock"
+    public static let clockPurpose = PHRPurpose.clock
     /// The most a request body may hold.
     public static let maxBodySize = 256 << 10
     /// Every sync page is padded to this bucket, so that a page's size says nothing about the

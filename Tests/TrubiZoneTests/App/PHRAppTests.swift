@@ -1,6 +1,7 @@
 import Foundation
 import PHRApp
 import PHRAppCommands
+import PHRContract
 import PHRProtocol
 import PHRServer
 import Synchronization
@@ -167,6 +168,10 @@ import TrubiZoneTesting
         var released: [AttackerView.Source] = []
         let status = try await stranger.status()
         released.append(.init(name: "status", bytes: Array(try JSONEncoder().encode(status))))
+        // Its fields are PHRContract's, on the trustlet's side and the app's.
+        let rawStatus = try await stranger.call(.status, [.output(capacity: 1024)]).bytes(0) ?? []
+        #expect((try JSONSerialization.jsonObject(with: Data(rawStatus)) as? [String: Any]).map { Set($0.keys) } == Set(PHRStatusField.all))
+        #expect((try JSONSerialization.jsonObject(with: JSONEncoder().encode(status)) as? [String: Any]).map { Set($0.keys) } == Set(PHRStatusField.all))
         for query in [PHRDevice.Query(), PHRDevice.Query(type: "Observation", limit: 1000), PHRDevice.Query(category: "laboratory"),
                       PHRDevice.Query(type: "Patient"), PHRDevice.Query(since: "2000-01-01", until: "2100-01-01", offset: 3, limit: 7)] {
             let result = try await stranger.query(query)

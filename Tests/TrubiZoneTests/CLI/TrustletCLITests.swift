@@ -36,15 +36,25 @@ import TrubiZoneTesting
         // ...and the same bytes as `swift build` made with the plugin, from another folder.
         #expect(Array(a) == (try SampleTrustlets.wasm("hello")), "the CLI and the build plugin disagree")
 
-        let manifest = """
-            {"uuid": "\(Samples.hello)", "name": "hello", "version": "1.0.0", "capabilities": ["storage"]}
-            """
-        _ = FileManager.default.createFile(atPath: work.appending("manifest.json"), contents: Data(manifest.utf8))
+        // Signed with the manifest beside the sources, named...
         let signed = try runProcess(tool, ["trustlet", "sign", "--key", work.appending("keys/developer-key.pem"),
-                                           "--manifest", work.appending("manifest.json"), work.appending("a.wasm"), "-o", work.appending("hello.tzpkg")])
+                                           "--manifest", source + "/manifest.json", work.appending("a.wasm"), "-o", work.appending("hello.tzpkg")])
         #expect(signed.status == 0, "\(signed.stderr)")
+        // ...or found beside the wasm, where `trustlet build DIR` writes it: the same package.
+        try FileManager.default.createDirectory(atPath: work.appending("hello"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: source + "/manifest.json", toPath: work.appending("hello/manifest.json"))
+        try FileManager.default.copyItem(atPath: work.appending("a.wasm"), toPath: work.appending("hello/hello.wasm"))
+        let besides = try runProcess(tool, ["trustlet", "sign", "--key", work.appending("keys/developer-key.pem"), work.appending("hello/hello.wasm"),
+                                            "-o", work.appending("beside.tzpkg")])
+        #expect(besides.status == 0, "\(besides.stderr)")
+        let noManifest = try runProcess(tool, ["trustlet", "sign", "--key", work.appending("keys/developer-key.pem"), work.appending("a.wasm"),
+                                               "-o", work.appending("none.tzpkg")])
+        #expect(noManifest.status == 64 && noManifest.stderr.contains("manifest.json"), "\(noManifest.stderr)")
         let inspected = try runProcess(tool, ["trustlet", "inspect", work.appending("hello.tzpkg"), "--json"])
         let info = try JSONSerialization.jsonObject(with: Data(inspected.stdout.utf8)) as? [String: Any]
+        let besideInfo = try JSONSerialization.jsonObject(with: Data(try runProcess(tool, ["trustlet", "inspect", work.appending("beside.tzpkg"), "--json"]).stdout.utf8)) as? [String: Any]
+        #expect(info?["uuid"] as? String == Samples.hello.description && besideInfo?["uuid"] as? String == Samples.hello.description)
+        #expect(info?["capabilities"] as? [String] == ["storage", "counters", "log"])
         #expect(info?["measurement"] as? String == Hex.encode(SHA256.hash(data: a)))
         let keys = try JSONSerialization.jsonObject(with: Data(keygen.stdout.utf8)) as? [String: Any]
         #expect(info?["signerID"] as? String == keys?["signerID"] as? String)
@@ -94,8 +104,7 @@ extension TrustletCLITests {
         let developer = P256.Signing.PrivateKey()
         try developer.publicKey.pemRepresentation.write(toFile: work.appending("developer.pub.pem"), atomically: true, encoding: .utf8)
         try FileManager.default.createDirectory(atPath: work.appending("trustlets"), withIntermediateDirectories: true)
-        let manifest = TrustletManifest(uuid: Samples.vault.description, name: "vault", version: "1.0.0",
-                                        capabilities: ["storage", "crypto", "random", "counters", "ui"])
+        let manifest = try TrustletManifest(decoding: SampleTrustlets.manifest("vault"))
         let vault = try TrustletPackage.sign(manifest: manifest, wasm: SampleTrustlets.wasm("vault"), key: developer)
         _ = FileManager.default.createFile(atPath: work.appending("trustlets/vault.tzpkg"), contents: Data(vault.bytes))
         try "# the user at the device\npin 8642\npin 8642\npin 8642\n".write(toFile: work.appending("user.script"), atomically: true, encoding: .utf8)

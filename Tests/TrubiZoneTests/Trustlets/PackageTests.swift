@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PHRApp
 import Testing
 import TrubiZoneClient
 import TrubiZoneProtocol
@@ -24,6 +25,16 @@ import TrubiZoneTesting
     func world(_ device: EmulatedDevice, trusting keys: [P256.Signing.PublicKey]? = nil) throws -> SecureWorld {
         try SecureWorld.emulated(stateDirectory: device.stateDirectory, reeDirectory: device.reeDirectory, durable: false,
                                  trustPolicy: TrustPolicy(trustedSigners: keys ?? [developer.publicKey]))
+    }
+
+    /// Each trustlet's manifest lives once, beside its sources; what the code and the tests call
+    /// the trustlet is what it says.
+    @Test func theManifestsBesideTheSourcesNameTheirTrustlets() throws {
+        for (folder, uuid) in [("hello", Samples.hello), ("vault", Samples.vault), (PHRTrustlet.name, PHRTrustlet.uuid)] {
+            let manifest = try TrustletManifest(decoding: SampleTrustlets.manifest(folder))
+            #expect(manifest.name == folder && manifest.uuid == uuid.description, "\(folder)/manifest.json")
+            #expect(try manifest.validated().uuid == uuid)
+        }
     }
 
     @Test func aSignedPackageInstallsMeasuredAndRuns() async throws {

@@ -13,7 +13,8 @@ import TrustletKit
 /// grants are sealed to the server's channel key, learnt at enrollment and authenticated with the
 /// enrollment code, so the normal world relays ciphertext only.
 ///
-/// Commands (parameters in GP slot order; "in"/"out" are memrefs, "value" value parameters):
+/// Commands (`PHRCommand`, in Contract/, shared with the app; parameters in GP slot order; "in"/"out"
+/// are memrefs, "value" value parameters):
 ///
 ///   0  status          out: JSON {pin, locked, wrongPINs, attemptsLeft, waitSeconds, unlocked,
 ///                      enrolled, device, records, cursor, pendingUploads, auditEntries}
@@ -78,25 +79,26 @@ struct PHR: Trustlet {
     init() throws(TrustletError) {}
 
     mutating func invoke(command: UInt32, parameters p: inout Parameters) throws(TrustletError) {
+        guard let command = PHRCommand(rawValue: command) else { throw .notSupported }
         switch command {
-        case 0:
+        case .status:
             try p.expect(.memrefOutput)
             try p.setBytes(0, try status().serialized())
-        case 1:
+        case .setPIN:
             try p.expect()
             guard !(try PatientPIN.lock.isSet()) else { throw .badState }
             try PatientPIN.choose()
             try AuditChain.append("pin-set", detail: "")
-        case 2:
+        case .unlock:
             try p.expect()
             try unlock()
-        case 3:
+        case .enrollBegin:
             try p.expect(.memrefInput, .memrefOutput)
             try requireUnlocked()
             let begun = try Enrollment.begin(challenge: try p.bytes(0))
             pendingEnrollment = (begun.nonce, begun.proofKey, try TrustedTime.monotonicNanoseconds() + Self.enrollmentNanoseconds)
             try p.setBytes(1, begun.body)
-        case 4:
+        case .enrollFinish:
             try p.expect(.memrefInput)
             try requireUnlocked()
             guard let pending = pendingEnrollment else { throw .badState }
@@ -108,36 +110,36 @@ struct PHR: Trustlet {
             // answer may still follow (guessing the code's 256-bit HMAC key online is hopeless).
             try Enrollment.finish(answer: try p.bytes(0), nonce: pending.nonce, proofKey: pending.proofKey)
             pendingEnrollment = nil
-        case 5:
+        case .syncRequest:
             try p.expect(.memrefOutput, .memrefOutput)
             let request = try Sync.request()
             pendingSync = request.nonce
             try p.setBytes(0, request.head)
             try p.setBytes(1, request.body)
-        case 6:
+        case .syncPage:
             try p.expect(.memrefInput, .valueOutput)
             guard let nonce = pendingSync ?? Self.anyRequest else { throw .security }
             let outcome = try Sync.receive(page: try p.bytes(0), answering: nonce)
             pendingSync = nil
             try p.setValue(1, a: UInt32(truncatingIfNeeded: outcome.stored), b: outcome.more ? 1 : 0)
-        case 7:
+        case .query:
             try p.expect(.memrefInput, .memrefOutput)
             try p.setBytes(1, try ReleasePolicy.query(try p.bytes(0)).serialized())
-        case 8:
+        case .show:
             try p.expect(.valueInput)
             try requireUnlocked()
             try RecordViews.show(number: Int(try p.value(0).a))
-        case 9:
+        case .summary:
             try p.expect(.valueOutput)
             try requireUnlocked()
             try p.setValue(0, a: UInt32(truncatingIfNeeded: try RecordViews.summary()))
-        case 10:
+        case .release:
             try p.expect(.valueInput, .memrefOutput)
             try requireUnlocked()
             let number = Int(try p.value(0).a)
             let record = try ReleasePolicy.release(number: number)
             try p.setBytes(1, record)
-        case 11:
+        case .addReading:
             // The `trustedInput` negative control takes a value passed in as a third parameter.
             var injected: String? = nil
             if weakened("trustedInput"), p.type(2) == .memrefInput { injected = String(decoding: try p.bytes(2), as: UTF8.self) } else {
@@ -146,19 +148,19 @@ struct PHR: Trustlet {
             try requireUnlocked()
             guard let kind = Readings.Kind(rawValue: try p.value(0).a) else { throw .badParameters }
             try p.setValue(1, a: UInt32(truncatingIfNeeded: try Readings.add(kind, injected: injected)))
-        case 12:
+        case .uploadRequest:
             try p.expect(.memrefOutput, .memrefOutput, .valueOutput)
             let request = try Readings.uploadRequest()
             pendingUpload = request.pending
             try p.setValue(2, a: UInt32(truncatingIfNeeded: request.queued))
             try p.setBytes(0, request.head)
             try p.setBytes(1, request.body)
-        case 13:
+        case .uploadDone:
             try p.expect(.memrefInput)
             guard let pending = pendingUpload else { throw .security }
             try Readings.uploaded(receipt: try p.bytes(0), answering: pending)
             pendingUpload = nil
-        case 14:
+        case .share:
             try p.expect(.memrefInput, .memrefOutput, .memrefOutput, .memrefInput)
             try requireUnlocked()
             // No clock asked for (command 22) yet: ask for it first.
@@ -168,46 +170,44 @@ struct PHR: Trustlet {
             pendingGrant = request.pending
             try p.setBytes(1, request.head)
             try p.setBytes(2, request.body)
-        case 15:
+        case .revoke:
             try p.expect(.memrefInput, .memrefOutput)
             try requireUnlocked()
             let request = try Sharing.revoke(grant: try p.bytes(0))
             pendingRevoke = request.pending
             try p.setBytes(1, request.head)
-        case 16:
+        case .auditRequest:
             try p.expect(.memrefOutput)
             let request = try ServerAudit.request()
             pendingAudit = request.nonce
             try p.setBytes(0, request.head)
-        case 17:
+        case .serverAudit:
             try p.expect(.memrefInput, .memrefOutput)
             guard let nonce = pendingAudit ?? Self.anyRequest else { throw .security }
             try p.setBytes(1, try ServerAudit.open(try p.bytes(0), answering: nonce).serialized())
             pendingAudit = nil
-        case 18:
+        case .localAudit:
             try p.expect(.memrefOutput)
             try p.setBytes(0, try AuditChain.released().serialized())
-        case 19:
+        case .reset:
             try p.expect()
             try Reset.run()
             unlockedUntil = 0
-        case 20:
+        case .shareDone:
             try p.expect(.memrefInput, .memrefOutput)
             guard let pending = pendingGrant else { throw .security }
             try release(try Sharing.granted(receipt: try p.bytes(0), answering: pending), into: p, at: 1)
             pendingGrant = nil
-        case 21:
+        case .revokeDone:
             try p.expect(.memrefInput, .memrefOutput)
             guard let pending = pendingRevoke else { throw .security }
             try release(try Sharing.revoked(receipt: try p.bytes(0), answering: pending), into: p, at: 1)
             pendingRevoke = nil
-        case 22:
+        case .clockRequest:
             try p.expect(.memrefOutput)
             let request = try Sharing.clockRequest()
             pendingClock = request.pending
             try p.setBytes(0, request.head)
-        default:
-            throw .notSupported
         }
     }
 

@@ -6,13 +6,11 @@ import TrustletKit
 /// its sequence number, so a lost answer means a retry, which the server recognises.
 enum Readings {
     static let queueObject = Bytes.utf8("queue")
-    static let purpose = "phr-upload"
-    static let receiptPurpose = "phr-receipt"
+    static let purpose = PHRPurpose.upload
+    static let receiptPurpose = PHRPurpose.receipt
     static let maxQueued = 100
 
-    enum Kind: UInt32 {
-        case bloodPressure = 1, weight = 2, glucose = 3
-    }
+    typealias Kind = PHRReadingKind
 
     struct Queued {
         var sequence: UInt64
@@ -83,7 +81,7 @@ enum Readings {
         guard let next = queue.first else { throw .itemNotFound }
         let payload = Bytes.utf8("{\"sequence\":" + Bytes.decimal(next.sequence) + ",\"observation\":") + next.observation + [0x7D]
         let body = try Channel.seal(payload, key: Enrollment.hpkeKey, to: state.serverKey, purpose: purpose, sequence: next.sequence)
-        let signed = try SignedRequest.make("POST", "/v1/observations", body: body, contentType: "application/octet-stream", state: state)
+        let signed = try SignedRequest.make("POST", PHRRoute.observations, body: body, contentType: "application/octet-stream", state: state)
         return (signed.head, body, queue.count, Pending(nonce: signed.nonce, sequence: next.sequence))
     }
 

@@ -6,10 +6,10 @@ import TrustletKit
 /// only when the server's receipt, authenticated by its channel key and answering this request,
 /// says so: the normal world's word is never enough.
 enum Sharing {
-    static let purpose = "phr-grant"
-    static let grantReceiptPurpose = "phr-grant-receipt"
-    static let revokeReceiptPurpose = "phr-revoke-receipt"
-    static let clockPurpose = "phr-clock"
+    static let purpose = PHRPurpose.grant
+    static let grantReceiptPurpose = PHRPurpose.grantReceipt
+    static let revokeReceiptPurpose = PHRPurpose.revokeReceipt
+    static let clockPurpose = PHRPurpose.clock
     /// How long a clock answer may take to arrive and be used, on the secure world's own clock.
     static let clockLifetime: UInt64 = 120
     /// How long the patient may take at the prompt: the server takes a grant whose clock is at most
@@ -25,7 +25,7 @@ enum Sharing {
     /// A signed request for the server's time: a grant's prompt is dated from the answer, since the
     /// phone's clock is the normal world's.
     static func clockRequest() throws(TrustletError) -> (head: [UInt8], pending: PendingClock) {
-        let signed = try SignedRequest.make("GET", "/v1/clock", body: [], contentType: nil, state: try DeviceState.enrolled())
+        let signed = try SignedRequest.make("GET", PHRRoute.clock, body: [], contentType: nil, state: try DeviceState.enrolled())
         return (signed.head, PendingClock(nonce: signed.nonce, askedAt: try TrustedTime.monotonicNanoseconds()))
     }
 
@@ -98,7 +98,7 @@ enum Sharing {
             JSONMember("expiresAt", .integer(Int64(expires))), JSONMember("hours", .integer(hours)), JSONMember("clock", .integer(time.served)),
         ]).serialized()
         let body = try Channel.seal(payload, key: Enrollment.hpkeKey, to: state.serverKey, purpose: purpose, sequence: try TrustedTime.wallClockSeconds())
-        let signed = try SignedRequest.make("POST", "/v1/grants", body: body, contentType: "application/octet-stream", state: state)
+        let signed = try SignedRequest.make("POST", PHRRoute.grants, body: body, contentType: "application/octet-stream", state: state)
         try AuditChain.append("share-confirmed", detail: detail)
         return (signed.head, body, PendingGrant(nonce: signed.nonce, detail: detail))
     }
@@ -147,7 +147,7 @@ enum Sharing {
             throw .cancel
         }
         try AuditChain.append("revoke-confirmed", detail: id)
-        let signed = try SignedRequest.make("DELETE", "/v1/grants/" + id, body: [], contentType: nil, state: state)
+        let signed = try SignedRequest.make("DELETE", PHRRoute.grantPrefix + id, body: [], contentType: nil, state: state)
         return (signed.head, PendingRevoke(nonce: signed.nonce, grant: id))
     }
 }
@@ -155,10 +155,10 @@ enum Sharing {
 /// The server's audit trail for this patient, sealed to this trustlet: checked here, shown on the
 /// trusted UI, and released to the normal world without subjects or actors' identities.
 enum ServerAudit {
-    static let purpose = "phr-audit"
+    static let purpose = PHRPurpose.audit
 
     static func request() throws(TrustletError) -> (head: [UInt8], nonce: String) {
-        try SignedRequest.make("GET", "/v1/audit", body: [], contentType: nil, state: try DeviceState.enrolled())
+        try SignedRequest.make("GET", PHRRoute.audit, body: [], contentType: nil, state: try DeviceState.enrolled())
     }
 
     /// Each entry's hash is the server's: SHA-256 of (u16 length ‖ UTF-8) for sequence, the time's

@@ -12,7 +12,7 @@ import TrustletKit
 /// index does not use it, the pages to sweep), so that no stop, however often, leaves sealed
 /// objects that fill the trustlet's quota and outlive a reset.
 enum Sync {
-    static let purpose = "phr-sync"
+    static let purpose = PHRPurpose.sync
     static let pageLimit: Int64 = 100
 
     static func request() throws(TrustletError) -> (head: [UInt8], body: [UInt8], nonce: String) {
@@ -20,7 +20,7 @@ enum Sync {
         var members = [JSONMember("limit", .integer(pageLimit))]
         if !state.cursor.isEmpty { members.insert(JSONMember("cursor", .string(state.cursor)), at: 0) }
         let body = JSON.object(members).serialized()
-        let signed = try SignedRequest.make("POST", "/v1/sync", body: body, contentType: "application/json", state: state)
+        let signed = try SignedRequest.make("POST", PHRRoute.sync, body: body, contentType: "application/json", state: state)
         return (signed.head, body, signed.nonce)
     }
 

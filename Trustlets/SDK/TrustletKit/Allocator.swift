@@ -147,7 +147,7 @@ public func memcmp(_ lhs: UnsafeRawPointer, _ rhs: UnsafeRawPointer, _ count: In
 public func arc4random_buf(_ buffer: UnsafeMutableRawPointer, _ count: Int) {
     // The stdlib cannot be told of a failure here: without randomness the call traps (ending the
     // session) rather than hand out zeros.
-    if tz_random(buffer, Int32(count)) != 0 { fatalError("no randomness: the trustlet needs the random capability") }
+    if tz_random(buffer: buffer, bufferLength: Int32(count)) != 0 { fatalError("no randomness: the trustlet needs the random capability") }
 }
 
 /// This trustlet's linear memory, as the runtime granted it.

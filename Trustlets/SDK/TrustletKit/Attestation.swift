@@ -2,11 +2,6 @@
 // naming the runtime and this trustlet (measurement, signer, version) and binding runtime-held
 // keys of this trustlet, for a verifier that sent a nonce.
 
-@_extern(wasm, module: "tz", name: "attest") @_extern(c)
-func tz_attest(_ nonce: UnsafeRawPointer?, _ nonceLength: Int32, _ signingKey: UnsafeRawPointer?, _ signingKeyLength: Int32,
-               _ hpkeKey: UnsafeRawPointer?, _ hpkeKeyLength: Int32,
-               _ token: UnsafeMutableRawPointer?, _ capacity: Int32, _ length: UnsafeMutablePointer<UInt32>?) -> UInt32
-
 public enum Attestation {
     /// An attestation token (EAT with PSA claims, COSE_Sign1 ES256, the device certificate in
     /// `x5chain`).
@@ -18,7 +13,8 @@ public enum Attestation {
         try withBytes(nonce) { n, nl throws(TrustletError) in
             try withBytes(signingKey?.id ?? []) { s, sl throws(TrustletError) in
                 try withBytes(hpkeKey?.id ?? []) { h, hl throws(TrustletError) in
-                    try variableOutput(initial: 2048) { tz_attest(n, nl, s, sl, h, hl, $0, $1, $2) }
+                    try variableOutput(initial: 2048) { tz_attest(nonce: n, nonceLength: nl, signingKey: s, signingKeyLength: sl, hpkeKey: h, hpkeKeyLength: hl,
+                                                                token: $0, tokenCapacity: $1, tokenLength: $2) }
                 }
             }
         }

@@ -3,18 +3,6 @@
 // key stays in the runtime: sealing and opening go through the internal API's HPKE Auth-mode
 // calls, so a message opens only if it came from the key the trustlet expects.
 
-@_extern(wasm, module: "tz", name: "hpke_seal_auth") @_extern(c)
-func tz_hpke_seal_auth(_ id: UnsafeRawPointer?, _ idLength: Int32, _ recipient: UnsafeRawPointer?, _ recipientLength: Int32,
-                       _ info: UnsafeRawPointer?, _ infoLength: Int32, _ aad: UnsafeRawPointer?, _ aadLength: Int32,
-                       _ plaintext: UnsafeRawPointer?, _ plaintextLength: Int32,
-                       _ output: UnsafeMutableRawPointer?, _ capacity: Int32, _ length: UnsafeMutablePointer<UInt32>?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "hpke_open_auth") @_extern(c)
-func tz_hpke_open_auth(_ id: UnsafeRawPointer?, _ idLength: Int32, _ sender: UnsafeRawPointer?, _ senderLength: Int32,
-                       _ info: UnsafeRawPointer?, _ infoLength: Int32, _ aad: UnsafeRawPointer?, _ aadLength: Int32,
-                       _ message: UnsafeRawPointer?, _ messageLength: Int32,
-                       _ output: UnsafeMutableRawPointer?, _ capacity: Int32, _ length: UnsafeMutablePointer<UInt32>?) -> UInt32
-
 /// Messages to and from this trustlet's server, authenticated by the sender's long-term key.
 public enum Channel {
     /// Opens a message sent to `key` (an HPKE runtime key of this trustlet) by the holder of
@@ -124,7 +112,8 @@ struct RuntimeChannelCrypto: ChannelCrypto {
                     try withBytes(info) { f, fl throws(TrustletError) in
                         try withBytes(aad) { a, al throws(TrustletError) in
                             try withBytes(plaintext) { p, pl throws(TrustletError) in
-                                try variableOutput(initial: plaintext.count + 81) { tz_hpke_seal_auth(i, il, r, rl, f, fl, a, al, p, pl, $0, $1, $2) }
+                                try variableOutput(initial: plaintext.count + 81) { tz_hpke_seal_auth(id: i, idLength: il, recipient: r, recipientLength: rl, info: f, infoLength: fl, aad: a, aadLength: al,
+                                                      plaintext: p, plaintextLength: pl, output: $0, outputCapacity: $1, outputLength: $2) }
                             }
                         }
                     }
@@ -140,7 +129,8 @@ struct RuntimeChannelCrypto: ChannelCrypto {
                     try withBytes(info) { f, fl throws(TrustletError) in
                         try withBytes(aad) { a, al throws(TrustletError) in
                             try withBytes(sealed) { m, ml throws(TrustletError) in
-                                try variableOutput(initial: sealed.count) { tz_hpke_open_auth(i, il, s, sl, f, fl, a, al, m, ml, $0, $1, $2) }
+                                try variableOutput(initial: sealed.count) { tz_hpke_open_auth(id: i, idLength: il, sender: s, senderLength: sl, info: f, infoLength: fl, aad: a, aadLength: al,
+                                                      message: m, messageLength: ml, output: $0, outputCapacity: $1, outputLength: $2) }
                             }
                         }
                     }

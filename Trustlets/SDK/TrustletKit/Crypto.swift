@@ -1,56 +1,13 @@
 // The crypto and keys groups of the internal API: MACs and key derivation over the trustlet's own
 // bytes, and keys the runtime generates and holds, which never enter the trustlet's memory.
 
-@_extern(wasm, module: "tz", name: "hmac_sha256") @_extern(c)
-func tz_hmac_sha256(_ key: UnsafeRawPointer?, _ keyLength: Int32, _ data: UnsafeRawPointer?, _ dataLength: Int32,
-                    _ mac: UnsafeMutableRawPointer?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "hkdf_sha256") @_extern(c)
-func tz_hkdf_sha256(_ ikm: UnsafeRawPointer?, _ ikmLength: Int32, _ salt: UnsafeRawPointer?, _ saltLength: Int32,
-                    _ info: UnsafeRawPointer?, _ infoLength: Int32, _ output: UnsafeMutableRawPointer?, _ outputLength: Int32) -> UInt32
-
-@_extern(wasm, module: "tz", name: "hpke_seal") @_extern(c)
-func tz_hpke_seal(_ recipient: UnsafeRawPointer?, _ recipientLength: Int32, _ info: UnsafeRawPointer?, _ infoLength: Int32,
-                  _ aad: UnsafeRawPointer?, _ aadLength: Int32, _ plaintext: UnsafeRawPointer?, _ plaintextLength: Int32,
-                  _ output: UnsafeMutableRawPointer?, _ capacity: Int32, _ length: UnsafeMutablePointer<UInt32>?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "key_generate") @_extern(c)
-func tz_key_generate(_ kind: UInt32, _ id: UnsafeRawPointer?, _ idLength: Int32,
-                     _ publicKey: UnsafeMutableRawPointer?, _ capacity: Int32, _ length: UnsafeMutablePointer<UInt32>?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "key_public") @_extern(c)
-func tz_key_public(_ id: UnsafeRawPointer?, _ idLength: Int32,
-                   _ publicKey: UnsafeMutableRawPointer?, _ capacity: Int32, _ length: UnsafeMutablePointer<UInt32>?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "key_sign") @_extern(c)
-func tz_key_sign(_ id: UnsafeRawPointer?, _ idLength: Int32, _ data: UnsafeRawPointer?, _ dataLength: Int32,
-                 _ signature: UnsafeMutableRawPointer?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "key_delete") @_extern(c)
-func tz_key_delete(_ id: UnsafeRawPointer?, _ idLength: Int32) -> UInt32
-
-@_extern(wasm, module: "tz", name: "aead_seal") @_extern(c)
-func tz_aead_seal(_ id: UnsafeRawPointer?, _ idLength: Int32, _ aad: UnsafeRawPointer?, _ aadLength: Int32,
-                  _ input: UnsafeRawPointer?, _ inputLength: Int32,
-                  _ output: UnsafeMutableRawPointer?, _ capacity: Int32, _ length: UnsafeMutablePointer<UInt32>?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "aead_open") @_extern(c)
-func tz_aead_open(_ id: UnsafeRawPointer?, _ idLength: Int32, _ aad: UnsafeRawPointer?, _ aadLength: Int32,
-                  _ input: UnsafeRawPointer?, _ inputLength: Int32,
-                  _ output: UnsafeMutableRawPointer?, _ capacity: Int32, _ length: UnsafeMutablePointer<UInt32>?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "hpke_open") @_extern(c)
-func tz_hpke_open(_ id: UnsafeRawPointer?, _ idLength: Int32, _ info: UnsafeRawPointer?, _ infoLength: Int32,
-                  _ aad: UnsafeRawPointer?, _ aadLength: Int32, _ message: UnsafeRawPointer?, _ messageLength: Int32,
-                  _ output: UnsafeMutableRawPointer?, _ capacity: Int32, _ length: UnsafeMutablePointer<UInt32>?) -> UInt32
-
 /// MACs and key derivation, computed by the runtime.
 public enum Crypto {
     /// HMAC-SHA256 of `data` under `key`.
     public static func hmacSHA256(key: [UInt8], data: [UInt8]) throws(TrustletError) -> [UInt8] {
         var mac = [UInt8](repeating: 0, count: 32)
         let code = withBytes(key) { k, kl in
-            withBytes(data) { d, dl in mac.withUnsafeMutableBytes { tz_hmac_sha256(k, kl, d, dl, $0.baseAddress) } }
+            withBytes(data) { d, dl in mac.withUnsafeMutableBytes { tz_hmac_sha256(key: k, keyLength: kl, data: d, dataLength: dl, mac: $0.baseAddress) } }
         }
         try TrustletError.check(code)
         return mac
@@ -61,7 +18,7 @@ public enum Crypto {
         var output = [UInt8](repeating: 0, count: count)
         let code = withBytes(ikm) { i, il in
             withBytes(salt) { s, sl in
-                withBytes(info) { f, fl in output.withUnsafeMutableBytes { tz_hkdf_sha256(i, il, s, sl, f, fl, $0.baseAddress, Int32(count)) } }
+                withBytes(info) { f, fl in output.withUnsafeMutableBytes { tz_hkdf_sha256(ikm: i, ikmLength: il, salt: s, saltLength: sl, info: f, infoLength: fl, output: $0.baseAddress, outputLength: Int32(count)) } }
             }
         }
         try TrustletError.check(code)
@@ -90,7 +47,8 @@ public enum HPKE {
             try withBytes(info) { f, fl throws(TrustletError) in
                 try withBytes(aad) { a, al throws(TrustletError) in
                     try withBytes(plaintext) { p, pl throws(TrustletError) in
-                        try variableOutput(initial: plaintext.count + 81) { tz_hpke_seal(r, rl, f, fl, a, al, p, pl, $0, $1, $2) }
+                        try variableOutput(initial: plaintext.count + 81) { tz_hpke_seal(recipient: r, recipientLength: rl, info: f, infoLength: fl, aad: a, aadLength: al, plaintext: p, plaintextLength: pl,
+                                     output: $0, outputCapacity: $1, outputLength: $2) }
                     }
                 }
             }
@@ -120,21 +78,21 @@ public struct RuntimeKey {
     /// - Throws: `accessConflict` if the ID is taken.
     public static func generate(_ kind: Kind, id: [UInt8]) throws(TrustletError) -> (key: RuntimeKey, publicKey: [UInt8]) {
         let publicKey = try withBytes(id) { i, il throws(TrustletError) in
-            try variableOutput(initial: 65) { tz_key_generate(kind.rawValue, i, il, $0, $1, $2) }
+            try variableOutput(initial: 65) { tz_key_generate(kind: kind.rawValue, id: i, idLength: il, publicKey: $0, publicKeyCapacity: $1, publicKeyLength: $2) }
         }
         return (RuntimeKey(id: id), publicKey)
     }
 
     /// The public key, SEC1 uncompressed (65 bytes); empty for an AEAD key.
     public func publicKey() throws(TrustletError) -> [UInt8] {
-        try withBytes(id) { i, il throws(TrustletError) in try variableOutput(initial: 65) { tz_key_public(i, il, $0, $1, $2) } }
+        try withBytes(id) { i, il throws(TrustletError) in try variableOutput(initial: 65) { tz_key_public(id: i, idLength: il, publicKey: $0, publicKeyCapacity: $1, publicKeyLength: $2) } }
     }
 
     /// An ES256 signature, raw r ‖ s (64 bytes).
     public func sign(_ data: [UInt8]) throws(TrustletError) -> [UInt8] {
         var signature = [UInt8](repeating: 0, count: 64)
         let code = withBytes(id) { i, il in
-            withBytes(data) { d, dl in signature.withUnsafeMutableBytes { tz_key_sign(i, il, d, dl, $0.baseAddress) } }
+            withBytes(data) { d, dl in signature.withUnsafeMutableBytes { tz_key_sign(id: i, idLength: il, data: d, dataLength: dl, signature: $0.baseAddress) } }
         }
         try TrustletError.check(code)
         return signature
@@ -156,7 +114,8 @@ public struct RuntimeKey {
             try withBytes(info) { f, fl throws(TrustletError) in
                 try withBytes(aad) { a, al throws(TrustletError) in
                     try withBytes(message) { m, ml throws(TrustletError) in
-                        try variableOutput(initial: message.count) { tz_hpke_open(i, il, f, fl, a, al, m, ml, $0, $1, $2) }
+                        try variableOutput(initial: message.count) { tz_hpke_open(id: i, idLength: il, info: f, infoLength: fl, aad: a, aadLength: al, message: m, messageLength: ml,
+                                     output: $0, outputCapacity: $1, outputLength: $2) }
                     }
                 }
             }
@@ -164,7 +123,7 @@ public struct RuntimeKey {
     }
 
     public func delete() throws(TrustletError) {
-        try TrustletError.check(withBytes(id) { tz_key_delete($0, $1) })
+        try TrustletError.check(withBytes(id) { tz_key_delete(id: $0, idLength: $1) })
     }
 
     private typealias AEADCall = (UnsafeRawPointer?, Int32, UnsafeRawPointer?, Int32, UnsafeRawPointer?, Int32,

@@ -1,33 +1,14 @@
-// The internal API: functions the runtime gives a trustlet (wasm module "tz"). Every pointer and
-// length is checked by the runtime against this trustlet's memory; a bad one ends the session.
-
-@_extern(wasm, module: "tz", name: "log") @_extern(c)
-func tz_log(_ message: UnsafeRawPointer?, _ length: Int32)
-
-@_extern(wasm, module: "tz", name: "random") @_extern(c)
-func tz_random(_ buffer: UnsafeMutableRawPointer?, _ length: Int32) -> UInt32
-
-@_extern(wasm, module: "tz", name: "sha256") @_extern(c)
-func tz_sha256(_ data: UnsafeRawPointer?, _ length: Int32, _ digest: UnsafeMutableRawPointer?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "storage_write") @_extern(c)
-func tz_storage_write(_ id: UnsafeRawPointer?, _ idLength: Int32, _ data: UnsafeRawPointer?, _ dataLength: Int32) -> UInt32
-
-@_extern(wasm, module: "tz", name: "storage_read") @_extern(c)
-func tz_storage_read(_ id: UnsafeRawPointer?, _ idLength: Int32, _ buffer: UnsafeMutableRawPointer?, _ capacity: Int32,
-                     _ length: UnsafeMutablePointer<UInt32>?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "storage_delete") @_extern(c)
-func tz_storage_delete(_ id: UnsafeRawPointer?, _ idLength: Int32) -> UInt32
+// The internal API's core groups as Swift: log, random, digests, sealed storage, counters, time.
+// The raw declarations are generated from the one table (InternalAPI.generated.swift).
 
 /// The trustlet's secure log: kept by the secure world, never shown to the normal world.
 public enum SecureLog {
     public static func write(_ message: StaticString) {
-        tz_log(UnsafeRawPointer(message.utf8Start), Int32(message.utf8CodeUnitCount))
+        tz_log(message: UnsafeRawPointer(message.utf8Start), messageLength: Int32(message.utf8CodeUnitCount))
     }
 
     public static func write(_ message: String) {
-        withUTF8(message) { tz_log($0, $1) }
+        withUTF8(message) { tz_log(message: $0, messageLength: $1) }
     }
 }
 
@@ -38,7 +19,7 @@ public enum Random {
     ///   zeros where randomness was asked for.
     public static func bytes(_ count: Int) throws(TrustletError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
-        let code = out.withUnsafeMutableBytes { tz_random($0.baseAddress, Int32($0.count)) }
+        let code = out.withUnsafeMutableBytes { tz_random(buffer: $0.baseAddress, bufferLength: Int32($0.count)) }
         try TrustletError.check(code)
         return out
     }
@@ -49,7 +30,7 @@ public enum Digest {
     public static func sha256(_ data: [UInt8]) throws(TrustletError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         let code = data.withUnsafeBytes { input in
-            out.withUnsafeMutableBytes { tz_sha256(input.baseAddress, Int32(input.count), $0.baseAddress) }
+            out.withUnsafeMutableBytes { tz_sha256(data: input.baseAddress, dataLength: Int32(input.count), digest: $0.baseAddress) }
         }
         try TrustletError.check(code)
         return out
@@ -62,7 +43,7 @@ public enum SecureStorage {
     /// Creates or replaces an object.
     public static func write(_ id: [UInt8], _ data: [UInt8]) throws(TrustletError) {
         let code = id.withUnsafeBytes { idBytes in
-            data.withUnsafeBytes { tz_storage_write(idBytes.baseAddress, Int32(idBytes.count), $0.baseAddress, Int32($0.count)) }
+            data.withUnsafeBytes { tz_storage_write(id: idBytes.baseAddress, idLength: Int32(idBytes.count), data: $0.baseAddress, dataLength: Int32($0.count)) }
         }
         try TrustletError.check(code)
     }
@@ -71,7 +52,7 @@ public enum SecureStorage {
     public static func read(_ id: [UInt8]) throws(TrustletError) -> [UInt8]? {
         do throws(TrustletError) {
             return try withBytes(id) { i, il throws(TrustletError) in
-                try variableOutput(initial: 256) { tz_storage_read(i, il, $0, $1, $2) }
+                try variableOutput(initial: 256) { tz_storage_read(id: i, idLength: il, buffer: $0, bufferCapacity: $1, bufferLength: $2) }
             }
         } catch where error == .itemNotFound {
             return nil
@@ -79,29 +60,17 @@ public enum SecureStorage {
     }
 
     public static func delete(_ id: [UInt8]) throws(TrustletError) {
-        let code = id.withUnsafeBytes { tz_storage_delete($0.baseAddress, Int32($0.count)) }
+        let code = id.withUnsafeBytes { tz_storage_delete(id: $0.baseAddress, idLength: Int32($0.count)) }
         try TrustletError.check(code)
     }
 }
-
-@_extern(wasm, module: "tz", name: "counter_read") @_extern(c)
-func tz_counter_read(_ id: UnsafeRawPointer?, _ idLength: Int32, _ value: UnsafeMutablePointer<UInt64>?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "counter_increment") @_extern(c)
-func tz_counter_increment(_ id: UnsafeRawPointer?, _ idLength: Int32, _ value: UnsafeMutablePointer<UInt64>?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "time_monotonic") @_extern(c)
-func tz_time_monotonic(_ nanoseconds: UnsafeMutablePointer<UInt64>?) -> UInt32
-
-@_extern(wasm, module: "tz", name: "time_wall") @_extern(c)
-func tz_time_wall(_ seconds: UnsafeMutablePointer<UInt64>?) -> UInt32
 
 /// Counters in replay-protected memory: they only go up, and no rollback of the normal world's
 /// files brings an old value back. IDs are 1 to 24 bytes, private to this trustlet and its signer.
 public enum MonotonicCounter {
     public static func read(_ id: [UInt8]) throws(TrustletError) -> UInt64 {
         var value: UInt64 = 0
-        let code = id.withUnsafeBytes { tz_counter_read($0.baseAddress, Int32($0.count), &value) }
+        let code = id.withUnsafeBytes { tz_counter_read(id: $0.baseAddress, idLength: Int32($0.count), value: &value) }
         try TrustletError.check(code)
         return value
     }
@@ -109,7 +78,7 @@ public enum MonotonicCounter {
     /// Adds one and returns the new value.
     public static func increment(_ id: [UInt8]) throws(TrustletError) -> UInt64 {
         var value: UInt64 = 0
-        let code = id.withUnsafeBytes { tz_counter_increment($0.baseAddress, Int32($0.count), &value) }
+        let code = id.withUnsafeBytes { tz_counter_increment(id: $0.baseAddress, idLength: Int32($0.count), value: &value) }
         try TrustletError.check(code)
         return value
     }
@@ -120,14 +89,14 @@ public enum TrustedTime {
     /// Nanoseconds since the runtime started; never goes back.
     public static func monotonicNanoseconds() throws(TrustletError) -> UInt64 {
         var value: UInt64 = 0
-        try TrustletError.check(tz_time_monotonic(&value))
+        try TrustletError.check(tz_time_monotonic(nanoseconds: &value))
         return value
     }
 
     /// Seconds since 1970 (UTC).
     public static func wallClockSeconds() throws(TrustletError) -> UInt64 {
         var value: UInt64 = 0
-        try TrustletError.check(tz_time_wall(&value))
+        try TrustletError.check(tz_time_wall(seconds: &value))
         return value
     }
 }

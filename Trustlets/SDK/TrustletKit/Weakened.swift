@@ -1,10 +1,5 @@
 // Negative controls: a test build of a trustlet can have one of its own checks turned off.
 
-#if TRUBIZONE_WEAKENINGS
-@_extern(wasm, module: "tz", name: "test_weakened") @_extern(c)
-func tz_test_weakened(_ name: UnsafeRawPointer?, _ length: Int32) -> UInt32
-#endif
-
 /// Whether the attack suite's negative control turned the check `name` off (a `Weakening`'s name
 /// in the runtime, such as "senderKey"). Only a test build of a trustlet asks the runtime: the
 /// build plugin makes `<name>-weakened.wasm` with `-D TRUBIZONE_WEAKENINGS` beside each app, and
@@ -13,7 +8,7 @@ func tz_test_weakened(_ name: UnsafeRawPointer?, _ length: Int32) -> UInt32
 @inline(__always)
 public func weakened(_ name: StaticString) -> Bool {
     #if TRUBIZONE_WEAKENINGS
-    return tz_test_weakened(UnsafeRawPointer(name.utf8Start), Int32(name.utf8CodeUnitCount)) == 0
+    return tz_test_weakened(name: UnsafeRawPointer(name.utf8Start), nameLength: Int32(name.utf8CodeUnitCount)) == 0
     #else
     return false
     #endif

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import PHRContract
 import PHRProtocol
 import TrubiZoneClient
 import TrubiZoneProtocol
@@ -9,11 +10,8 @@ public enum PHRTrustlet {
     public static let uuid = TrustletUUID("4a0d6f0e-7c1b-4e55-8f3a-5048520000a1")!
     public static let name = "phr"
 
-    public enum Command: UInt32, Sendable {
-        case status = 0, setPIN, unlock, enrollBegin, enrollFinish, syncRequest, syncPage, query, show, summary, release
-        case addReading, uploadRequest, uploadDone, share, revoke, auditRequest, serverAudit, localAudit, reset
-        case shareDone, revokeDone, clockRequest
-    }
+    /// The commands, as the trustlet numbers them (`PHRContract`, compiled into both).
+    public typealias Command = PHRCommand
 }
 
 /// The normal world's handle on the PHR trustlet: one session, typed commands, and only what the
@@ -127,9 +125,7 @@ public final class PHRDevice: Sendable {
 
     // MARK: Readings, sharing, audit
 
-    public enum ReadingKind: UInt32, Sendable, CaseIterable {
-        case bloodPressure = 1, weight = 2, glucose = 3
-    }
+    public typealias ReadingKind = PHRReadingKind
 
     /// A reading typed on the trusted UI, confirmed, signed and queued.
     /// - Returns: its sequence number.

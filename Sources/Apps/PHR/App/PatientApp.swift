@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PHRContract
 import PHRProtocol
 
 /// The patient's app: the flows between the PHR trustlet and the provider server. It moves bytes
@@ -18,9 +19,9 @@ public struct PatientApp: Sendable {
     /// - Returns: the device ID the server gave.
     public func enroll() async throws(PHRAppError) -> String {
         if !(try await device.status().pin) { try await device.setPIN() }
-        let challenge = try await server.send("POST", "/v1/enrollment/challenge").checked()
+        let challenge = try await server.send("POST", PHRRoute.enrollmentChallenge).checked()
         let body = try await device.enrollBegin(challenge: challenge.body)
-        let answer = try await server.send("POST", "/v1/enrollment", headers: [("Content-Type", "application/json")], body: body).checked()
+        let answer = try await server.send("POST", PHRRoute.enrollment, headers: [("Content-Type", "application/json")], body: body).checked()
         try await device.enrollFinish(answer: answer.body)
         let status = try await device.status()
         logger.info("enrolled", metadata: ["device": "\(status.device.prefix(8))…"])

@@ -52,15 +52,13 @@ public struct Attester: Sendable {
         guard Self.nonceSizes.contains(nonce.count) else {
             throw TrustletError(.badParameters, "a nonce is 32, 48 or 64 bytes, not \(nonce.count)")
         }
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
         guard Self.implementationID.count == 32 else { throw TrustletError(.generic, "the runtime's build could not be measured, so it cannot attest") }
         guard clientID != 0, clientID >= Int64(Int32.min), clientID <= Int64(Int32.max) else {
             throw TrustletError(.badParameters, "a PSA client ID is a non-zero 32-bit integer")
         }
         let claims = AttestationClaims(
             nonce: nonce, instanceID: rootOfTrust.deviceID.bytes, clientID: clientID, implementationID: Self.implementationID,
-            softwareComponents: [Self.runtimeComponent, caller], issuedAt: Int64(now.tv_sec), bootSeed: bootSeed, boundKeys: boundKeys)
+            softwareComponents: [Self.runtimeComponent, caller], issuedAt: rootOfTrust.clock.wallClockSeconds(), bootSeed: bootSeed, boundKeys: boundKeys)
         do {
             return try AttestationToken.issue(claims, keyID: AttestationToken.keyID(instanceID: rootOfTrust.deviceID.bytes),
                                               certificateChain: Array(rootOfTrust.certificateChain.prefix(1))) {

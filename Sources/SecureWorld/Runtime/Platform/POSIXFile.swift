@@ -7,15 +7,7 @@ import Darwin
 /// The few file operations the secure world needs, on raw POSIX calls so that every `fsync` is
 /// explicit and every failure carries its `errno`.
 enum POSIXFile {
-    struct Failure: Error, CustomStringConvertible {
-        let operation: String
-        let path: String
-        let errno: Int32
-        var description: String {
-            "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
-        }
-        var isNotFound: Bool { errno == ENOENT }
-    }
+    typealias Failure = REEFileError
 
     /// Reads a whole file. Refuses files larger than `limit` so a planted giant file cannot
     /// exhaust the secure world's memory.
@@ -159,10 +151,7 @@ enum POSIXFile {
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
-    static func parent(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
+    static func parent(of path: String) -> String { REEPath.parent(of: path) }
 
     static var effectiveUserID: UInt32 { UInt32(geteuid()) }
 }

@@ -1,7 +1,7 @@
 import Crypto
 
 /// What the hardware gives the secure world: a unique key that never leaves it, the device
-/// attestation key and its certificate chain, and replay-protected counters.
+/// attestation key and its certificate chain, replay-protected counters, randomness and a clock.
 ///
 /// The emulated implementation keeps these in a secure state directory; a QEMU or OP-TEE backend
 /// would keep them in fuses and RPMB. Nothing here ever returns the unique key itself: callers get
@@ -22,6 +22,8 @@ public protocol RootOfTrust: Sendable {
     func signWithAttestationKey(_ message: [UInt8]) throws -> P256.Signing.ECDSASignature
     /// Fresh random bytes from the secure world's source.
     func randomBytes(_ count: Int) -> [UInt8]
+    /// The secure world's clock.
+    var clock: any SecureClock { get }
 }
 
 /// The device's universal entity ID.

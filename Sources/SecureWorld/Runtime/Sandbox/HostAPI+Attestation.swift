@@ -7,13 +7,12 @@ import WasmKit
 extension HostAPI {
     func defineAttestation(_ imports: inout Imports, _ store: Store) {
         let trustlet = self.trustlet
-        // attest(nonce, nonceLength, signingKeyID, idLength, hpkeKeyID, idLength, token, capacity,
-        // length*): an empty key ID binds no key of that use.
-        define(&imports, store, "attest", parameters: 9, group: .attestation) { memory, args in
-            let nonce = try memory.bytes(args, 0, "the nonce")
-            let signingKey = try memory.bytes(args, 2, "a key ID")
-            let hpkeKey = try memory.bytes(args, 4, "a key ID")
-            try memory.checkOutput(args, 6, "the token buffer")
+        // An empty key ID binds no key of that use.
+        define(&imports, store, "attest") { memory, args in
+            let nonce = try memory.input(args, "nonce")
+            let signingKey = try memory.input(args, "signingKey")
+            let hpkeKey = try memory.input(args, "hpkeKey")
+            try memory.checkOutput(args, "token")
             guard let attester = trustlet.attester else { return .notSupported }
             var bound: [BoundKey] = []
             for (id, use, kind) in [(signingKey, BoundKey.Use.signing, KeyRing.Kind.signing), (hpkeKey, .hpke, .hpke)] where !id.isEmpty {
@@ -24,7 +23,7 @@ extension HostAPI {
             let caller = SoftwareComponent(measurementType: "trustlet:" + trustlet.name, measurementValue: trustlet.measurement,
                                            version: trustlet.version, signerID: trustlet.signerID)
             let token = try attester.issue(nonce: nonce, caller: caller, clientID: Attester.clientID(for: trustlet.uuid), boundKeys: bound)
-            return try memory.output(token, args, 6, "the token buffer")
+            return try memory.output(token, args, "token")
         }
     }
 }

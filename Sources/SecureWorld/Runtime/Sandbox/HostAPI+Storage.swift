@@ -9,34 +9,30 @@ extension HostAPI {
 
     func defineStorage(_ imports: inout Imports, _ store: Store) {
         let trustlet = self.trustlet
-        // storage_write(id, idLength, data, dataLength)
-        define(&imports, store, "storage_write", parameters: 4, group: .storage) { memory, args in
-            let id = try memory.bytes(args, 0, "an object ID")
-            let data = try memory.bytes(args, 2, "object data")
+        define(&imports, store, "storage_write") { memory, args in
+            let id = try memory.input(args, "id")
+            let data = try memory.input(args, "data")
             try sealed { () throws(StorageError) in try trustlet.storage.put(trustlet.namespace, id: id, data: data, quota: trustlet.storageQuota) }
             return .success
         }
-        // storage_read(id, idLength, buffer, capacity, length*)
-        define(&imports, store, "storage_read", parameters: 5, group: .storage) { memory, args in
-            let id = try memory.bytes(args, 0, "an object ID")
-            try memory.checkOutput(args, 2, "the read buffer")
+        define(&imports, store, "storage_read") { memory, args in
+            let id = try memory.input(args, "id")
+            try memory.checkOutput(args, "buffer")
             let data = try sealed { () throws(StorageError) in try trustlet.storage.get(trustlet.namespace, id: id) }
             // The whole object was read and opened, whether or not it fits the buffer.
             memory.meter?.bytes += UInt64(data.count)
-            return try memory.output(data, args, 2, "the read buffer")
+            return try memory.output(data, args, "buffer")
         }
-        // storage_delete(id, idLength)
-        define(&imports, store, "storage_delete", parameters: 2, group: .storage) { memory, args in
-            let id = try memory.bytes(args, 0, "an object ID")
+        define(&imports, store, "storage_delete") { memory, args in
+            let id = try memory.input(args, "id")
             try sealed { () throws(StorageError) in try trustlet.storage.delete(trustlet.namespace, id: id) }
             return .success
         }
-        // counter_read(id, idLength, value*) and counter_increment(id, idLength, value*): the same
-        // checks, then read, or read and advance by one.
+        // counter_read and counter_increment: the same checks, then read, or read and advance by one.
         for (function, increment) in [("counter_read", false), ("counter_increment", true)] {
-            define(&imports, store, function, parameters: 3, group: .counters) { memory, args in
-                let id = try memory.bytes(args, 0, "a counter ID")
-                try memory.check(args[2], 8, "the value")
+            define(&imports, store, function) { memory, args in
+                let id = try memory.input(args, "id")
+                try memory.checkResult(args, "value")
                 guard let name = Self.counterName(trustlet, id) else { return .badParameters }
                 guard var value = Self.counterValue(trustlet, name) else { return .storageNotAvailable }
                 if increment {
@@ -53,7 +49,7 @@ extension HostAPI {
                     value += 1
                     guard (try? trustlet.counters.advance(name, to: value, payload: [])) != nil else { return .storageNotAvailable }
                 }
-                try memory.writeU64(args[2], value, "the value")
+                try memory.writeResult(value, args, "value")
                 return .success
             }
         }

@@ -6,31 +6,28 @@ import WasmKit
 extension HostAPI {
     func defineTrustedUI(_ imports: inout Imports, _ store: Store) {
         let (trustlet, call) = (self.trustlet, self.call)
-        // ui_show(text, length)
-        define(&imports, store, "ui_show", parameters: 2, group: .ui) { memory, args in
-            let text = try memory.bytes(args, 0, "the text")
+        define(&imports, store, "ui_show") { memory, args in
+            let text = try memory.input(args, "text")
             return Self.outcome { () throws(TrustedUIError) in
                 try trustlet.trustedUI.show(String(decoding: text, as: UTF8.self), from: trustlet.displayName, cancellation: call.cancellation)
             }
         }
-        // ui_confirm(question, length, answer*): answer 1 yes, 0 no.
-        define(&imports, store, "ui_confirm", parameters: 3, group: .ui) { memory, args in
-            let question = try memory.bytes(args, 0, "the question")
-            try memory.check(args[2], 4, "the answer")
+        define(&imports, store, "ui_confirm") { memory, args in
+            let question = try memory.input(args, "question")
+            try memory.checkResult(args, "answer")
             var yes = false
             let code = Self.outcome { () throws(TrustedUIError) in
                 yes = try trustlet.trustedUI.confirm(String(decoding: question, as: UTF8.self), from: trustlet.displayName, cancellation: call.cancellation)
             }
-            if code == .success { try memory.writeU32(args[2], yes ? 1 : 0, "the answer") }
+            if code == .success { try memory.writeResult(UInt32(yes ? 1 : 0), args, "answer") }
             return code
         }
-        // ui_read_pin(prompt, length, buffer, capacity, length*): the digits, as ASCII.
-        define(&imports, store, "ui_read_pin", parameters: 5, group: .ui) { memory, args in
-            let prompt = try memory.bytes(args, 0, "the prompt")
-            try memory.checkOutput(args, 2, "the PIN buffer")
+        define(&imports, store, "ui_read_pin") { memory, args in
+            let prompt = try memory.input(args, "prompt")
+            let capacity = try memory.checkOutput(args, "pin")
             // Ask only when any PIN fits, so the user never types one that is then thrown away.
-            guard args[3] >= UInt32(TrustedUI.pinLengths.upperBound) else {
-                try memory.writeU32(args[4], UInt32(TrustedUI.pinLengths.upperBound), "the length")
+            guard capacity >= UInt32(TrustedUI.pinLengths.upperBound) else {
+                try memory.writeOutputLength(UInt32(TrustedUI.pinLengths.upperBound), args, "pin")
                 return .shortBuffer
             }
             var pin: [UInt8] = []
@@ -38,14 +35,13 @@ extension HostAPI {
                 pin = try trustlet.trustedUI.readPIN(String(decoding: prompt, as: UTF8.self), from: trustlet.displayName, cancellation: call.cancellation)
             }
             guard code == .success else { return code }
-            return try memory.output(pin, args, 2, "the PIN buffer")
+            return try memory.output(pin, args, "pin")
         }
-        // ui_read_text(prompt, length, buffer, capacity, length*): printable ASCII, 1 to 64 bytes.
-        define(&imports, store, "ui_read_text", parameters: 5, group: .ui) { memory, args in
-            let prompt = try memory.bytes(args, 0, "the prompt")
-            try memory.checkOutput(args, 2, "the text buffer")
-            guard args[3] >= UInt32(TrustedUI.textLengths.upperBound) else {
-                try memory.writeU32(args[4], UInt32(TrustedUI.textLengths.upperBound), "the length")
+        define(&imports, store, "ui_read_text") { memory, args in
+            let prompt = try memory.input(args, "prompt")
+            let capacity = try memory.checkOutput(args, "text")
+            guard capacity >= UInt32(TrustedUI.textLengths.upperBound) else {
+                try memory.writeOutputLength(UInt32(TrustedUI.textLengths.upperBound), args, "text")
                 return .shortBuffer
             }
             var text: [UInt8] = []
@@ -53,7 +49,7 @@ extension HostAPI {
                 text = try trustlet.trustedUI.readText(String(decoding: prompt, as: UTF8.self), from: trustlet.displayName, cancellation: call.cancellation)
             }
             guard code == .success else { return code }
-            return try memory.output(text, args, 2, "the text buffer")
+            return try memory.output(text, args, "text")
         }
     }
 

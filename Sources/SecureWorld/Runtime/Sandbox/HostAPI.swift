@@ -1,9 +1,6 @@
 import TrubiZoneProtocol
+import TrubiZoneWire
 import WasmKit
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The internal API, as host functions in the wasm module `tz`.
 ///
@@ -12,22 +9,18 @@ import Glibc
 /// one ends the session), then does the work. Results are GP return codes. The groups live in
 /// their own files: storage and counters, crypto, keys, trusted UI, attestation.
 struct HostAPI {
-    static let functionNames: Set<String> = [
-        "log", "random", "time_monotonic", "time_wall",
-        "storage_write", "storage_read", "storage_delete", "counter_read", "counter_increment",
-        "sha256", "hmac_sha256", "hkdf_sha256", "hpke_seal",
-        "key_generate", "key_public", "key_sign", "key_delete", "aead_seal", "aead_open", "hpke_open",
-        "hpke_seal_auth", "hpke_open_auth",
-        "ui_show", "ui_confirm", "ui_read_pin", "ui_read_text", "attest",
-    ]
-    #if TRUBIZONE_WEAKENINGS
-    /// Debug builds only: what a negative control's test build of a trustlet may import too.
-    static let testFunctionNames: Set<String> = ["test_weakened"]
-    #else
-    static let testFunctionNames: Set<String> = []
-    #endif
-    /// When this runtime started: the origin of trusted monotonic time.
-    static let started = ContinuousClock.now
+    /// The table's functions by name, each with where its arguments sit (`HostABI`, shared with
+    /// TrustletKit, is the one definition).
+    static let layouts: [String: HostFunctionLayout] = {
+        var layouts: [String: HostFunctionLayout] = [:]
+        for function in HostABI.functions { layouts[function.name] = HostFunctionLayout(function) }
+        #if TRUBIZONE_WEAKENINGS
+        for function in HostABI.testFunctions { layouts[function.name] = HostFunctionLayout(function) }
+        #endif
+        return layouts
+    }()
+    /// The names a shipped trustlet may import.
+    static let functionNames = Set(HostABI.functions.map(\.name))
     /// The longest secure-log message kept; the rest is cut.
     static let maxLogMessage = 1024
     /// The most random bytes one call returns.
@@ -51,41 +44,26 @@ struct HostAPI {
     }
 
     private func defineCore(_ imports: inout Imports, _ store: Store) {
-        let trustlet = self.trustlet, call = self.call
+        let trustlet = self.trustlet
         // `log` returns nothing: a trustlet has nothing to do about a log line that was not kept.
         // It is charged like any host call, and a line more for its share of the secure log.
-        imports.define(module: "tz", name: "log", Function(store: store, parameters: [.i32, .i32]) { [weak store] caller, args in
-            guard trustlet.capabilities.contains(.log) else { return [] }
-            try trustlet.admitHostCall("log")
-            if call.cancellation.isAbandoned { throw SandboxFault(description: "stopped in tz.log: the client is gone, so nobody waits for this call") }
-            let memory = try Self.memory(caller, "log")
-            let arguments = Arguments(args)
-            try memory.check(arguments[0], arguments[1], "a message")
-            let message = try memory.read(arguments[0], min(arguments[1], UInt32(Self.maxLogMessage)), "a message")
-            if let store { try Self.charge(store, Self.logFuel + UInt64(message.count), "log") }
+        define(&imports, store, "log") { memory, args in
+            let (address, length) = try args.pair("message")
+            try memory.check(address, length, "a message")
+            let message = try memory.read(address, min(length, UInt32(Self.maxLogMessage)), "a message")
             trustlet.secureLog.record(trustlet.name, String(decoding: message, as: UTF8.self), share: trustlet.logShare)
-            return []
-        })
-
-        define(&imports, store, "random", parameters: 2, group: .random) { memory, args in
-            try memory.check(args[0], args[1], "a buffer")
-            guard args[1] <= Self.maxRandom else { return .badParameters }
-            var generator = SystemRandomNumberGenerator()
-            var bytes = [UInt8]()
-            bytes.reserveCapacity(Int(args[1]) + 8)
-            while bytes.count < Int(args[1]) { withUnsafeBytes(of: generator.next()) { bytes.append(contentsOf: $0) } }
-            try memory.write(args[0], Array(bytes.prefix(Int(args[1]))), "a buffer")
             return .success
         }
 
-        define(&imports, store, "time_monotonic", parameters: 1, group: .time) { memory, args in
-            // Read the origin first: a lazily initialized static read after `now` would be later
-            // than it, and the runtime must never trap on arithmetic a guest can trigger.
-            let origin = Self.started
-            let elapsed = ContinuousClock.now - origin
-            let seconds = UInt64(clamping: max(0, elapsed.components.seconds))
-            let nanoseconds = seconds &* 1_000_000_000 &+ UInt64(clamping: max(0, elapsed.components.attoseconds / 1_000_000_000))
-            try memory.writeU64(args[0], nanoseconds, "the time")
+        define(&imports, store, "random") { memory, args in
+            let length = try memory.checkArea(args, "buffer")
+            guard length <= Self.maxRandom else { return .badParameters }
+            try memory.writeArea(trustlet.storage.rootOfTrust.randomBytes(Int(length)), args, "buffer")
+            return .success
+        }
+
+        define(&imports, store, "time_monotonic") { memory, args in
+            try memory.writeResult(trustlet.storage.rootOfTrust.clock.monotonicNanoseconds(), args, "nanoseconds")
             return .success
         }
 
@@ -94,26 +72,25 @@ struct HostAPI {
         // of its own checks off (`Weakening`, scoped to this secure world's REE directory). A
         // shipped trustlet does not import it; a release runtime does not define it.
         // It answers SUCCESS when the check is off, ITEM_NOT_FOUND when it is on.
-        define(&imports, store, "test_weakened", parameters: 2, group: []) { memory, args in
-            let name = String(decoding: try memory.read(args[0], min(args[1], 64), "a name"), as: UTF8.self)
+        define(&imports, store, "test_weakened") { memory, args in
+            let (address, length) = try args.pair("name")
+            let name = String(decoding: try memory.read(address, min(length, 64), "a name"), as: UTF8.self)
             let off = Weakening(rawValue: name).map { Weakening.isOff($0, at: trustlet.storage.configuration.reeDirectory) } ?? false
             return off ? .success : .itemNotFound
         }
         #endif
 
-        define(&imports, store, "time_wall", parameters: 1, group: .time) { memory, args in
-            var now = timespec()
-            clock_gettime(CLOCK_REALTIME, &now)
-            let shifted = Int64(now.tv_sec) &+ trustlet.wallClockShift.withLock { $0 }
-            try memory.writeU64(args[0], UInt64(clamping: max(0, shifted)), "the time")
+        define(&imports, store, "time_wall") { memory, args in
+            let shifted = trustlet.storage.rootOfTrust.clock.wallClockSeconds() &+ trustlet.wallClockShift.withLock { $0 }
+            try memory.writeResult(UInt64(clamping: max(0, shifted)), args, "seconds")
             return .success
         }
     }
 
     // MARK: Defining functions
 
-    /// Defines `tz.<name>(i32 × parameters) -> i32`: the capability check, the guest's memory, and
-    /// the translation of the outcome. A `TrustletError` from `body` becomes its GP code; a
+    /// Defines `tz.<name>` as `HostABI` lays it out: the capability check, the guest's memory,
+    /// and the translation of the outcome. A `TrustletError` from `body` becomes its GP code; a
     /// `SandboxFault` (a bad pointer) ends the session.
     ///
     /// Every call is charged fuel from the entry point's budget for the work it did, so no
@@ -121,15 +98,19 @@ struct HostAPI {
     /// guest's own operators): a fixed cost for what the call is (`fixedFuel`), plus one unit per
     /// byte it read or wrote in the guest's memory. A call that overdraws the budget ends the
     /// session as an exhausted budget does.
-    func define(_ imports: inout Imports, _ store: Store, _ name: String, parameters: Int, group: Capabilities,
-                _ body: @escaping (GuestMemory, Arguments) throws -> ReturnCode) {
-        assert(Self.functionNames.contains(name) || Self.testFunctionNames.contains(name), "tz.\(name) is missing from HostAPI.functionNames")
+    func define(_ imports: inout Imports, _ store: Store, _ name: String, _ body: @escaping (GuestMemory, Arguments) throws -> ReturnCode) {
+        guard let layout = Self.layouts[name] else {
+            assertionFailure("tz.\(name) is not in HostABI")
+            return
+        }
         let capabilities = trustlet.capabilities
         let fixed = Self.fixedFuel(name)
         let trustlet = self.trustlet, call = self.call
         let metered = !Weakening.isOff(.hostCallFuel, at: trustlet.storage.configuration.reeDirectory)
-        let function = Function(store: store, parameters: Array(repeating: .i32, count: parameters), results: [.i32]) { [weak store] caller, args in
-            guard capabilities.contains(group) else { return [.i32(ReturnCode.accessDenied.rawValue)] }
+        let answers = layout.function.returnsCode
+        let refused: [Value] = answers ? [.i32(ReturnCode.accessDenied.rawValue)] : []
+        let function = Function(store: store, parameters: Array(repeating: .i32, count: layout.slotCount), results: answers ? [.i32] : []) { [weak store] caller, args in
+            guard capabilities.contains(layout.capability) else { return refused }
             try trustlet.admitHostCall(name)
             if call.cancellation.isAbandoned {
                 throw SandboxFault(description: "stopped in tz.\(name): the client is gone, so nobody waits for this call")
@@ -139,14 +120,14 @@ struct HostAPI {
             memory.meter = meter
             let code: ReturnCode
             do {
-                code = try body(memory, Arguments(args))
+                code = try body(memory, Arguments(args, layout))
             } catch let error as TrustletError {
                 code = error.code
             }
             if let store, metered { try Self.charge(store, fixed &+ meter.bytes, name) }
-            return [.i32(code.rawValue)]
+            return answers ? [.i32(code.rawValue)] : []
         }
-        imports.define(module: "tz", name: name, function)
+        imports.define(module: HostABI.module, name: name, function)
     }
 
     /// What a call costs before the bytes it moves, in fuel (about one wasm operator each): a
@@ -158,6 +139,7 @@ struct HostAPI {
         case "storage_write", "storage_delete", "counter_increment", "key_generate", "key_delete": 100_000
         case "storage_read", "counter_read": 10_000
         case "key_sign", "key_public", "hpke_seal", "hpke_open", "hpke_seal_auth", "hpke_open_auth", "attest", "aead_seal", "aead_open": 20_000
+        case "log": logFuel
         default: 100
         }
     }
@@ -180,16 +162,62 @@ struct HostAPI {
     }
 }
 
-/// The arguments of a host call, as unsigned 32-bit values. The engine has checked their types
-/// against the signature; reading one never traps anyway.
+/// A function of the table as the runtime calls it: its group and where each argument's slots sit.
+struct HostFunctionLayout: Sendable {
+    let function: HostABI.Function
+    let capability: Capabilities
+    let slotCount: Int
+    let arguments: [String: (argument: HostABI.Argument, slot: Int)]
+
+    init(_ function: HostABI.Function) {
+        self.function = function
+        capability = Capabilities.names.first { $0.0 == function.group }?.1 ?? []
+        var arguments: [String: (argument: HostABI.Argument, slot: Int)] = [:]
+        var slot = 0
+        for argument in function.arguments {
+            arguments[argument.name] = (argument, slot)
+            slot += argument.slots.count
+        }
+        self.arguments = arguments
+        slotCount = slot
+    }
+}
+
+/// The arguments of a host call, as unsigned 32-bit values, found by the names `HostABI` gives
+/// them. The engine has checked their types against the signature; reading one never traps.
 struct Arguments {
     private let values: [Value]
-    init(_ values: [Value]) { self.values = values }
+    private let layout: HostFunctionLayout
+    init(_ values: [Value], _ layout: HostFunctionLayout) {
+        self.values = values
+        self.layout = layout
+    }
 
     subscript(_ index: Int) -> UInt32 {
         guard index < values.count, case let .i32(value) = values[index] else { return 0 }
         return value
     }
+
+    /// The argument `name` and its first slot. A name the table does not give this function is
+    /// the runtime's own mistake; it ends the session rather than read another argument.
+    func locate(_ name: String) throws(SandboxFault) -> (argument: HostABI.Argument, slot: Int) {
+        guard let found = layout.arguments[name] else {
+            throw SandboxFault(description: "the runtime's tz.\(layout.function.name) has no argument \(name) in HostABI")
+        }
+        return found
+    }
+
+    /// A number argument.
+    func value(_ name: String) throws(SandboxFault) -> UInt32 { self[try locate(name).slot] }
+
+    /// The (pointer, length) or (pointer, capacity) that argument `name` starts with.
+    func pair(_ name: String) throws(SandboxFault) -> (UInt32, UInt32) {
+        let slot = try locate(name).slot
+        return (self[slot], self[slot + 1])
+    }
+
+    /// What the table says argument `name` is ("an object ID"), for errors.
+    func what(_ name: String) throws(SandboxFault) -> String { try locate(name).argument.what }
 }
 
 /// What the runtime knows about the entry-point call in progress, for the host functions that
@@ -201,27 +229,89 @@ final class CallContext: @unchecked Sendable {
 }
 
 extension GuestMemory {
-    /// The bytes at the (pointer, length) pair starting at argument `index`.
-    func bytes(_ args: Arguments, _ index: Int, _ what: String) throws(SandboxFault) -> [UInt8] {
-        try read(args[index], args[index + 1], what)
+    /// The bytes of input argument `name`.
+    func input(_ args: Arguments, _ name: String) throws(SandboxFault) -> [UInt8] {
+        let (address, length) = try args.pair(name)
+        return try read(address, length, try args.what(name))
     }
 
-    /// Writes a variable-length result through the (buffer, capacity, length pointer) triple
-    /// starting at argument `index`, with the GP short-buffer rule: the length is always written,
-    /// the bytes only if they fit. Every pointer is checked before anything is written.
-    func output(_ bytes: [UInt8], _ args: Arguments, _ index: Int, _ what: String) throws(SandboxFault) -> ReturnCode {
-        let (buffer, capacity, length) = (args[index], args[index + 1], args[index + 2])
-        try checkOutput(args, index, what)
-        try writeU32(length, UInt32(clamping: bytes.count), "the length")
+    /// Runs `body` over the bytes of input argument `name` in place (large inputs to crypto).
+    func withInput<R>(_ args: Arguments, _ name: String, _ body: (UnsafeRawBufferPointer) -> R) throws(SandboxFault) -> R {
+        let (address, length) = try args.pair(name)
+        return try withBytes(address, length, try args.what(name), body)
+    }
+
+    /// Checks area argument `name` (bytes the runtime fills whole) and gives its length.
+    func checkArea(_ args: Arguments, _ name: String) throws(SandboxFault) -> UInt32 {
+        let (address, length) = try args.pair(name)
+        try check(address, length, try args.what(name))
+        return length
+    }
+
+    func writeArea(_ bytes: [UInt8], _ args: Arguments, _ name: String) throws(SandboxFault) {
+        let (address, _) = try args.pair(name)
+        try write(address, bytes, try args.what(name))
+    }
+
+    /// Checks fixed-size result argument `name`. Functions call it before their work, so a bad
+    /// pointer ends the session whatever the work's outcome.
+    func checkResult(_ args: Arguments, _ name: String) throws(SandboxFault) {
+        let (argument, slot) = try args.locate(name)
+        guard case .result(_, let size, _) = argument else {
+            throw SandboxFault(description: "the runtime wrote tz argument \(name) as a fixed-size result; HostABI says otherwise")
+        }
+        try check(args[slot], UInt32(size), argument.what)
+    }
+
+    /// Writes fixed-size result argument `name`; `bytes` must be exactly its size.
+    func writeResult(_ bytes: [UInt8], _ args: Arguments, _ name: String) throws(SandboxFault) {
+        let (argument, slot) = try args.locate(name)
+        guard case .result(_, let size, _) = argument, size == bytes.count else {
+            throw SandboxFault(description: "the runtime's result \(name) does not have the size HostABI gives it")
+        }
+        try write(args[slot], bytes, argument.what)
+    }
+
+    func writeResult(_ value: UInt64, _ args: Arguments, _ name: String) throws(SandboxFault) {
+        try writeResult((0..<8).map { UInt8((value >> UInt64(8 * $0)) & 0xFF) }, args, name)
+    }
+
+    func writeResult(_ value: UInt32, _ args: Arguments, _ name: String) throws(SandboxFault) {
+        try writeResult((0..<4).map { UInt8((value >> UInt32(8 * $0)) & 0xFF) }, args, name)
+    }
+
+    /// Checks output argument `name` (buffer, capacity, length pointer) and gives its capacity.
+    /// Functions call it before their work, so a bad output pointer ends the session whatever
+    /// the work's outcome.
+    @discardableResult
+    func checkOutput(_ args: Arguments, _ name: String) throws(SandboxFault) -> UInt32 {
+        let (argument, slot) = try args.locate(name)
+        try check(args[slot], args[slot + 1], argument.what)
+        try check(args[slot + 2], 4, "the length")
+        return args[slot + 1]
+    }
+
+    /// Writes a variable-length result through output argument `name`, with the GP short-buffer
+    /// rule: the length is always written, the bytes only if they fit. Every pointer is checked
+    /// before anything is written.
+    func output(_ bytes: [UInt8], _ args: Arguments, _ name: String) throws(SandboxFault) -> ReturnCode {
+        let capacity = try checkOutput(args, name)
+        try writeOutputLength(UInt32(clamping: bytes.count), args, name)
         guard bytes.count <= Int(capacity) else { return .shortBuffer }
-        try write(buffer, bytes, what)
+        try write(args[try args.locate(name).slot], bytes, try args.what(name))
         return .success
     }
 
-    /// Checks a (buffer, capacity, length pointer) triple. Functions call it before their work,
-    /// so a bad output pointer ends the session whatever the work's outcome.
-    func checkOutput(_ args: Arguments, _ index: Int, _ what: String) throws(SandboxFault) {
-        try check(args[index], args[index + 1], what)
-        try check(args[index + 2], 4, "the length")
+    /// Whether `needed` bytes would not fit output argument `name`; if so, the length the retry
+    /// needs is written (GP's short-buffer rule), before any work is done.
+    func isShort(_ needed: Int, _ args: Arguments, _ name: String) throws(SandboxFault) -> Bool {
+        guard needed > Int(try checkOutput(args, name)) else { return false }
+        try writeOutputLength(UInt32(clamping: needed), args, name)
+        return true
+    }
+
+    /// Answers "this much is needed" through output argument `name` without the bytes.
+    func writeOutputLength(_ length: UInt32, _ args: Arguments, _ name: String) throws(SandboxFault) {
+        try writeU32(args[try args.locate(name).slot + 2], length, "the length")
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Synchronization
 import TrubiZoneProtocol
+import TrubiZoneWire
 @_spi(Fuzzing) import WasmKit
 
 /// A trustlet compiled to WebAssembly, run by WasmKit inside the secure world.
@@ -95,8 +96,16 @@ public final class WasmTrustlet: NativeTrustlet {
             throw TrustletLoadError("not a valid WebAssembly module: \(error)")
         }
         for entry in parsed.imports {
-            guard entry.module == "tz", HostAPI.functionNames.contains(entry.name) || HostAPI.testFunctionNames.contains(entry.name), case .function = entry.descriptor else {
+            guard entry.module == HostABI.module, let layout = HostAPI.layouts[entry.name], case .function(let type) = entry.descriptor else {
                 throw TrustletLoadError("the module imports \(entry.module).\(entry.name); trustlets may import only the internal API (tz.*)")
+            }
+            // The engine would refuse a mismatch at instantiation; say which at load, with the
+            // signature HostABI gives, so the author knows what to fix.
+            let expected = FunctionType(parameters: Array(repeating: .i32, count: layout.slotCount), results: layout.function.returnsCode ? [.i32] : [])
+            guard parsed.functionType(at: type) == expected else {
+                let shown = parsed.functionType(at: type).map { "(\($0.parameters.map { "\($0)" }.joined(separator: ", "))) → (\($0.results.map { "\($0)" }.joined(separator: ", ")))" } ?? "no function type"
+                throw TrustletLoadError("the module imports tz.\(entry.name) as \(shown); the internal API's is \(layout.slotCount) i32 parameters → "
+                                        + (layout.function.returnsCode ? "an i32 return code" : "nothing") + "; rebuild it with this TrustletKit")
             }
         }
         let exported = Set(parsed.exports.map(\.name))
@@ -118,7 +127,6 @@ public final class WasmTrustlet: NativeTrustlet {
         self.trustedUI = trustedUI
         self.attester = attester
         self.slot = earlier.flatMap { $0.uuid == uuid && $0.signerID == signerID ? $0.slot : nil } ?? Slot()
-        _ = HostAPI.started  // trusted monotonic time counts from the first trustlet loaded
     }
 
     public func openSession(client: ClientIdentity, parameters: inout TrustletParameters) throws(TrustletError) -> any TrustletSession {

@@ -22,6 +22,7 @@ final class SealedNamespace: Sendable {
     struct Configuration: Sendable {
         var maxObjectSize: Int
         var durable: Bool
+        var fileSystem: any REEFileSystem
     }
 
     private struct Entry {
@@ -54,6 +55,7 @@ final class SealedNamespace: Sendable {
     private let counterName: String
     private let counters: any MonotonicCounterStore
     private let configuration: Configuration
+    private var files: any REEFileSystem { configuration.fileSystem }
     private let state = Mutex<Health>(.unloaded)
 
     init(directory: String, keys: NamespaceKeys, counters: any MonotonicCounterStore, configuration: Configuration) {
@@ -92,18 +94,18 @@ final class SealedNamespace: Sendable {
             let name = keys.fileName(seq: seq)
             let path = directory + "/" + name
             let sealed = ObjectFile.seal(seq: seq, id: id, data: data, keys: keys, clear: inClear)
-            do throws(POSIXFile.Failure) {
-                if !POSIXFile.exists(directory) {
+            do throws(REEFileError) {
+                if !files.exists(directory) {
                     // A new namespace: its directory's own entry must be durable before anything
                     // in it is committed.
-                    try POSIXFile.makeDirectory(directory)
-                    if configuration.durable { try POSIXFile.syncDirectory(POSIXFile.parent(of: directory)) }
+                    try files.makeDirectory(directory)
+                    if configuration.durable { try files.syncDirectory(REEPath.parent(of: directory)) }
                 }
-                try POSIXFile.write(path, sealed, durable: configuration.durable)
+                try files.write(path, sealed, durable: configuration.durable)
                 // Makes the new name durable, and with it the unlink of the previous change's obsolete file.
-                if configuration.durable { try POSIXFile.syncDirectory(directory) }
+                if configuration.durable { try files.syncDirectory(directory) }
             } catch {
-                try? POSIXFile.remove(path)
+                try? files.remove(path)
                 throw .io(error)
             }
             var digest = index.digest + keys.element(seq: seq, id: id)
@@ -153,7 +155,7 @@ final class SealedNamespace: Sendable {
         try withIndex { (index: inout Index) throws(StorageError) in
             guard let old = index.entries[id] else { throw .notFound }
             if configuration.durable {
-                do throws(POSIXFile.Failure) { try POSIXFile.syncDirectory(directory) } catch { throw .io(error) }
+                do throws(REEFileError) { try files.syncDirectory(directory) } catch { throw .io(error) }
             }
             try commit(&index, seq: index.lastSeq + 1, digest: index.digest - keys.element(seq: old.seq, id: id),
                        count: index.count - 1, obsolete: old.seq)
@@ -167,10 +169,10 @@ final class SealedNamespace: Sendable {
         try withIndex { (index: inout Index) throws(StorageError) -> [[UInt8]] in
             let expected = Set(index.entries.values.map(\.fileName))
             let present: Set<String>
-            do throws(POSIXFile.Failure) {
+            do throws(REEFileError) {
                 // A negative control: files that are not this namespace's objects go unremarked.
                 let unknownSkipped = Weakening.isOff(.unknownFiles, at: directory)
-                present = Set(try POSIXFile.list(directory)).filter { !unknownSkipped || expected.contains($0) }
+                present = Set(try files.list(directory)).filter { !unknownSkipped || expected.contains($0) }
             } catch let failure where failure.isNotFound {
                 present = []
             } catch {
@@ -197,9 +199,9 @@ final class SealedNamespace: Sendable {
             do throws(CounterError) { lastSeq = try counters.read(counterName)?.value ?? 0 } catch {
                 throw StorageError(.storageNotAvailable, error.description)
             }
-            do throws(POSIXFile.Failure) {
-                for name in (try? POSIXFile.list(directory)) ?? [] { try POSIXFile.remove(directory + "/" + name) }
-                if configuration.durable, POSIXFile.exists(directory) { try POSIXFile.syncDirectory(directory) }
+            do throws(REEFileError) {
+                for name in (try? files.list(directory)) ?? [] { try files.remove(directory + "/" + name) }
+                if configuration.durable, files.exists(directory) { try files.syncDirectory(directory) }
             } catch {
                 health = .unloaded
                 throw .io(error)
@@ -263,16 +265,16 @@ final class SealedNamespace: Sendable {
         index.lastSeq = seq
         index.digest = digest
         index.count = count
-        if let obsolete { try? POSIXFile.remove(directory + "/" + keys.fileName(seq: obsolete)) }
+        if let obsolete { try? files.remove(directory + "/" + keys.fileName(seq: obsolete)) }
     }
 
     private func read(_ entry: Entry, id: [UInt8]) throws(StorageError) -> [UInt8] {
         let name = entry.fileName
         let expectedSize = ObjectFile.overhead + ObjectFile.storedSize(entry.size, format: entry.prefix[4])
         let bytes: [UInt8]
-        do throws(POSIXFile.Failure) {
+        do throws(REEFileError) {
             // One byte more than expected, so an extended file shows up as one.
-            bytes = try POSIXFile.read(directory + "/" + name, upTo: expectedSize + 1)
+            bytes = try files.read(directory + "/" + name, upTo: expectedSize + 1)
         } catch let failure where failure.isNotFound {
             throw .corrupt("object file \(name) is missing: it was deleted behind the runtime's back")
         } catch {
@@ -319,8 +321,8 @@ final class SealedNamespace: Sendable {
         }
 
         var names: [String]
-        do throws(POSIXFile.Failure) {
-            names = try POSIXFile.list(directory)
+        do throws(REEFileError) {
+            names = try files.list(directory)
         } catch let failure where failure.isNotFound {
             names = []
         } catch {
@@ -342,7 +344,7 @@ final class SealedNamespace: Sendable {
         for name in names.sorted() {
             let path = directory + "/" + name
             if name == uncommitted {
-                try? POSIXFile.remove(path)
+                try? files.remove(path)
                 cleaned = true
                 continue
             }
@@ -357,10 +359,10 @@ final class SealedNamespace: Sendable {
             let prefix: ObjectFile.Prefix
             let prefixBytes: [UInt8]
             do {
-                let (bytes, size) = try POSIXFile.readPrefix(path, count: ObjectFile.prefixSize)
+                let (bytes, size) = try files.readPrefix(path, count: ObjectFile.prefixSize)
                 prefix = try ObjectFile.openPrefix(bytes, fileSize: size, keys: keys, clear: inClear)
                 prefixBytes = bytes
-            } catch let failure as POSIXFile.Failure {
+            } catch let failure as REEFileError {
                 throw .io(failure)
             } catch let failure as ObjectFile.Failure {
                 if !unknownSkipped { findings.append(describe(failure, file: name)) }
@@ -387,10 +389,10 @@ final class SealedNamespace: Sendable {
         }
         let matches = found.count == committed.count && found.digest == committed.digest
         if let obsoleteName, obsoletePresent, matches {
-            try? POSIXFile.remove(directory + "/" + obsoleteName)
+            try? files.remove(directory + "/" + obsoleteName)
             cleaned = true
         }
-        if cleaned, configuration.durable { try? POSIXFile.syncDirectory(directory) }
+        if cleaned, configuration.durable { try? files.syncDirectory(directory) }
 
         if findings.isEmpty, !matches, !uncounted {
             if obsoletePresent {

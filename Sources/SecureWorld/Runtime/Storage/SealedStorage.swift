@@ -31,11 +31,14 @@ public final class SealedStorage: Sendable {
         /// Whether every acknowledged write is on stable storage (fsync). Turn off only in tests
         /// that do not need to survive power loss.
         public var durable: Bool
+        /// The REE file system beneath (the host's files on an emulated device).
+        public var fileSystem: any REEFileSystem
 
-        public init(reeDirectory: String, maxObjectSize: Int = 1 << 20, durable: Bool = true) {
+        public init(reeDirectory: String, maxObjectSize: Int = 1 << 20, durable: Bool = true, fileSystem: any REEFileSystem = POSIXFileSystem()) {
             self.reeDirectory = reeDirectory
             self.maxObjectSize = maxObjectSize
             self.durable = durable
+            self.fileSystem = fileSystem
         }
     }
 
@@ -44,13 +47,16 @@ public final class SealedStorage: Sendable {
     private let storageRoot: SymmetricKey
     /// The replay-protected counters its state roots are anchored in.
     let counters: any MonotonicCounterStore
+    /// The hardware beneath: the runtime's randomness and clock come from it too.
+    let rootOfTrust: any RootOfTrust
     private let namespaces = Mutex<[StorageNamespace: SealedNamespace]>([:])
 
     public init(configuration: Configuration, rootOfTrust: any RootOfTrust) throws(StorageError) {
         self.configuration = configuration
         self.storageRoot = rootOfTrust.deriveKey(.storage)
         self.counters = rootOfTrust.counters
-        do { try POSIXFile.makeDirectory(configuration.reeDirectory) } catch { throw .io(error) }
+        self.rootOfTrust = rootOfTrust
+        do { try configuration.fileSystem.makeDirectory(configuration.reeDirectory) } catch { throw .io(error) }
     }
 
     /// Creates or replaces an object.
@@ -101,7 +107,7 @@ public final class SealedStorage: Sendable {
                 directory: configuration.reeDirectory + "/" + NamespaceKeys.directoryName(storageRoot: storageRoot, namespace: namespace),
                 keys: NamespaceKeys(storageRoot: storageRoot, namespace: namespace),
                 counters: counters,
-                configuration: .init(maxObjectSize: configuration.maxObjectSize, durable: configuration.durable))
+                configuration: .init(maxObjectSize: configuration.maxObjectSize, durable: configuration.durable, fileSystem: configuration.fileSystem))
             table[namespace] = created
             return created
         }

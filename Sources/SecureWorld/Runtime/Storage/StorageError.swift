@@ -29,8 +29,8 @@ public struct StorageError: Error, Equatable, Sendable, CustomStringConvertible 
     /// A trustlet's quota is used up (not the REE file system's space).
     static func quota(_ why: String) -> StorageError { StorageError(.storageNoSpace, why, isQuota: true) }
 
-    static func io(_ failure: POSIXFile.Failure) -> StorageError {
-        failure.errno == ENOSPC || failure.errno == EDQUOT
+    static func io(_ failure: REEFileError) -> StorageError {
+        failure.isFull
             ? StorageError(.storageNoSpace, "the REE file system is full")
             : StorageError(.storageNotAvailable, "REE file system: \(failure.description)")
     }

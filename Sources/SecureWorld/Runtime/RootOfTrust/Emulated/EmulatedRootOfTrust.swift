@@ -19,6 +19,7 @@ public final class EmulatedRootOfTrust: RootOfTrust {
     public let attestationPublicKey: P256.Signing.PublicKey
     public let certificateChain: [[UInt8]]
     public let counters: any MonotonicCounterStore
+    public let clock: any SecureClock = HostClock()
     private let huk: SymmetricKey
     private let attestationKey: P256.Signing.PrivateKey
 
@@ -56,7 +57,10 @@ public final class EmulatedRootOfTrust: RootOfTrust {
 
     public func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(count + 8)
+        while bytes.count < count { withUnsafeBytes(of: generator.next()) { bytes.append(contentsOf: $0) } }
+        return Array(bytes.prefix(count))
     }
 
     // MARK: Creating a device
