@@ -18,6 +18,7 @@ let package = Package(
     products: [
         .library(name: "TrubiZoneProtocol", targets: ["TrubiZoneProtocol"]),
         .library(name: "TrubiZoneSecureWorld", targets: ["TrubiZoneSecureWorld"]),
+        .library(name: "TrubiZoneEmulatedDevice", targets: ["TrubiZoneEmulatedDevice"]),
         .library(name: "TrubiZoneClient", targets: ["TrubiZoneClient"]),
         .library(name: "TrubiZoneCBOR", targets: ["TrubiZoneCBOR"]),
         .library(name: "TrubiZoneCOSE", targets: ["TrubiZoneCOSE"]),
@@ -101,6 +102,17 @@ let package = Package(
             path: "Sources/SecureWorld/Runtime",
             swiftSettings: weakenings
         ),
+        // The emulated device beneath the runtime's hardware interfaces: root of trust, counters,
+        // clock, REE file system, trusted-UI devices. A QEMU or OP-TEE port replaces this target.
+        .target(
+            name: "TrubiZoneEmulatedDevice",
+            dependencies: [
+                "TrubiZoneSecureWorld", "TrubiZoneProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/SecureWorld/Emulated"
+        ),
         // The emulated world switch: the secure world's end of the Unix socket.
         .target(
             name: "TrubiZoneDaemon",
@@ -123,7 +135,7 @@ let package = Package(
         .target(
             name: "TrubiZoneManufacturer",
             dependencies: [
-                "TrubiZoneSecureWorld", "TrubiZoneProtocol",
+                "TrubiZoneEmulatedDevice", "TrubiZoneSecureWorld", "TrubiZoneProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -135,7 +147,7 @@ let package = Package(
         .target(
             name: "TrubiZoneDaemonCommand",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneCLISupport",
+                "TrubiZoneEmulatedDevice", "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneCLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -151,7 +163,7 @@ let package = Package(
         .target(
             name: "TrubiZoneCLI",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneCLISupport", "TrubiZoneDaemonCommand",
+                "TrubiZoneEmulatedDevice", "TrubiZoneProtocol", "TrubiZoneCLISupport", "TrubiZoneDaemonCommand",
                 "TrubiZoneClient",
                 "TrubiZoneSecureWorld",
                 "TrubiZoneDaemon",
@@ -169,13 +181,13 @@ let package = Package(
         // A child process the crash test kills at random points of a write loop.
         .executableTarget(
             name: "trubizone-storage-stress",
-            dependencies: ["TrubiZoneSecureWorld", "TrubiZoneTesting"],
+            dependencies: ["TrubiZoneEmulatedDevice", "TrubiZoneSecureWorld", "TrubiZoneTesting"],
             path: "Sources/Tools/trubizone-storage-stress"
         ),
         .executableTarget(
             name: "trubizone-bench",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT", "TrubiZoneVerifier",
+                "TrubiZoneEmulatedDevice", "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT", "TrubiZoneVerifier",
                 .product(name: "X509", package: "swift-certificates"),
                 "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets", .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -234,7 +246,7 @@ let package = Package(
         .executableTarget(
             name: "phr-server-bench",
             dependencies: [
-                "PHRServer", "PHRServerHTTP", "PHRProtocol", "TrubiZoneClient", "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneManufacturer",
+                "TrubiZoneEmulatedDevice", "PHRServer", "PHRServerHTTP", "PHRProtocol", "TrubiZoneClient", "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneManufacturer",
                 "TrubiZoneSampleTrustlets", "TrubiZoneVerifier", "TrubiZoneChannel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"), .product(name: "Logging", package: "swift-log"),
@@ -258,7 +270,7 @@ let package = Package(
         .target(
             name: "PHRAppCommands",
             dependencies: [
-                "PHRApp", "PHRProtocol", "PHRServer", "PHRServerHTTP", "TrubiZoneClient", "TrubiZoneProtocol", "TrubiZoneSecureWorld",
+                "TrubiZoneEmulatedDevice", "PHRApp", "PHRProtocol", "PHRServer", "PHRServerHTTP", "TrubiZoneClient", "TrubiZoneProtocol", "TrubiZoneSecureWorld",
                 "TrubiZoneDaemon", "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets", "TrubiZoneVerifier", "TrubiZoneEAT", "TrubiZoneCLISupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"), .product(name: "Logging", package: "swift-log"),
@@ -277,7 +289,7 @@ let package = Package(
         .target(
             name: "TrubiZoneAttacks",
             dependencies: [
-                "PHRAppCommands", "PHRApp", "PHRProtocol", "PHRServer", "TrubiZoneChannel", "TrubiZoneWire", "TrubiZoneClient", "TrubiZoneProtocol",
+                "TrubiZoneEmulatedDevice", "PHRAppCommands", "PHRApp", "PHRProtocol", "PHRServer", "TrubiZoneChannel", "TrubiZoneWire", "TrubiZoneClient", "TrubiZoneProtocol",
                 "TrubiZoneSecureWorld", "TrubiZoneManufacturer", "TrubiZoneSampleTrustlets",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -297,7 +309,7 @@ let package = Package(
         .target(
             name: "TrubiZoneTesting",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
+                "TrubiZoneEmulatedDevice", "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient",
                 "TrubiZoneManufacturer",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -306,7 +318,7 @@ let package = Package(
         .testTarget(
             name: "TrubiZoneTests",
             dependencies: [
-                "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
+                "TrubiZoneEmulatedDevice", "TrubiZoneProtocol", "TrubiZoneSecureWorld", "TrubiZoneDaemon", "TrubiZoneClient", "TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT",
                 "TrubiZoneVerifier", "TrubiZoneChannel", "TrubiZoneWire", "TrubiZoneManufacturer", "TrubiZoneCLI", "TrubiZoneCLISupport", "TrubiZoneTesting",
                 "TrubiZoneSampleTrustlets",
                 "trubizone", "trubizoned", "trubizone-storage-stress", "PHRFHIR", "PHRServer", "PHRProtocol", "PHRServerHTTP", "phr-server",

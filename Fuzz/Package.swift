@@ -23,7 +23,7 @@ let package = Package(
         fuzzer("fuzz-frame", ["TrubiZoneProtocol"]),
         fuzzer("fuzz-cbor", ["TrubiZoneCBOR"]),
         fuzzer("fuzz-token", ["TrubiZoneCBOR", "TrubiZoneCOSE", "TrubiZoneEAT", "TrubiZoneVerifier"]),
-        fuzzer("fuzz-package", ["TrubiZoneSecureWorld", "TrubiZoneProtocol"]),
+        fuzzer("fuzz-package", ["TrubiZoneSecureWorld", "TrubiZoneEmulatedDevice", "TrubiZoneProtocol"]),
         fuzzer("fuzz-fhir", ["PHRFHIR"]),
     ]
 )

@@ -219,19 +219,19 @@ public enum WorldSwitchCodec {
         var slots: [Parameter] = []
         for slot in 0..<Parameters.count {
             let type = try reader.u8("parameter type")
-            switch UInt32(type) {
-            case GPParameterType.none: slots.append(.none)
-            case GPParameterType.valueInput: slots.append(.valueInput(a: try reader.u32("value a"), b: try reader.u32("value b")))
-            case GPParameterType.valueOutput: slots.append(.valueOutput)
-            case GPParameterType.valueInout: slots.append(.valueInout(a: try reader.u32("value a"), b: try reader.u32("value b")))
-            case GPParameterType.memrefInput: slots.append(.memrefInput(try reader.blob("memref bytes")))
-            case GPParameterType.memrefOutput: slots.append(.memrefOutput(capacity: try reader.u32("memref capacity")))
-            case GPParameterType.memrefInout:
+            switch GPParameterType(rawValue: UInt32(type)) {
+            case .none?: slots.append(.none)
+            case .valueInput?: slots.append(.valueInput(a: try reader.u32("value a"), b: try reader.u32("value b")))
+            case .valueOutput?: slots.append(.valueOutput)
+            case .valueInout?: slots.append(.valueInout(a: try reader.u32("value a"), b: try reader.u32("value b")))
+            case .memrefInput?: slots.append(.memrefInput(try reader.blob("memref bytes")))
+            case .memrefOutput?: slots.append(.memrefOutput(capacity: try reader.u32("memref capacity")))
+            case .memrefInout?:
                 let capacity = try reader.u32("memref capacity")
                 let bytes = try reader.blob("memref bytes")
                 guard bytes.count <= Int(capacity) else { throw FrameError.memrefSizeMismatch(slot: slot) }
                 slots.append(.memrefInout(bytes, capacity: capacity))
-            default:
+            case nil:
                 throw FrameError.badParameterType(slot: slot, type: type)
             }
         }

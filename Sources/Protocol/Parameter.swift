@@ -15,26 +15,23 @@ public enum Parameter: Equatable, Sendable {
     case memrefInout([UInt8], capacity: UInt32)
 
     /// The GP parameter type number (`GPParameterType`: `TEEC_NONE` = 0 … `TEEC_MEMREF_TEMP_INOUT` = 7).
-    public var typeCode: UInt8 {
-        let type: UInt32 = switch self {
-        case .none: GPParameterType.none
-        case .valueInput: GPParameterType.valueInput
-        case .valueOutput: GPParameterType.valueOutput
-        case .valueInout: GPParameterType.valueInout
-        case .memrefInput: GPParameterType.memrefInput
-        case .memrefOutput: GPParameterType.memrefOutput
-        case .memrefInout: GPParameterType.memrefInout
+    public var typeCode: UInt8 { UInt8(type.rawValue) }
+
+    /// The slot's GP parameter type.
+    public var type: GPParameterType {
+        switch self {
+        case .none: .none
+        case .valueInput: .valueInput
+        case .valueOutput: .valueOutput
+        case .valueInout: .valueInout
+        case .memrefInput: .memrefInput
+        case .memrefOutput: .memrefOutput
+        case .memrefInout: .memrefInout
         }
-        return UInt8(type)
     }
 
     /// Whether the reply carries something back for this slot.
-    public var isOutput: Bool {
-        switch self {
-        case .valueOutput, .valueInout, .memrefOutput, .memrefInout: true
-        default: false
-        }
-    }
+    public var isOutput: Bool { type.isOutput }
 }
 
 /// What the secure world hands back for one parameter slot.

@@ -1,6 +1,7 @@
 import FuzzDriver
 import Crypto
 import Foundation
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TrubiZoneCLISupport
+import TrubiZoneEmulatedDevice
 import TrubiZoneManufacturer
 import TrubiZoneSecureWorld
 

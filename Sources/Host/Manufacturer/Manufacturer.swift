@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SwiftASN1
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
 import X509

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import TrubiZoneClient
 import TrubiZoneDaemon
+import TrubiZoneEmulatedDevice
 import TrubiZoneManufacturer
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld

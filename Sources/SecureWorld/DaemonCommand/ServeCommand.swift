@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import TrubiZoneCLISupport
 import TrubiZoneDaemon
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
 

@@ -4,6 +4,7 @@ import PHRApp
 import PHRAppCommands
 import PHRProtocol
 import TrubiZoneClient
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneSampleTrustlets
 import TrubiZoneSecureWorld

@@ -7,6 +7,7 @@ import PHRProtocol
 import PHRServer
 import Synchronization
 import TrubiZoneClient
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
 

@@ -2,6 +2,7 @@ import Foundation
 import PHRApp
 import PHRAppCommands
 import TrubiZoneClient
+import TrubiZoneEmulatedDevice
 import TrubiZoneSecureWorld
 
 /// The attacker owns the REE directory: every file the secure world keeps in the normal world.

@@ -57,7 +57,7 @@ public struct SignedRequest: Sendable, Equatable {
 
     /// Reads the four headers; `nil` names the first one missing or malformed.
     public static func parse(header: (String) -> String?) -> Result<SignedRequest, PHRProtocolError> {
-        guard let device = header(deviceHeader), PHRIdentifier.isDeviceID(device) else { return .failure(.badHeader(deviceHeader)) }
+        guard let device = header(deviceHeader), PHRIdentifier.isIdentifier(device) else { return .failure(.badHeader(deviceHeader)) }
         guard let timeText = header(timeHeader), let time = Int64(timeText), time >= 0, String(time) == timeText else { return .failure(.badHeader(timeHeader)) }
         guard let nonce = header(nonceHeader), nonce.utf8.count == 32, Hex.decode(nonce) != nil, nonce == nonce.lowercased() else {
             return .failure(.badHeader(nonceHeader))
@@ -99,9 +99,6 @@ public enum PHRIdentifier {
     public static func isIdentifier(_ text: String) -> Bool {
         text.utf8.count == 32 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
-
-    /// A device ID: an identifier the server gave at enrollment.
-    public static func isDeviceID(_ text: String) -> Bool { isIdentifier(text) }
 
     /// A FHIR logical ID: `[A-Za-z0-9\-\.]{1,64}`.
     public static func isFHIRID(_ text: Substring) -> Bool {

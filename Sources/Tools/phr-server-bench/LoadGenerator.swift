@@ -8,6 +8,7 @@ import PHRProtocol
 import PHRServer
 import PHRServerHTTP
 import TrubiZoneClient
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneManufacturer
 import TrubiZoneSampleTrustlets
@@ -72,7 +73,7 @@ struct LoadGenerator {
         for outcome in try await store.importFiles(files, progress: { _, _ in }) { _ = try outcome.get() }
         let root = try Certificate(pemEncoded: String(contentsOfFile: device.caCertificatePath, encoding: .utf8))
         let reference = ReferenceValues(trustlets: [.init(measurement: Hex.encode(SHA256.hash(data: wasm)), signer: Hex.encode(developer))],
-                                        runtimeImplementationIDs: [Hex.encode(Attester.implementationID)])
+                                        runtimeImplementationIDs: [Hex.encode(EmulatedRootOfTrust.executableMeasurement)])
         var policy = PHRServerPolicy(trustedRoots: [root], reference: reference)
         policy.syncPageLimit = 5
         let service = PHRService(store: store, policy: policy)

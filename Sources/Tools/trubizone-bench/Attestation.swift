@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import TrubiZoneClient
+import TrubiZoneEmulatedDevice
 import TrubiZoneManufacturer
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
@@ -22,7 +23,7 @@ nonisolated func measureAttestation(workspace: String) async throws -> [Measurem
         try await keystore.invoke(command: Command.attest.rawValue, parameters: [.input(nonce), .input(Array("inbox".utf8)), .output(capacity: 8192)]).bytes(2) ?? []
     }
     let root = try Certificate(pemEncoded: String(contentsOfFile: workspace + "/ca/" + Manufacturer.caCertificateFile, encoding: .utf8))
-    let runtime = Hex.encode(Attester.implementationID)
+    let runtime = Hex.encode(EmulatedRootOfTrust.executableMeasurement)
     let reference = ReferenceValues(trustlets: [.init(measurement: runtime, signer: Hex.encode(Attester.builtInSignerID))],
                                     runtimeImplementationIDs: [runtime])
     let verifier = AttestationVerifier(policy: AttestationPolicy(trustedRoots: [root], reference: reference, expectedNonce: nonce))

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import TrubiZoneClient
 import TrubiZoneDaemon
+import TrubiZoneEmulatedDevice
 import TrubiZoneManufacturer
 import TrubiZoneProtocol
 import TrubiZoneSampleTrustlets

@@ -3,6 +3,7 @@
 //
 //     trubizone-storage-stress STATE-DIR REE-DIR FIRST-GENERATION
 import Foundation
+import TrubiZoneEmulatedDevice
 import TrubiZoneSecureWorld
 import TrubiZoneTesting
 

@@ -7,6 +7,7 @@ import PHRServer
 import Synchronization
 import Testing
 import TrubiZoneClient
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 @testable import TrubiZoneSecureWorld
 import TrubiZoneTesting

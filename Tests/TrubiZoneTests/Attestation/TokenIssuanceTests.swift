@@ -5,6 +5,7 @@ import TrubiZoneCBOR
 import TrubiZoneClient
 import TrubiZoneCOSE
 import TrubiZoneEAT
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneSampleTrustlets
 @testable import TrubiZoneSecureWorld
@@ -44,10 +45,11 @@ import X509
         #expect(certificate.subject.description.contains("CN=\(Hex.encode(Array(SHA256.hash(data: deviceKey.x963Representation))))"),
                 "\(certificate.subject)")
         #expect(claims.instanceID == [0x01] + Array(SHA256.hash(data: deviceKey.x963Representation)))
-        #expect(claims.implementationID == Attester.implementationID)
+        #expect(claims.implementationID == EmulatedRootOfTrust.executableMeasurement)
         #expect(claims.clientID > 0, "a trustlet is a secure-world caller")
         #expect(claims.softwareComponents.count == 2)
-        #expect(claims.softwareComponents[0] == Attester.runtimeComponent)
+        #expect(claims.softwareComponents[0] == SoftwareComponent(measurementType: "runtime", measurementValue: EmulatedRootOfTrust.executableMeasurement,
+                                                                      version: Attester.runtimeVersion, signerID: Attester.builtInSignerID))
         let component = claims.softwareComponents[1]
         #expect(component.measurementType == "trustlet:probe")
         #expect(component.measurementValue == Array(SHA256.hash(data: try SampleTrustlets.wasm("probe"))))

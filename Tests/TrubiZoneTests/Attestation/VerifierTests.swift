@@ -4,6 +4,7 @@ import Testing
 import TrubiZoneCBOR
 import TrubiZoneCOSE
 import TrubiZoneEAT
+import TrubiZoneEmulatedDevice
 import TrubiZoneManufacturer
 import TrubiZoneSampleTrustlets
 import TrubiZoneSecureWorld
@@ -31,7 +32,7 @@ import X509
             root = try Certificate(pemEncoded: String(contentsOfFile: probe.device.caDirectory + "/" + Manufacturer.caCertificateFile, encoding: .utf8))
             reference = ReferenceValues(
                 trustlets: [.init(measurement: hexString(SHA256.hash(data: try SampleTrustlets.wasm("probe"))), signer: hexString(Samples.developer))],
-                runtimeImplementationIDs: [hexString(Attester.implementationID)])
+                runtimeImplementationIDs: [hexString(EmulatedRootOfTrust.executableMeasurement)])
         }
 
         func policy(roots: [Certificate]? = nil, reference: ReferenceValues? = nil, nonce: [UInt8]? = nil, now: Date = Date(),

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TrubiZoneClient
 import TrubiZoneDaemon
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
 import TrubiZoneTesting

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
 import TrubiZoneTesting

@@ -9,6 +9,7 @@ import PHRServer
 import PHRServerHTTP
 import Synchronization
 import Testing
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneChannel
 import TrubiZoneManufacturer
@@ -49,7 +50,7 @@ final class PHRTestServer: @unchecked Sendable {
     init(device: InternalAPITests.Probe, patients count: Int = 3, root: Certificate? = nil, reference: ReferenceValues? = nil,
          database: TestDatabase = .sqlite) async throws {
         self.database = database
-        directory = try TemporaryDirectory("phr-server")
+        directory = TemporaryDirectory("phr-server")
         store = try await database.open(in: directory)
         var generator = PatientGenerator(seed: 11)
         var files = [("clinic.json", PatientGenerator.clinicBundle())]
@@ -59,7 +60,7 @@ final class PHRTestServer: @unchecked Sendable {
         self.root = try root ?? Certificate(pemEncoded: String(contentsOfFile: device.device.caDirectory + "/" + Manufacturer.caCertificateFile, encoding: .utf8))
         self.reference = try reference ?? ReferenceValues(
             trustlets: [.init(measurement: hexString(SHA256.hash(data: try SampleTrustlets.wasm("probe"))), signer: hexString(Samples.developer))],
-            runtimeImplementationIDs: [hexString(Attester.implementationID)])
+            runtimeImplementationIDs: [hexString(EmulatedRootOfTrust.executableMeasurement)])
         let clock = self.clock
         service = PHRService(store: store, policy: PHRServerPolicy(trustedRoots: [self.root], reference: self.reference), clock: { clock.read() })
     }

@@ -3,7 +3,7 @@ import Testing
 import TrubiZoneCLI
 import TrubiZoneClient
 import TrubiZoneProtocol
-import TrubiZoneSecureWorld
+@testable import TrubiZoneSecureWorld
 import TrubiZoneTesting
 import TrubiZoneWire
 import WAT
@@ -48,6 +48,18 @@ import WAT
         let read = HostABI.functions.first { $0.name == "storage_read" }
         #expect(read?.slots.map(\.name) == ["id", "idLength", "buffer", "bufferCapacity", "bufferLength"])
         #expect(read?.argument("buffer")?.slot == 2)
+    }
+
+    /// A group the manifest cannot name (a typo in a new entry) admits no trustlet, rather than
+    /// every trustlet (the empty set every trustlet has).
+    @Test func aFunctionOfAnUnnamedGroupAdmitsNoTrustlet() {
+        let typo = HostFunctionLayout(HostABI.Function("storage_wipe", "storgae", [.input("id", what: "an object ID")], "A typo."))
+        #expect(!Capabilities.all.contains(typo.capability) && !typo.capability.isEmpty)
+        let none = HostFunctionLayout(HostABI.Function("test_x", "", [], "Debug only."))
+        #expect(none.capability.isEmpty)
+        for function in HostABI.functions {
+            #expect(HostFunctionLayout(function).capability == Capabilities.names.first { $0.0 == function.group }?.1, "tz.\(function.name)")
+        }
     }
 
     /// A module that imports every function exactly as the table lays it out: instantiating it

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TrubiZoneClient
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 @testable import TrubiZoneSecureWorld
 import TrubiZoneTesting
@@ -62,10 +63,10 @@ import TrubiZoneTesting
 
         for (answer, isRight) in [(pin, true), (bad, false)] {
             // The whole attempt once, unkilled, to learn its steps.
-            let steps = await try Boot(device, answers: [answer]).reveal(killAfter: nil)
+            let steps = try await Boot(device, answers: [answer]).reveal(killAfter: nil)
             #expect(steps.code == (isRight ? .success : .accessDenied))
             #expect(steps.hostCalls >= 5, "an attempt reads the lock, counts it and compares")
-            if !isRight { _ = await try Boot(device, answers: [pin]).reveal(killAfter: nil) }
+            if !isRight { _ = try await Boot(device, answers: [pin]).reveal(killAfter: nil) }
 
             for allowed in 0..<steps.hostCalls {
                 let killed = try await Boot(device, answers: [answer]).reveal(killAfter: allowed)
@@ -84,22 +85,22 @@ import TrubiZoneTesting
     @Test func aKillAtEveryStepOfAWrongAttemptLeavesAWaitThatRunsAndEnds() async throws {
         let device = try EmulatedDevice()
         func boot() async throws -> Boot { try await Boot(device, probe: true) }
-        #expect(await try boot().probeLock(Self.right, 0).code == .success)
-        let steps = await try boot().probeLock(Self.wrong, 1)
+        #expect(try await boot().probeLock(Self.right, 0).code == .success)
+        let steps = try await boot().probeLock(Self.wrong, 1)
         #expect(steps.code == .success && steps.wrong == 1 && steps.wait >= 1 && steps.wait <= 2)
-        #expect(await try boot().probeLock(Self.right, 1).code == .busy, "the wait holds across a restart")
+        #expect(try await boot().probeLock(Self.right, 1).code == .busy, "the wait holds across a restart")
 
         for allowed in 0..<steps.hostCalls {
-            #expect(await try boot().probeLock(Self.right, 0).wrong == 0)
-            let killed = await try boot().probeLock(Self.wrong, 1, killAfter: allowed)
+            #expect(try await boot().probeLock(Self.right, 0).wrong == 0)
+            let killed = try await boot().probeLock(Self.wrong, 1, killAfter: allowed)
             #expect(killed.code == .targetDead, "killed before host call \(allowed + 1)")
-            let status = await try boot().probeLock([0], 2)
+            let status = try await boot().probeLock([0], 2)
             #expect(status.code == .success)
             if status.wrong == 1 {
                 // A counted attempt always has its time on record: the wait runs, and ends.
                 #expect(status.wait >= 1 && status.wait <= 2, "killed at step \(allowed + 1): a wait of \(status.wait) s")
                 try await Task.sleep(for: .seconds(2.2))
-                let after = await try boot().probeLock(Self.right, 1)
+                let after = try await boot().probeLock(Self.right, 1)
                 #expect(after.code == .success && after.wrong == 0, "killed at step \(allowed + 1): the right PIN after the wait: \(after.code.name)")
             } else {
                 #expect(status.wrong == 0 && status.wait == 0, "killed at step \(allowed + 1)")

@@ -3,6 +3,7 @@ import Foundation
 import PHRApp
 import Testing
 import TrubiZoneClient
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneSampleTrustlets
 import TrubiZoneSecureWorld

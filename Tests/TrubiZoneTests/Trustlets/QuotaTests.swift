@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import TrubiZoneClient
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneSampleTrustlets
 @testable import TrubiZoneSecureWorld

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TrubiZoneClient
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
 import TrubiZoneTesting

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TrubiZoneClient
+import TrubiZoneEmulatedDevice
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
 import TrubiZoneTesting

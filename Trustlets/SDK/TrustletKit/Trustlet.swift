@@ -75,35 +75,7 @@ public struct TrustletError: Error, Equatable {
 }
 
 /// The GP parameter types.
-public enum ParameterType: RawRepresentable {
-    case none, valueInput, valueOutput, valueInout, memrefInput, memrefOutput, memrefInout
-
-    /// `GPParameterType`'s number for the type.
-    public var rawValue: UInt32 {
-        switch self {
-        case .none: GPParameterType.none
-        case .valueInput: GPParameterType.valueInput
-        case .valueOutput: GPParameterType.valueOutput
-        case .valueInout: GPParameterType.valueInout
-        case .memrefInput: GPParameterType.memrefInput
-        case .memrefOutput: GPParameterType.memrefOutput
-        case .memrefInout: GPParameterType.memrefInout
-        }
-    }
-
-    public init?(rawValue: UInt32) {
-        switch rawValue {
-        case GPParameterType.none: self = .none
-        case GPParameterType.valueInput: self = .valueInput
-        case GPParameterType.valueOutput: self = .valueOutput
-        case GPParameterType.valueInout: self = .valueInout
-        case GPParameterType.memrefInput: self = .memrefInput
-        case GPParameterType.memrefOutput: self = .memrefOutput
-        case GPParameterType.memrefInout: self = .memrefInout
-        default: return nil
-        }
-    }
-}
+public typealias ParameterType = GPParameterType
 
 /// The four parameters of a call, with the GP short-buffer rule built in. The runtime places them
 /// in this trustlet's memory; reads copy them out and writes copy in, bounded by the caller's buffer.

@@ -52,19 +52,19 @@ public enum GPReturnCode {
 
 /// A GlobalPlatform parameter type (`TEEC_NONE`, `TEEC_VALUE_*`, `TEEC_MEMREF_TEMP_*`): the number
 /// each of an operation's four slots carries across the world switch and into a trustlet.
-public enum GPParameterType {
-    public static let none: UInt32 = 0
-    public static let valueInput: UInt32 = 1
-    public static let valueOutput: UInt32 = 2
-    public static let valueInout: UInt32 = 3
-    public static let memrefInput: UInt32 = 5
-    public static let memrefOutput: UInt32 = 6
-    public static let memrefInout: UInt32 = 7
+/// The runtime's `ParameterType` and TrustletKit's are this type.
+public enum GPParameterType: UInt32, Sendable, CaseIterable {
+    case none = 0, valueInput = 1, valueOutput = 2, valueInout = 3, memrefInput = 5, memrefOutput = 6, memrefInout = 7
 
     /// Whether a slot of this type is a memory reference.
-    public static func isMemoryReference(_ type: UInt32) -> Bool { type >= memrefInput && type <= memrefInout }
+    public var isMemoryReference: Bool { self == .memrefInput || self == .memrefOutput || self == .memrefInout }
     /// Whether the caller gets something back in a slot of this type.
-    public static func isOutput(_ type: UInt32) -> Bool { type == valueOutput || type == valueInout || type == memrefOutput || type == memrefInout }
+    public var isOutput: Bool { self == .valueOutput || self == .valueInout || self == .memrefOutput || self == .memrefInout }
+
+    /// Whether the number is a memory reference's type.
+    public static func isMemoryReference(_ type: UInt32) -> Bool { GPParameterType(rawValue: type)?.isMemoryReference ?? false }
+    /// Whether the caller gets something back in a slot of the type this number names.
+    public static func isOutput(_ type: UInt32) -> Bool { GPParameterType(rawValue: type)?.isOutput ?? false }
     /// Whether the number is a type at all (4 is not one).
-    public static func isKnown(_ type: UInt32) -> Bool { type <= valueInout || isMemoryReference(type) }
+    public static func isKnown(_ type: UInt32) -> Bool { GPParameterType(rawValue: type) != nil }
 }

@@ -7,6 +7,11 @@
 // `HostABITests` fails when the generated file and the table differ, and rewrites it when run with
 // `TRUBIZONE_REGENERATE=1`.
 //
+// A function's arguments never change under its name. Trustlets already signed import it by name
+// and wasm type, and the load check sees only how many i32s it takes: two arguments swapped, or a
+// result of another size, would pass it. An incompatible change is a new function (a new name),
+// with the old one kept or removed.
+//
 // Strings and arrays only, no Foundation, so Embedded Swift builds it (trustlets do not call it;
 // the linker drops it from them).
 
@@ -81,7 +86,7 @@ public enum HostABI {
         /// What it does, in one sentence: the generated declaration's doc comment.
         public let summary: String
 
-        init(_ name: String, _ group: String, _ arguments: [Argument], returnsCode: Bool = true, _ summary: String) {
+        public init(_ name: String, _ group: String, _ arguments: [Argument], returnsCode: Bool = true, _ summary: String) {
             self.name = name
             self.group = group
             self.arguments = arguments

@@ -198,7 +198,7 @@ public struct JSONMember: Equatable {
 
 /// Why a document was refused, and where.
 public struct JSONError: Error, Equatable {
-    public enum Reason: UInt32 {
+    public enum Reason: UInt32, Sendable {
         case tooLarge = 1, tooDeep, unexpectedEnd, unexpectedCharacter, invalidNumber, invalidEscape,
              invalidUTF8, controlCharacter, duplicateKey, trailingData
     }

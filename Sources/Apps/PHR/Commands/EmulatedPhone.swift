@@ -4,6 +4,7 @@ import Logging
 import PHRApp
 import TrubiZoneClient
 import TrubiZoneDaemon
+import TrubiZoneEmulatedDevice
 import TrubiZoneManufacturer
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld

@@ -4,6 +4,7 @@ import Logging
 import PHRApp
 import PHRProtocol
 import PHRServer
+import TrubiZoneEmulatedDevice
 import TrubiZoneManufacturer
 import TrubiZoneProtocol
 import TrubiZoneSecureWorld
@@ -31,7 +32,7 @@ public final class PHRStage: Sendable {
         let package = try PHRPackage.signed(with: developer, build: build)
         let ca = try Manufacturer.certificateAuthority(directory: root + "/manufacturer-ca")
         let reference = ReferenceValues(trustlets: [.init(measurement: Hex.encode(package.measurement), signer: Hex.encode(package.signerID))],
-                                        runtimeImplementationIDs: [Hex.encode(Attester.implementationID)])
+                                        runtimeImplementationIDs: [Hex.encode(EmulatedRootOfTrust.executableMeasurement)])
         try FileManager.default.createDirectory(atPath: root + "/server", withIntermediateDirectories: true)
         let provider = try await ProviderHarness.start(database: root + "/server/phr.sqlite", records: records, roots: [ca], reference: reference, clock: clock, challengeBurst: challengeBurst,
                                                        logger: Logger(label: "phr-server", factory: FileLogHandler.factory(path: root + "/server/phr-server.log")))

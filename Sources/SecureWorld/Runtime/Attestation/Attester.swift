@@ -18,17 +18,12 @@ public struct Attester: Sendable {
     /// Nonce sizes a verifier may send (PSA: 32, 48 or 64 bytes).
     public static let nonceSizes: Set<Int> = [32, 48, 64]
 
-    /// The implementation ID (PSA 2396): identifies the runtime build — SHA-256 of the executable
-    /// that runs the secure world, root of trust included, measured when the runtime starts. In
-    /// `trubizoned` that is the TCB binary itself; where the runtime runs inside another process
-    /// (the tests, `phr demo`'s one process, the benchmarks), it is that process's executable, so
-    /// a verifier that lists only trubizoned builds refuses those tokens. Empty when the executable
-    /// cannot be read: then no token is issued, rather than one that names no build.
-    public static let implementationID = executableMeasurement() ?? []
-
-    /// The runtime as a measured component: the same build measurement, with its version.
-    public static let runtimeComponent = SoftwareComponent(
-        measurementType: "runtime", measurementValue: implementationID, version: runtimeVersion, signerID: BuiltInSigner.id)
+    /// The runtime as a measured component: the root of trust's measurement of the runtime build
+    /// (the implementation ID, PSA 2396), with its version.
+    public var runtimeComponent: SoftwareComponent {
+        SoftwareComponent(measurementType: "runtime", measurementValue: rootOfTrust.runtimeMeasurement, version: Self.runtimeVersion,
+                          signerID: BuiltInSigner.id)
+    }
 
     /// The signer ID of trustlets built into the runtime, such as the keystore.
     public static var builtInSignerID: [UInt8] { BuiltInSigner.id }
@@ -52,13 +47,14 @@ public struct Attester: Sendable {
         guard Self.nonceSizes.contains(nonce.count) else {
             throw TrustletError(.badParameters, "a nonce is 32, 48 or 64 bytes, not \(nonce.count)")
         }
-        guard Self.implementationID.count == 32 else { throw TrustletError(.generic, "the runtime's build could not be measured, so it cannot attest") }
+        let implementationID = rootOfTrust.runtimeMeasurement
+        guard implementationID.count == 32 else { throw TrustletError(.generic, "the runtime's build could not be measured, so it cannot attest") }
         guard clientID != 0, clientID >= Int64(Int32.min), clientID <= Int64(Int32.max) else {
             throw TrustletError(.badParameters, "a PSA client ID is a non-zero 32-bit integer")
         }
         let claims = AttestationClaims(
-            nonce: nonce, instanceID: rootOfTrust.deviceID.bytes, clientID: clientID, implementationID: Self.implementationID,
-            softwareComponents: [Self.runtimeComponent, caller], issuedAt: rootOfTrust.clock.wallClockSeconds(), bootSeed: bootSeed, boundKeys: boundKeys)
+            nonce: nonce, instanceID: rootOfTrust.deviceID.bytes, clientID: clientID, implementationID: implementationID,
+            softwareComponents: [runtimeComponent, caller], issuedAt: rootOfTrust.clock.wallClockSeconds(), bootSeed: bootSeed, boundKeys: boundKeys)
         do {
             return try AttestationToken.issue(claims, keyID: AttestationToken.keyID(instanceID: rootOfTrust.deviceID.bytes),
                                               certificateChain: Array(rootOfTrust.certificateChain.prefix(1))) {
@@ -82,21 +78,5 @@ public struct Attester: Sendable {
         guard client.login == .user else { return -1 }
         guard client.uid <= 0x7FFF_FFFE else { return nil }
         return -2 - Int64(client.uid)
-    }
-
-    private static func executableMeasurement() -> [UInt8]? {
-        var hasher = SHA256()
-        let fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 { return nil }
-            if count == 0 { break }
-            hasher.update(data: buffer[0..<count])
-        }
-        return Array(hasher.finalize())
     }
 }

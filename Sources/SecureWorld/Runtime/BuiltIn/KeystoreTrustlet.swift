@@ -66,7 +66,7 @@ struct KeystoreTrustlet: NativeTrustlet {
                     bound.append(BoundKey(use: kind == .signing ? .signing : .hpke, publicKey: publicKey))
                 }
                 // The keystore is part of the runtime: its component is the runtime's build.
-                let caller = SoftwareComponent(measurementType: "builtin:keystore", measurementValue: Attester.runtimeComponent.measurementValue,
+                let caller = SoftwareComponent(measurementType: "builtin:keystore", measurementValue: attester.runtimeComponent.measurementValue,
                                                version: Attester.runtimeVersion, signerID: BuiltInSigner.id)
                 guard let clientID = Attester.clientID(for: client) else {
                     throw TrustletError(.badParameters, "this uid is beyond the PSA client IDs a token can name")

@@ -76,29 +76,9 @@ public final class Cancellation: Sendable {
     }
 }
 
-/// The GP parameter types, as a trustlet declares what it expects.
-public enum ParameterType: RawRepresentable, Sendable, CaseIterable {
-    case none, valueInput, valueOutput, valueInout, memrefInput, memrefOutput, memrefInout
-
-    public init?(rawValue: UInt8) {
-        guard let type = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
-        self = type
-    }
-
-    /// `GPParameterType`'s number for the type.
-    public var rawValue: UInt8 {
-        let type: UInt32 = switch self {
-        case .none: GPParameterType.none
-        case .valueInput: GPParameterType.valueInput
-        case .valueOutput: GPParameterType.valueOutput
-        case .valueInout: GPParameterType.valueInout
-        case .memrefInput: GPParameterType.memrefInput
-        case .memrefOutput: GPParameterType.memrefOutput
-        case .memrefInout: GPParameterType.memrefInout
-        }
-        return UInt8(type)
-    }
-}
+/// The GP parameter types, as a trustlet declares what it expects: the one definition both
+/// worlds share (`GPParameterType`, in Trustlets/SDK/Wire).
+public typealias ParameterType = GPParameterType
 
 /// The four parameters of an operation as a trustlet sees them: typed reads of the inputs and
 /// writes of the outputs, with the GP short-buffer rule built in.
@@ -122,9 +102,8 @@ public struct TrustletParameters: Sendable {
     /// Checks the four parameter types exactly, as every GP entry point does first.
     public func expect(_ types: ParameterType...) throws(TrustletError) {
         let wanted = types + Array(repeating: ParameterType.none, count: max(0, Parameters.count - types.count))
-        for (slot, (got, want)) in zip(request.slots, wanted).enumerated() where got.typeCode != want.rawValue {
-            throw TrustletError(.badParameters,
-                                "parameter \(slot) must be \(want), not \(ParameterType(rawValue: got.typeCode) ?? .none)")
+        for (slot, (got, want)) in zip(request.slots, wanted).enumerated() where got.type != want {
+            throw TrustletError(.badParameters, "parameter \(slot) must be \(want), not \(got.type)")
         }
     }
 

@@ -145,20 +145,6 @@ public final class SecureWorld: WorldSwitchEndpoint {
         trustlets.withLock { $0[uuid] }
     }
 
-    /// Opens the runtime of an emulated device.
-    /// - Parameters:
-    ///   - stateDirectory: the secure state directory (`trubizone device provision`).
-    ///   - reeDirectory: the normal-world directory for sealed objects.
-    public static func emulated(stateDirectory: String, reeDirectory: String, durable: Bool = true,
-                                maxObjectSize: Int = 1 << 20, trustPolicy: TrustPolicy = TrustPolicy(), trustedUI: TrustedUI = .none,
-                                limits: Limits = Limits(),
-                                logger: Logger = Logger(label: "trubizone.secure-world")) throws -> SecureWorld {
-        let root = try EmulatedRootOfTrust(directory: stateDirectory, durable: durable)
-        let storage = try SealedStorage(
-            configuration: .init(reeDirectory: reeDirectory, maxObjectSize: maxObjectSize, durable: durable), rootOfTrust: root)
-        return SecureWorld(rootOfTrust: root, storage: storage, trustPolicy: trustPolicy, trustedUI: trustedUI, limits: limits, logger: logger)
-    }
-
     /// Whether a negative control turned `defence` off for this secure world (debug builds only).
     private func isOff(_ defence: Weakening) -> Bool { Weakening.isOff(defence, at: storage.configuration.reeDirectory) }
 

@@ -42,6 +42,13 @@ public struct TrustletPackage: Sendable {
         return try TrustletPackage(bytes: writer.bytes)
     }
 
+    /// Whether `signature` (ES256, raw r ‖ s as IEEE P1363 has it: 64 bytes) is `key`'s over
+    /// `message`. Anything but 64 bytes, or an r or s out of range, is no signature.
+    static func signatureVerifies(_ signature: [UInt8], by key: P256.Signing.PublicKey, over message: ArraySlice<UInt8>) -> Bool {
+        guard signature.count == 64, let parsed = try? P256.Signing.ECDSASignature(rawRepresentation: signature) else { return false }
+        return key.isValidSignature(parsed, for: message)
+    }
+
     /// Parses a package and checks its own signature (not yet whether its signer is trusted).
     public init(bytes: [UInt8]) throws(PackageError) { try self.init(bytes: bytes, checkingSignature: true) }
 
@@ -61,9 +68,9 @@ public struct TrustletPackage: Sendable {
             guard let key = try? P256.Signing.PublicKey(x963Representation: keyBytes) else {
                 throw PackageError.malformed("the signer key is not a P-256 public key")
             }
-            guard let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes),
-                  key.isValidSignature(signature, for: bytes[0..<signedLength]) || !checkingSignature
-            else { throw PackageError.badSignature }
+            guard Self.signatureVerifies(signatureBytes, by: key, over: bytes[0..<signedLength]) || !checkingSignature else {
+                throw PackageError.badSignature
+            }
             signer = key
             manifest = try TrustletManifest(decoding: manifestBytes)
         } catch let error as PackageError {

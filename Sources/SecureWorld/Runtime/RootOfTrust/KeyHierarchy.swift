@@ -24,10 +24,12 @@ public enum KeyPurpose: Sendable, Equatable {
     }
 }
 
-enum KeyDerivation {
+/// The key hierarchy beneath the hardware unique key. A root of trust derives with it (the
+/// emulated one in software; a hardware one the same way, in its crypto engine).
+package enum KeyDerivation {
     static let salt = Array("TrubiZone HUK".utf8)
 
-    static func derive(from huk: SymmetricKey, _ purpose: KeyPurpose) -> SymmetricKey {
+    package static func derive(from huk: SymmetricKey, _ purpose: KeyPurpose) -> SymmetricKey {
         HKDF<SHA256>.deriveKey(inputKeyMaterial: huk, salt: salt, info: purpose.info, outputByteCount: 32)
     }
 

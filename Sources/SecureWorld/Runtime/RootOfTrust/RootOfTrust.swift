@@ -24,6 +24,9 @@ public protocol RootOfTrust: Sendable {
     func randomBytes(_ count: Int) -> [UInt8]
     /// The secure world's clock.
     var clock: any SecureClock { get }
+    /// The measurement of the secure-world software the device booted (SHA-256): the attested
+    /// implementation ID. Empty when it could not be measured; then no token is issued.
+    var runtimeMeasurement: [UInt8] { get }
 }
 
 /// The device's universal entity ID.

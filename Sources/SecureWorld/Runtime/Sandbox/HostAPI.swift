@@ -47,10 +47,13 @@ struct HostAPI {
         let trustlet = self.trustlet
         // `log` returns nothing: a trustlet has nothing to do about a log line that was not kept.
         // It is charged like any host call, and a line more for its share of the secure log.
-        define(&imports, store, "log") { memory, args in
-            let (address, length) = try args.pair("message")
+        define(&imports, store, "log") { [weak store] memory, args in
+            let (address, length) = try args.input("message")
             try memory.check(address, length, "a message")
             let message = try memory.read(address, min(length, UInt32(Self.maxLogMessage)), "a message")
+            // Paid before it is kept: a trustlet without the fuel for a line adds none.
+            if let store { try Self.charge(store, Self.logFuel + UInt64(message.count), "log") }
+            memory.meter?.bytes = 0
             trustlet.secureLog.record(trustlet.name, String(decoding: message, as: UTF8.self), share: trustlet.logShare)
             return .success
         }
@@ -58,7 +61,11 @@ struct HostAPI {
         define(&imports, store, "random") { memory, args in
             let length = try memory.checkArea(args, "buffer")
             guard length <= Self.maxRandom else { return .badParameters }
-            try memory.writeArea(trustlet.storage.rootOfTrust.randomBytes(Int(length)), args, "buffer")
+            // Never fewer bytes than asked for, whatever the source does: no zeros where
+            // randomness was asked for.
+            let bytes = trustlet.storage.rootOfTrust.randomBytes(Int(length))
+            guard bytes.count == Int(length) else { return .generic }
+            try memory.writeArea(bytes, args, "buffer")
             return .success
         }
 
@@ -73,7 +80,7 @@ struct HostAPI {
         // shipped trustlet does not import it; a release runtime does not define it.
         // It answers SUCCESS when the check is off, ITEM_NOT_FOUND when it is on.
         define(&imports, store, "test_weakened") { memory, args in
-            let (address, length) = try args.pair("name")
+            let (address, length) = try args.input("name")
             let name = String(decoding: try memory.read(address, min(length, 64), "a name"), as: UTF8.self)
             let off = Weakening(rawValue: name).map { Weakening.isOff($0, at: trustlet.storage.configuration.reeDirectory) } ?? false
             return off ? .success : .itemNotFound
@@ -139,7 +146,8 @@ struct HostAPI {
         case "storage_write", "storage_delete", "counter_increment", "key_generate", "key_delete": 100_000
         case "storage_read", "counter_read": 10_000
         case "key_sign", "key_public", "hpke_seal", "hpke_open", "hpke_seal_auth", "hpke_open_auth", "attest", "aead_seal", "aead_open": 20_000
-        case "log": logFuel
+        // `log` pays for itself before it keeps the line (logFuel and its bytes).
+        case "log": 0
         default: 100
         }
     }
@@ -164,6 +172,8 @@ struct HostAPI {
 
 /// A function of the table as the runtime calls it: its group and where each argument's slots sit.
 struct HostFunctionLayout: Sendable {
+    /// A capability no manifest can ask for.
+    static let unnamedGroup = Capabilities(rawValue: 1 << 31)
     let function: HostABI.Function
     let capability: Capabilities
     let slotCount: Int
@@ -171,7 +181,8 @@ struct HostFunctionLayout: Sendable {
 
     init(_ function: HostABI.Function) {
         self.function = function
-        capability = Capabilities.names.first { $0.0 == function.group }?.1 ?? []
+        // A group the manifest cannot name admits no trustlet (never every trustlet).
+        capability = function.group.isEmpty ? [] : Capabilities.names.first { $0.0 == function.group }?.1 ?? Self.unnamedGroup
         var arguments: [String: (argument: HostABI.Argument, slot: Int)] = [:]
         var slot = 0
         for argument in function.arguments {
@@ -207,13 +218,44 @@ struct Arguments {
         return found
     }
 
-    /// A number argument.
-    func value(_ name: String) throws(SandboxFault) -> UInt32 { self[try locate(name).slot] }
+    /// The argument `name`'s first slot, if the table gives it that kind: asking for an input by
+    /// an output's name (and reading the wrong slots) ends the session instead.
+    func slot(_ name: String, _ kind: Kind) throws(SandboxFault) -> Int {
+        let (argument, slot) = try locate(name)
+        let actual: Kind = switch argument {
+        case .input: .input
+        case .area: .area
+        case .output: .output
+        case .result: .result
+        case .value: .value
+        }
+        guard actual == kind else {
+            throw SandboxFault(description: "the runtime read tz.\(layout.function.name)'s argument \(name) as \(kind); HostABI says \(actual)")
+        }
+        return slot
+    }
 
-    /// The (pointer, length) or (pointer, capacity) that argument `name` starts with.
-    func pair(_ name: String) throws(SandboxFault) -> (UInt32, UInt32) {
-        let slot = try locate(name).slot
+    enum Kind { case input, area, output, result, value }
+
+    /// A number argument.
+    func value(_ name: String) throws(SandboxFault) -> UInt32 { self[try slot(name, .value)] }
+
+    /// The (pointer, length) of input argument `name`.
+    func input(_ name: String) throws(SandboxFault) -> (UInt32, UInt32) {
+        let slot = try slot(name, .input)
         return (self[slot], self[slot + 1])
+    }
+
+    /// The (pointer, length) of area argument `name`.
+    func area(_ name: String) throws(SandboxFault) -> (UInt32, UInt32) {
+        let slot = try slot(name, .area)
+        return (self[slot], self[slot + 1])
+    }
+
+    /// The (pointer, capacity, length pointer) of output argument `name`.
+    func output(_ name: String) throws(SandboxFault) -> (buffer: UInt32, capacity: UInt32, length: UInt32) {
+        let slot = try slot(name, .output)
+        return (self[slot], self[slot + 1], self[slot + 2])
     }
 
     /// What the table says argument `name` is ("an object ID"), for errors.
@@ -231,45 +273,47 @@ final class CallContext: @unchecked Sendable {
 extension GuestMemory {
     /// The bytes of input argument `name`.
     func input(_ args: Arguments, _ name: String) throws(SandboxFault) -> [UInt8] {
-        let (address, length) = try args.pair(name)
+        let (address, length) = try args.input(name)
         return try read(address, length, try args.what(name))
     }
 
     /// Runs `body` over the bytes of input argument `name` in place (large inputs to crypto).
     func withInput<R>(_ args: Arguments, _ name: String, _ body: (UnsafeRawBufferPointer) -> R) throws(SandboxFault) -> R {
-        let (address, length) = try args.pair(name)
+        let (address, length) = try args.input(name)
         return try withBytes(address, length, try args.what(name), body)
     }
 
     /// Checks area argument `name` (bytes the runtime fills whole) and gives its length.
     func checkArea(_ args: Arguments, _ name: String) throws(SandboxFault) -> UInt32 {
-        let (address, length) = try args.pair(name)
+        let (address, length) = try args.area(name)
         try check(address, length, try args.what(name))
         return length
     }
 
+    /// Fills area argument `name`; `bytes` must be exactly its length.
     func writeArea(_ bytes: [UInt8], _ args: Arguments, _ name: String) throws(SandboxFault) {
-        let (address, _) = try args.pair(name)
+        let (address, length) = try args.area(name)
+        guard bytes.count == Int(length) else {
+            throw SandboxFault(description: "the runtime had \(bytes.count) bytes for \(try args.what(name)) of \(length)")
+        }
         try write(address, bytes, try args.what(name))
     }
 
     /// Checks fixed-size result argument `name`. Functions call it before their work, so a bad
     /// pointer ends the session whatever the work's outcome.
     func checkResult(_ args: Arguments, _ name: String) throws(SandboxFault) {
-        let (argument, slot) = try args.locate(name)
-        guard case .result(_, let size, _) = argument else {
-            throw SandboxFault(description: "the runtime wrote tz argument \(name) as a fixed-size result; HostABI says otherwise")
-        }
-        try check(args[slot], UInt32(size), argument.what)
+        let slot = try args.slot(name, .result)
+        guard case .result(_, let size, let what) = try args.locate(name).argument else { return }
+        try check(args[slot], UInt32(size), what)
     }
 
     /// Writes fixed-size result argument `name`; `bytes` must be exactly its size.
     func writeResult(_ bytes: [UInt8], _ args: Arguments, _ name: String) throws(SandboxFault) {
-        let (argument, slot) = try args.locate(name)
-        guard case .result(_, let size, _) = argument, size == bytes.count else {
+        let slot = try args.slot(name, .result)
+        guard case .result(_, let size, let what) = try args.locate(name).argument, size == bytes.count else {
             throw SandboxFault(description: "the runtime's result \(name) does not have the size HostABI gives it")
         }
-        try write(args[slot], bytes, argument.what)
+        try write(args[slot], bytes, what)
     }
 
     func writeResult(_ value: UInt64, _ args: Arguments, _ name: String) throws(SandboxFault) {
@@ -285,10 +329,10 @@ extension GuestMemory {
     /// the work's outcome.
     @discardableResult
     func checkOutput(_ args: Arguments, _ name: String) throws(SandboxFault) -> UInt32 {
-        let (argument, slot) = try args.locate(name)
-        try check(args[slot], args[slot + 1], argument.what)
-        try check(args[slot + 2], 4, "the length")
-        return args[slot + 1]
+        let (buffer, capacity, length) = try args.output(name)
+        try check(buffer, capacity, try args.what(name))
+        try check(length, 4, "the length")
+        return capacity
     }
 
     /// Writes a variable-length result through output argument `name`, with the GP short-buffer
@@ -298,7 +342,7 @@ extension GuestMemory {
         let capacity = try checkOutput(args, name)
         try writeOutputLength(UInt32(clamping: bytes.count), args, name)
         guard bytes.count <= Int(capacity) else { return .shortBuffer }
-        try write(args[try args.locate(name).slot], bytes, try args.what(name))
+        try write(try args.output(name).buffer, bytes, try args.what(name))
         return .success
     }
 
@@ -312,6 +356,6 @@ extension GuestMemory {
 
     /// Answers "this much is needed" through output argument `name` without the bytes.
     func writeOutputLength(_ length: UInt32, _ args: Arguments, _ name: String) throws(SandboxFault) {
-        try writeU32(args[try args.locate(name).slot + 2], length, "the length")
+        try writeU32(try args.output(name).length, length, "the length")
     }
 }

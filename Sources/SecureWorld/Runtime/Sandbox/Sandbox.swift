@@ -134,7 +134,7 @@ final class Sandbox {
                 block = address
             }
             let block = self.block
-            var layout: [(type: UInt8, address: UInt32, capacity: UInt32)] = []
+            var layout: [(type: GPParameterType, address: UInt32, capacity: UInt32)] = []
             layout.reserveCapacity(4)
             var words = [UInt32](repeating: 0, count: 16)
             for (index, slot) in parameters.slots.enumerated() {
@@ -151,7 +151,7 @@ final class Sandbox {
                 case let .memrefOutput(requested), let .memrefInout(_, requested):
                     capacity = requested
                 }
-                if GPParameterType.isMemoryReference(UInt32(slot.typeCode)) {
+                if slot.type.isMemoryReference {
                     guard let buffer = try allocate(max(Int(capacity), 1)) else { return .completed(.outOfMemory, []) }
                     address = buffer
                     switch slot {
@@ -164,7 +164,7 @@ final class Sandbox {
                     words[index * 4 + 1] = buffer
                     words[index * 4 + 3] = capacity
                 }
-                layout.append((slot.typeCode, address, capacity))
+                layout.append((slot.type, address, capacity))
             }
             // One write for the whole block (little-endian words, as the guest reads them).
             try guest.write(block, words.withUnsafeBytes { Array($0) }, "the parameter block")
@@ -175,10 +175,10 @@ final class Sandbox {
             var reply: [ReplyParameter] = []
             for (index, slot) in layout.enumerated() {
                 let base = block + UInt32(index * 16)
-                switch UInt32(slot.type) {
-                case GPParameterType.valueOutput, GPParameterType.valueInout:
+                switch slot.type {
+                case .valueOutput, .valueInout:
                     reply.append(.value(a: try guest.readU32(base + 4, "the parameter block"), b: try guest.readU32(base + 8, "the parameter block")))
-                case GPParameterType.memrefOutput, GPParameterType.memrefInout:
+                case .memrefOutput, .memrefInout:
                     let size = try guest.readU32(base + 8, "the parameter block")
                     if size > slot.capacity {
                         reply.append(.memref(size: size, bytes: []))

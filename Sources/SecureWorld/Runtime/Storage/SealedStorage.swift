@@ -31,10 +31,10 @@ public final class SealedStorage: Sendable {
         /// Whether every acknowledged write is on stable storage (fsync). Turn off only in tests
         /// that do not need to survive power loss.
         public var durable: Bool
-        /// The REE file system beneath (the host's files on an emulated device).
+        /// The REE file system beneath (`POSIXFileSystem`, the host's files, on an emulated device).
         public var fileSystem: any REEFileSystem
 
-        public init(reeDirectory: String, maxObjectSize: Int = 1 << 20, durable: Bool = true, fileSystem: any REEFileSystem = POSIXFileSystem()) {
+        public init(reeDirectory: String, maxObjectSize: Int = 1 << 20, durable: Bool = true, fileSystem: any REEFileSystem) {
             self.reeDirectory = reeDirectory
             self.maxObjectSize = maxObjectSize
             self.durable = durable

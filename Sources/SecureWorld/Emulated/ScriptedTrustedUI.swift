@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import TrubiZoneSecureWorld
 
 /// A scripted user for tests and CI (`--trusted-ui script:FILE`): it answers the prompts in the
 /// order they come, from a script, and records every screen it was shown.

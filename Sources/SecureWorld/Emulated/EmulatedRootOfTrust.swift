@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TrubiZoneSecureWorld
 
 /// The root of trust of an emulated device, kept in a secure state directory.
 ///
@@ -20,6 +21,14 @@ public final class EmulatedRootOfTrust: RootOfTrust {
     public let certificateChain: [[UInt8]]
     public let counters: any MonotonicCounterStore
     public let clock: any SecureClock = HostClock()
+    public var runtimeMeasurement: [UInt8] { Self.executableMeasurement }
+
+    /// What an emulated device boots is the executable running its secure world: its SHA-256,
+    /// read from `/proc/self/exe` once, when first asked. In `trubizoned` that is the TCB binary
+    /// itself; where the runtime runs inside another process (the tests, `phr demo`'s one
+    /// process, the benchmarks), it is that process's executable, so a verifier that lists only
+    /// trubizoned builds refuses those tokens. Empty when the executable cannot be read.
+    public static let executableMeasurement = measureExecutable() ?? []
     private let huk: SymmetricKey
     private let attestationKey: P256.Signing.PrivateKey
 
@@ -61,6 +70,22 @@ public final class EmulatedRootOfTrust: RootOfTrust {
         bytes.reserveCapacity(count + 8)
         while bytes.count < count { withUnsafeBytes(of: generator.next()) { bytes.append(contentsOf: $0) } }
         return Array(bytes.prefix(count))
+    }
+
+    private static func measureExecutable() -> [UInt8]? {
+        var hasher = SHA256()
+        let fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { return nil }
+            if count == 0 { break }
+            hasher.update(data: buffer[0..<count])
+        }
+        return Array(hasher.finalize())
     }
 
     // MARK: Creating a device

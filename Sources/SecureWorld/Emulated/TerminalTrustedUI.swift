@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import TrubiZoneSecureWorld
 
 /// The daemon's own terminal as the trusted display (`--trusted-ui tty`): prompts go to its
 /// controlling terminal and answers come from its keyboard, out of reach of the clients on the

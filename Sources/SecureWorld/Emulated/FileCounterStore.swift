@@ -1,5 +1,6 @@
 import Crypto
 import Synchronization
+import TrubiZoneSecureWorld
 
 /// Monotonic counters kept in files of the secure state directory, emulating RPMB.
 ///

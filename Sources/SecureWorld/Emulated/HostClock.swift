@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TrubiZoneSecureWorld
 
 /// The emulated device's secure clock: the host's monotonic and real-time clocks. The emulation
 /// trusts the host's real-time clock as a phone's secure world trusts its RTC.

@@ -1,3 +1,5 @@
+import TrubiZoneSecureWorld
+
 /// The REE file system of an emulated device: the host's files, through raw POSIX calls.
 public struct POSIXFileSystem: REEFileSystem {
     public init() {}

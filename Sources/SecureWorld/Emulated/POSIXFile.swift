@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TrubiZoneSecureWorld
 
 /// The few file operations the secure world needs, on raw POSIX calls so that every `fsync` is
 /// explicit and every failure carries its `errno`.
@@ -151,7 +152,10 @@ enum POSIXFile {
 
     static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
-    static func parent(of path: String) -> String { REEPath.parent(of: path) }
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
 
     static var effectiveUserID: UInt32 { UInt32(geteuid()) }
 }
