@@ -17,7 +17,7 @@ extension SecureWorld {
         let root = try EmulatedRootOfTrust(directory: stateDirectory, durable: durable)
         let storage = try SealedStorage(
             configuration: .init(reeDirectory: reeDirectory, maxObjectSize: maxObjectSize, durable: durable), rootOfTrust: root)
-        return SecureWorld(rootOfTrust: root, storage: storage, trustPolicy: trustPolicy, trustedUI: trustedUI, limits: limits, logger: logger)
+        return SecureWorld(storage: storage, trustPolicy: trustPolicy, trustedUI: trustedUI, limits: limits, logger: logger)
     }
 }
 

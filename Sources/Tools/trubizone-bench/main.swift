@@ -157,7 +157,7 @@ func rawPingPongOnThisThread(requestSize: Int, replySize: Int, iterations: Int) 
 if !onlyStorage && !onlyTrustlets && !onlyAttestation {
     progress("invoke round trip: \(invokeIterations) no-op invokes per transport…")
     let world = try SecureWorld.emulated(stateDirectory: workspace + "/state", reeDirectory: workspace + "/ree-invoke")
-    let runtime = SecureWorld(rootOfTrust: world.rootOfTrust, storage: world.storage, trustlets: [NoOpTrustlet()])
+    let runtime = SecureWorld(storage: world.storage, trustlets: [NoOpTrustlet()])
     let inProcess = try TEEContext.inProcess(runtime)
     let inProcessMicros = try await measureInvoke(try await inProcess.openSession(uuid: NoOpTrustlet.id), iterations: invokeIterations)
 
@@ -325,7 +325,7 @@ nonisolated func measureTrustlets(workspace: String, iterations: Int) async thro
     let limits = TrustletLimits(memoryPages: 64, fuelPerCall: 2_000_000_000)
     let bench = try WasmTrustlet(wasm: SampleTrustlets.wasm("bench"), uuid: benchID, name: "bench", signerID: Array(repeating: 1, count: 32),
                                  limits: limits, capabilities: .all, storage: world.storage, secureLog: world.secureLog)
-    let runtime = SecureWorld(rootOfTrust: world.rootOfTrust, storage: world.storage, trustlets: [NoOpTrustlet(), bench], logger: quiet)
+    let runtime = SecureWorld(storage: world.storage, trustlets: [NoOpTrustlet(), bench], logger: quiet)
     let context = try TEEContext.inProcess(runtime)
     let native = try await context.openSession(uuid: NoOpTrustlet.id)
     let wasm = try await context.openSession(uuid: benchID)

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TrubiZoneClient
 import TrubiZoneProtocol
-import TrubiZoneSecureWorld
+@testable import TrubiZoneSecureWorld
 import TrubiZoneTesting
 
 /// The internal API's crypto and keys groups, called from a trustlet (`probe`) and checked against
@@ -103,6 +103,37 @@ import TrubiZoneTesting
             }
         }
         #expect(sealed == 330 && refused == 24)
+    }
+
+    /// aead_open with a runtime-held AES-256-GCM key, through a trustlet: Wycheproof's boxes of a
+    /// 96-bit nonce and a 128-bit tag open exactly when valid. Each key is planted in the probe's
+    /// key namespace as the runtime would have kept it (no API imports a key).
+    @Test func aeadOpenTakesExactlyWycheproofsValidAES256GCMBoxes() async throws {
+        struct Vectors: Decodable {
+            struct Group: Decodable { let keySize: Int; let ivSize: Int; let tagSize: Int; let tests: [Case] }
+            struct Case: Decodable { let tcId: Int; let key: String; let iv: String; let aad: String; let msg: String; let ct: String; let tag: String; let result: String }
+            let testGroups: [Group]
+        }
+        let vectors = try JSONDecoder().decode(Vectors.self, from: Data(contentsOf: URL(fileURLWithPath: SharedData.path("wycheproof/aes_gcm_test.json"))))
+        let probe = try await Probe()
+        let trustlet = try #require(probe.world.trustlet(Samples.probe) as? WasmTrustlet)
+        var opened = 0, refused = 0
+        for group in vectors.testGroups where group.keySize == 256 && group.ivSize == 96 && group.tagSize == 128 {
+            for vector in group.tests {
+                let id = Array("wycheproof-\(vector.tcId)".utf8)
+                try trustlet.storage.put(trustlet.keysNamespace, id: id, data: [UInt8(KeyRing.Kind.aead.rawValue)] + hexBytes(vector.key))
+                let box = hexBytes(vector.iv) + hexBytes(vector.ct) + hexBytes(vector.tag)
+                let parameters: [TEEParameter] = [.input(id), .input(hexBytes(vector.aad)), .input(box), .output(capacity: box.count + 16)]
+                if vector.result == "invalid" {
+                    #expect(await probe.code(6, parameters) == .macInvalid, "Wycheproof AES-GCM case \(vector.tcId) must be refused")
+                    refused += 1
+                } else {
+                    #expect((try await probe.call(6, parameters).bytes(3) ?? []) == hexBytes(vector.msg), "Wycheproof AES-GCM case \(vector.tcId)")
+                    opened += 1
+                }
+            }
+        }
+        #expect(opened == 39 && refused == 27, "opened \(opened), refused \(refused)")
     }
 
     @Test func signingKeysStayInTheRuntimeAndSignES256() async throws {

@@ -89,17 +89,19 @@ public final class SecureWorld: WorldSwitchEndpoint {
     private let tables = Mutex(Tables())
 
     /// - Parameters:
-    ///   - rootOfTrust: the device's hardware secrets.
-    ///   - storage: sealed storage over the REE file system.
+    ///   - storage: sealed storage over the REE file system, anchored in the device's root of trust,
+    ///     which the runtime then uses for everything else (keys, tokens, randomness, time).
     ///   - trustlets: extra native trustlets; the built-in `storage` and `keystore` are always present.
     ///   - limits: connection and session limits.
     ///   - logger: the runtime's log. It never receives a secret or stored content.
     ///   - trustPolicy: the developer keys whose trustlet packages this device accepts. Packages
     ///     installed earlier are loaded again if their signer is still trusted.
     ///   - trustedUI: the trusted display and input; none by default.
-    public init(rootOfTrust: any RootOfTrust, storage: SealedStorage, trustlets: [any NativeTrustlet] = [],
+    public init(storage: SealedStorage, trustlets: [any NativeTrustlet] = [],
                 trustPolicy: TrustPolicy = TrustPolicy(), trustedUI: TrustedUI = .none, limits: Limits = Limits(),
                 logger: Logger = Logger(label: "trubizone.secure-world")) {
+        // One root of trust beneath everything: the one sealed storage is anchored in.
+        let rootOfTrust = storage.rootOfTrust
         self.rootOfTrust = rootOfTrust
         self.storage = storage
         self.limits = limits

@@ -47,8 +47,8 @@ public final class SealedStorage: Sendable {
     private let storageRoot: SymmetricKey
     /// The replay-protected counters its state roots are anchored in.
     let counters: any MonotonicCounterStore
-    /// The hardware beneath: the runtime's randomness and clock come from it too.
-    let rootOfTrust: any RootOfTrust
+    /// The hardware beneath: the runtime's randomness, clock and measurement come from it too.
+    public let rootOfTrust: any RootOfTrust
     private let namespaces = Mutex<[StorageNamespace: SealedNamespace]>([:])
 
     public init(configuration: Configuration, rootOfTrust: any RootOfTrust) throws(StorageError) {
