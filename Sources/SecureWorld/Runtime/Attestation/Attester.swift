@@ -21,8 +21,7 @@ public struct Attester: Sendable {
     /// The runtime as a measured component: the root of trust's measurement of the runtime build
     /// (the implementation ID, PSA 2396), with its version.
     public var runtimeComponent: SoftwareComponent {
-        SoftwareComponent(measurementType: "runtime", measurementValue: rootOfTrust.runtimeMeasurement, version: Self.runtimeVersion,
-                          signerID: BuiltInSigner.id)
+        SoftwareComponent(measurementType: "runtime", measurementValue: implementationID, version: Self.runtimeVersion, signerID: BuiltInSigner.id)
     }
 
     /// The signer ID of trustlets built into the runtime, such as the keystore.
@@ -31,10 +30,14 @@ public struct Attester: Sendable {
     let rootOfTrust: any RootOfTrust
     /// Random bytes made once per boot of the secure world (RFC 9783 §4.2.3), in each token.
     let bootSeed: [UInt8]
+    /// The runtime's measurement, read from the root of trust once per boot: the implementation
+    /// ID and the runtime component of every token of this boot are the same bytes.
+    let implementationID: [UInt8]
 
     init(rootOfTrust: any RootOfTrust, bootSeed: [UInt8]) {
         self.rootOfTrust = rootOfTrust
         self.bootSeed = bootSeed
+        implementationID = rootOfTrust.runtimeMeasurement
     }
 
     /// Makes a token.
@@ -47,8 +50,8 @@ public struct Attester: Sendable {
         guard Self.nonceSizes.contains(nonce.count) else {
             throw TrustletError(.badParameters, "a nonce is 32, 48 or 64 bytes, not \(nonce.count)")
         }
-        let implementationID = rootOfTrust.runtimeMeasurement
         guard implementationID.count == 32 else { throw TrustletError(.generic, "the runtime's build could not be measured, so it cannot attest") }
+        guard bootSeed.count == AttestationClaims.bootSeedSize else { throw TrustletError(.generic, "the boot seed could not be made, so the runtime cannot attest") }
         guard clientID != 0, clientID >= Int64(Int32.min), clientID <= Int64(Int32.max) else {
             throw TrustletError(.badParameters, "a PSA client ID is a non-zero 32-bit integer")
         }

@@ -25,7 +25,8 @@ public protocol RootOfTrust: Sendable {
     /// The secure world's clock.
     var clock: any SecureClock { get }
     /// The measurement of the secure-world software the device booted (SHA-256): the attested
-    /// implementation ID. Empty when it could not be measured; then no token is issued.
+    /// implementation ID, the same for the whole boot (the runtime reads it once). Empty when it
+    /// could not be measured; then no token is issued.
     var runtimeMeasurement: [UInt8] { get }
 }
 
